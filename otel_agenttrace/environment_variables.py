@@ -1,0 +1,31 @@
+"""Every environment variable otel-agenttrace reads, each documented (docs/configuration.md mirrors this)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+"""NO_CONTENT | SPAN_ONLY | EVENT_ONLY | SPAN_AND_EVENT (case-insensitive; true/false are aliases with a warning).
+Unset: content is captured for the local run store and stripped from what is forwarded to OTLP."""
+
+AGENTTRACE_MAX_CONTENT_LENGTH: Final = "AGENTTRACE_MAX_CONTENT_LENGTH"
+"""Size cap in characters of each content attribute (default 16384); longer values end in a truncation marker."""
+
+AGENTTRACE_HOME: Final = "AGENTTRACE_HOME"
+"""Directory of the local run store (default ./.agenttrace)."""
+
+AGENTTRACE_FORWARD: Final = "AGENTTRACE_FORWARD"
+"""Where the exporter forwards spans besides the store: none | otlp | otlp_proto_http | otlp_proto_grpc | console.
+Default: otlp when an OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set, else none."""
+
+AGENTTRACE_MAX_RUNS: Final = "AGENTTRACE_MAX_RUNS"
+"""Retention: keep at most this many runs in the store (default 1000; 0 = unlimited)."""
+
+AGENTTRACE_MAX_AGE: Final = "AGENTTRACE_MAX_AGE"
+"""Retention: drop runs older than this, e.g. 30d, 12h, 3600s (default 30d; 0 = unlimited)."""
+
+AGENTTRACE_WORKFLOW: Final = "AGENTTRACE_WORKFLOW"
+"""Name of the process-level run root (default: the script's file name)."""
+
+AGENTTRACE_RUN_ROOT: Final = "AGENTTRACE_RUN_ROOT"
+"""true (default) | false: parent spans that start with no active span under one process-level run root."""
