@@ -8,8 +8,22 @@ codes are the enum names without prefix ("CLIENT", "ERROR").
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.semconv.attributes.otel_attributes import (
+    OTEL_SCOPE_NAME,
+    OTEL_SCOPE_VERSION,
+    OTEL_STATUS_CODE,
+    OTEL_STATUS_DESCRIPTION,
+)
+from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
 
 
 @dataclass(slots=True)
@@ -34,3 +48,382 @@ class SpanRecord:
     events: list[SpanEvent] = field(default_factory=list)
     resource: dict[str, Any] = field(default_factory=dict)
     scope: str | None = None
+
+
+class TraceFormatError(ValueError):
+    """Input that cannot be read as spans or as a run trace (one-line message, never a traceback for bad input)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Live spans: on the exporter's hot path, so no copies beyond the attribute dicts.
+
+_resource_cache: tuple[object, dict[str, Any]] | None = None
+
+
+def _resource_attributes(resource: Any) -> dict[str, Any]:
+    # Every span of a provider shares one Resource object; building its dict once is what keeps this
+    # reader cheap. The dict is shared by the records of that resource: treat it as read-only.
+    global _resource_cache
+    cached = _resource_cache
+    if cached is not None and cached[0] is resource:
+        return cached[1]
+    attributes = _plain_attributes(resource.attributes) if resource is not None else {}
+    _resource_cache = (resource, attributes)
+    return attributes
+
+
+def _plain_attributes(attributes: Any) -> dict[str, Any]:
+    if not attributes:
+        return {}
+    # The SDK stores array values as tuples; the record promises lists.
+    return {k: list(v) if v.__class__ is tuple else v for k, v in attributes.items()}
+
+
+def from_readable_span(span: ReadableSpan) -> SpanRecord:
+    """Read one SDK span (ended or not) into a SpanRecord."""
+    context = span.context
+    if context is None:
+        raise TraceFormatError(f"span {span.name!r} has no span context")
+    parent = span.parent
+    status = span.status
+    scope = span.instrumentation_scope
+    events = span.events
+    start = span.start_time
+    return SpanRecord(
+        trace_id=f"{context.trace_id:032x}",
+        span_id=f"{context.span_id:016x}",
+        parent_id=f"{parent.span_id:016x}" if parent is not None else None,
+        name=span.name,
+        kind=span.kind.name,
+        start_ns=start if start is not None else 0,
+        end_ns=span.end_time,
+        status=status.status_code.name,
+        status_message=status.description or None,
+        attributes=_plain_attributes(span.attributes),
+        events=[SpanEvent(e.name, e.timestamp, _plain_attributes(e.attributes)) for e in events] if events else [],
+        resource=_resource_attributes(span.resource),
+        scope=scope.name if scope is not None else None,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Ids: OTLP/JSON says hex, but protobuf's own JSON mapping (Tempo, some Jaeger versions) says base64.
+# The lengths never collide: a trace id is 32 hex chars or 24 (22 unpadded) base64 chars, a span id
+# 16 hex or 12 (11) base64, so the length and alphabet decide.
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def _decode_id(value: Any, nbytes: int, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TraceFormatError(f"{what} must be a non-empty string, got {value!r:.60}")
+    if len(value) == 2 * nbytes and _HEX.issuperset(value):
+        return value.lower()
+    try:
+        raw = base64.b64decode(value.replace("-", "+").replace("_", "/") + "=" * (-len(value) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != nbytes:
+        raise TraceFormatError(f"{what} {value!r:.60} is neither {2 * nbytes} hex digits nor {nbytes} base64 bytes")
+    return raw.hex()
+
+
+def _decode_parent_id(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    parent = _decode_id(value, 8, "parentSpanId")
+    return None if parent == "0000000000000000" else parent
+
+
+# ---------------------------------------------------------------------------------------------
+# OTLP/JSON (Collector file exporter, Tempo, Jaeger api/v3). Enums arrive as integers (OTLP/JSON)
+# or as names (protobuf JSON mapping: "SPAN_KIND_CLIENT", "STATUS_CODE_ERROR"); 64-bit integers as
+# strings or numbers; omitted fields are protobuf defaults.
+
+_KINDS = ("INTERNAL", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")  # index = OTLP enum; 0 unspecified
+_STATUSES = ("UNSET", "OK", "ERROR")
+
+
+def _enum(value: Any, names: tuple[str, ...], prefix: str, what: str) -> str:
+    if value is None:
+        return names[0]
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < len(names):
+            return names[value]
+    elif isinstance(value, str):
+        name = value.upper().removeprefix(prefix)
+        if name == "UNSPECIFIED":
+            return names[0]
+        if name in names:
+            return name
+        if name.isdigit() and int(name) < len(names):
+            return names[int(name)]
+    raise TraceFormatError(f"unknown {what} {value!r:.60}")
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool):
+        raise TraceFormatError(f"{what} must be an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            pass
+    elif isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TraceFormatError(f"{what} must be an integer, got {value!r:.60}")
+
+
+def _any_value(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise TraceFormatError(f"attribute value must be an AnyValue object, got {value!r:.60}")
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return _int(value["intValue"], "intValue")
+    if "doubleValue" in value:
+        # Proto JSON spells NaN and the infinities as strings.
+        return float(value["doubleValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "arrayValue" in value:
+        return [_any_value(v) for v in (value["arrayValue"] or {}).get("values") or ()]
+    if "kvlistValue" in value:
+        return _key_values((value["kvlistValue"] or {}).get("values"))
+    if "bytesValue" in value:
+        return value["bytesValue"]  # kept base64: the run trace is JSON
+    return None
+
+
+def _key_values(items: Any) -> dict[str, Any]:
+    if not items:
+        return {}
+    if not isinstance(items, list):
+        raise TraceFormatError(f"attributes must be a list of key/value objects, got {type(items).__name__}")
+    return {item["key"]: _any_value(item.get("value") or {}) for item in items}
+
+
+def _otlp_span(span: dict[str, Any], resource: dict[str, Any], scope: str | None) -> SpanRecord:
+    status = span.get("status") or {}
+    end = _int(span.get("endTimeUnixNano") or 0, "endTimeUnixNano")
+    return SpanRecord(
+        trace_id=_decode_id(span.get("traceId"), 16, "traceId"),
+        span_id=_decode_id(span.get("spanId"), 8, "spanId"),
+        parent_id=_decode_parent_id(span.get("parentSpanId")),
+        name=span.get("name") or "",
+        kind=_enum(span.get("kind"), _KINDS, "SPAN_KIND_", "span kind"),
+        start_ns=_int(span.get("startTimeUnixNano") or 0, "startTimeUnixNano"),
+        end_ns=end or None,
+        status=_enum(status.get("code"), _STATUSES, "STATUS_CODE_", "status code"),
+        status_message=status.get("message") or None,
+        attributes=_key_values(span.get("attributes")),
+        events=[
+            SpanEvent(
+                name=event.get("name") or "",
+                time_ns=_int(event.get("timeUnixNano") or 0, "timeUnixNano"),
+                attributes=_key_values(event.get("attributes")),
+            )
+            for event in span.get("events") or ()
+        ],
+        resource=resource,
+        scope=scope,
+    )
+
+
+def _read_resource_spans(resource_spans: Any, source: str) -> list[SpanRecord]:
+    if resource_spans is None:
+        return []
+    if not isinstance(resource_spans, list):
+        raise TraceFormatError(f"{source}: resourceSpans must be a list, got {type(resource_spans).__name__}")
+    records: list[SpanRecord] = []
+    try:
+        for rs in resource_spans:
+            resource = _key_values((rs.get("resource") or {}).get("attributes"))
+            # instrumentationLibrarySpans: the pre-1.0 OTLP name some older backends still return.
+            for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or ():
+                scope_obj = ss.get("scope") or ss.get("instrumentationLibrary") or {}
+                scope = scope_obj.get("name") or None
+                records.extend(_otlp_span(span, resource, scope) for span in ss.get("spans") or ())
+    except TraceFormatError as exc:
+        raise TraceFormatError(f"{source}: {exc}") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise TraceFormatError(f"{source}: malformed span data ({_one_line(exc)})") from None
+    return records
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if not isinstance(exc, KeyError) else f"missing key {exc}"
+    return " ".join(text.split())[:200]
+
+
+def read_otlp_json(text: str) -> list[SpanRecord]:
+    """Spans of an OTLP/JSON file: the Collector `file` exporter's JSON lines, or one (pretty-printed) document.
+
+    Lines that carry other signals (resourceLogs, resourceMetrics) are skipped.
+    """
+    decoder = json.JSONDecoder()
+    records: list[SpanRecord] = []
+    pos, end = 0, len(text)
+    # raw_decode walks concatenated documents, which covers JSON lines and pretty-printed files alike.
+    while True:
+        while pos < end and text[pos] in " \t\r\n":
+            pos += 1
+        if pos >= end:
+            break
+        try:
+            doc, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            raise TraceFormatError(
+                f"OTLP JSON: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+            ) from None
+        for request in doc if isinstance(doc, list) else (doc,):
+            if not isinstance(request, dict):
+                raise TraceFormatError(
+                    f"OTLP JSON: expected an ExportTraceServiceRequest object, got {type(request).__name__}"
+                )
+            records.extend(_read_resource_spans(request.get("resourceSpans"), "OTLP JSON"))
+    return records
+
+
+def read_tempo(body: dict[str, Any]) -> list[SpanRecord]:
+    """Spans of a Tempo trace-by-id response: /api/v2/traces/{id} ({"trace": ...}) or /api/traces/{id} ({"batches"})."""
+    if not isinstance(body, dict):
+        raise TraceFormatError(f"Tempo: expected a JSON object, got {type(body).__name__}")
+    if "trace" in body:
+        trace = body["trace"]
+        if trace is None:
+            return []
+        if not isinstance(trace, dict):
+            raise TraceFormatError(f"Tempo: 'trace' must be an object, got {type(trace).__name__}")
+    elif "batches" in body or "resourceSpans" in body:
+        trace = body
+    else:
+        raise TraceFormatError("Tempo: no 'trace' (api/v2) or 'batches' (api/traces) in the response")
+    # v2 names the list resourceSpans as OTLP does; v1 keeps Tempo's historical name, batches.
+    return _read_resource_spans(trace.get("resourceSpans", trace.get("batches")), "Tempo")
+
+
+# ---------------------------------------------------------------------------------------------
+# Jaeger. api/v3 is OTLP-shaped (wrapped in "result"); the legacy api/traces is Jaeger's own model,
+# where the OTLP→Jaeger translation turned kind, status and scope into tags and events into logs.
+# These tag names belong to that wire format, not to the attributes the project writes.
+
+_JAEGER_SPAN_KIND = "span.kind"
+_JAEGER_ERROR = "error"
+_JAEGER_EVENT = "event"
+_JAEGER_LIBRARY_NAME = "otel.library.name"  # the scope tag before otel.scope.name
+_JAEGER_DROPPED = frozenset({OTEL_SCOPE_VERSION, "otel.library.version", "internal.span.format"})
+
+
+def _jaeger_tags(tags: Any) -> dict[str, Any]:
+    if not tags:
+        return {}
+    out: dict[str, Any] = {}
+    for tag in tags:
+        value = tag.get("value")
+        kind = tag.get("type")
+        if kind == "int64":
+            value = _int(value, f"tag {tag['key']}")
+        elif kind == "float64":
+            value = float(value)
+        elif kind == "bool" and isinstance(value, str):
+            value = value.lower() == "true"
+        out[tag["key"]] = value
+    return out
+
+
+def _jaeger_span(span: dict[str, Any], trace_id: str, processes: dict[str, Any]) -> SpanRecord:
+    attributes = _jaeger_tags(span.get("tags"))
+    parent_id = None
+    for ref in span.get("references") or ():
+        if ref.get("refType", "CHILD_OF") == "CHILD_OF":
+            parent_id = _jaeger_id(ref.get("spanID"), 8, "references.spanID")
+            break
+    if parent_id is None and span.get("parentSpanID"):
+        parent_id = _jaeger_id(span["parentSpanID"], 8, "parentSpanID")
+    kind = str(attributes.pop(_JAEGER_SPAN_KIND, "internal")).upper()
+    if kind not in _KINDS:
+        kind = "INTERNAL"
+    code = attributes.pop(OTEL_STATUS_CODE, None)
+    message = attributes.pop(OTEL_STATUS_DESCRIPTION, None)
+    flagged = attributes.pop(_JAEGER_ERROR, False) in (True, "true")
+    status = str(code).upper() if code is not None else ("ERROR" if flagged else "UNSET")
+    if status not in _STATUSES:
+        status = "ERROR" if flagged else "UNSET"
+    scope = attributes.pop(OTEL_SCOPE_NAME, None) or attributes.pop(_JAEGER_LIBRARY_NAME, None)
+    attributes.pop(_JAEGER_LIBRARY_NAME, None)
+    for key in _JAEGER_DROPPED:
+        attributes.pop(key, None)
+    process = span.get("process") or processes.get(span.get("processID") or "") or {}
+    resource = _jaeger_tags(process.get("tags"))
+    if process.get("serviceName"):
+        resource[SERVICE_NAME] = process["serviceName"]
+    events = []
+    for log in span.get("logs") or ():
+        fields = _jaeger_tags(log.get("fields"))
+        events.append(
+            SpanEvent(str(fields.pop(_JAEGER_EVENT, "")), _int(log.get("timestamp"), "timestamp") * 1000, fields)
+        )
+    start_us = _int(span.get("startTime"), "startTime")
+    return SpanRecord(
+        trace_id=_jaeger_id(span.get("traceID") or trace_id, 16, "traceID"),
+        span_id=_jaeger_id(span.get("spanID"), 8, "spanID"),
+        parent_id=parent_id,
+        name=span.get("operationName") or "",
+        kind=kind,
+        start_ns=start_us * 1000,
+        end_ns=(start_us + _int(span.get("duration") or 0, "duration")) * 1000,
+        status=status,
+        status_message=message or None,
+        attributes=attributes,
+        events=events,
+        resource=resource,
+        scope=scope or None,
+    )
+
+
+def _jaeger_id(value: Any, nbytes: int, what: str) -> str:
+    # Jaeger's own model prints ids without leading zeros when the high half is zero (64-bit ids).
+    if isinstance(value, str) and 0 < len(value) < 2 * nbytes and _HEX.issuperset(value):
+        return value.lower().rjust(2 * nbytes, "0")
+    return _decode_id(value, nbytes, what)
+
+
+def read_jaeger(body: dict[str, Any]) -> list[SpanRecord]:
+    """Spans of a Jaeger trace response: api/v3 ({"result": {"resourceSpans": ...}}) or legacy api/traces ({"data"})."""
+    if not isinstance(body, dict):
+        raise TraceFormatError(f"Jaeger: expected a JSON object, got {type(body).__name__}")
+    if isinstance(body.get("error"), dict):
+        raise TraceFormatError(f"Jaeger: {_one_line_text(body['error'].get('message') or body['error'])}")
+    if "result" in body or "resourceSpans" in body:
+        result = body.get("result", body)
+        if not isinstance(result, dict):
+            raise TraceFormatError(f"Jaeger: 'result' must be an object, got {type(result).__name__}")
+        return _read_resource_spans(result.get("resourceSpans"), "Jaeger")
+    if "data" not in body:
+        raise TraceFormatError("Jaeger: no 'result' (api/v3) or 'data' (api/traces) in the response")
+    data = body["data"]
+    if not data and body.get("errors"):
+        first = body["errors"][0]
+        raise TraceFormatError(f"Jaeger: {_one_line_text(first.get('msg') if isinstance(first, dict) else first)}")
+    if data is None:
+        return []
+    if not isinstance(data, list):
+        raise TraceFormatError(f"Jaeger: 'data' must be a list, got {type(data).__name__}")
+    records: list[SpanRecord] = []
+    try:
+        for trace in data:
+            processes = trace.get("processes") or {}
+            trace_id = trace.get("traceID")
+            records.extend(_jaeger_span(span, trace_id, processes) for span in trace.get("spans") or ())
+    except TraceFormatError as exc:
+        raise TraceFormatError(f"Jaeger: {exc}") from None
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise TraceFormatError(f"Jaeger: malformed span data ({_one_line(exc)})") from None
+    return records
+
+
+def _one_line_text(value: Any) -> str:
+    return " ".join(str(value).split())[:200]

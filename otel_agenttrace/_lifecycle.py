@@ -1,0 +1,332 @@
+"""One lifecycle for every span we make: start, then `stop()` or `fail(exc)`.
+
+Provider, tool, node and workflow wrappers all go through here, so the rules live in one place:
+the span is current while the call runs (HTTP spans nest under it), content passes the capture
+policy before it is set, the user's exception is re-raised by the caller unchanged, and no error
+of ours ever reaches user code (`internal_error` logs it once and the call goes on).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.metrics import Histogram, Meter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+
+from otel_agenttrace import semconv
+from otel_agenttrace._capture import CapturePolicy
+from otel_agenttrace.environment_variables import AGENTTRACE_WORKFLOW
+
+_log = logging.getLogger("otel_agenttrace")
+
+# Set by the test-suite so that bugs in our wrappers surface instead of being swallowed.
+STRICT = os.environ.get("AGENTTRACE_STRICT", "").lower() in ("1", "true")
+_reported: set[tuple[str, type[BaseException]]] = set()
+
+
+def internal_error(where: str, exc: BaseException) -> None:
+    """An error in our own code: logged once per place and kind, never raised into user code."""
+    if STRICT:
+        raise exc
+    key = (where, type(exc))
+    if key in _reported:
+        return
+    _reported.add(key)
+    _log.warning("otel-agenttrace: internal error in %s; the call goes on untraced: %r", where, exc, exc_info=exc)
+
+
+def error_type(exc: BaseException) -> str:
+    """Low-cardinality class of an error: the provider's error code when it gives one, else the class name."""
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and code:
+        return code
+    body = getattr(exc, "body", None)
+    if isinstance(body, Mapping):
+        err = body.get("error", body)
+        if isinstance(err, Mapping) and isinstance(err.get("type"), str):
+            return str(err["type"])
+    return type(exc).__qualname__
+
+
+# The LLM invocation active in this context: an instrumented call made inside another one
+# (a user's provider wrapping the SDK) adds to the outer span instead of making a second one.
+current_llm: ContextVar[LLMInvocation | None] = ContextVar("agenttrace_current_llm", default=None)
+
+
+class RunRoot:
+    """The process-level run root: parent of spans that start with no active span, so a script
+    that makes many calls from threads and tasks is one run, not one per call."""
+
+    def __init__(self, tracer: Tracer, name: str | None = None) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._lock = threading.Lock()
+        self._span: Span | None = None
+        self._context: otel_context.Context | None = None
+
+    def context(self) -> otel_context.Context:
+        ctx = self._context
+        if ctx is not None:
+            return ctx
+        with self._lock:
+            if self._context is None:
+                script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+                name = self._name or os.environ.get(AGENTTRACE_WORKFLOW) or script
+                self._span = self._tracer.start_span(
+                    f"{semconv.Operation.INVOKE_WORKFLOW} {name}",
+                    context=otel_context.Context(),
+                    kind=SpanKind.INTERNAL,
+                    attributes={
+                        semconv.GEN_AI_OPERATION_NAME: semconv.Operation.INVOKE_WORKFLOW,
+                        semconv.GEN_AI_WORKFLOW_NAME: name,
+                        semconv.AGENTTRACE_RUN_ROOT: True,
+                        semconv.AGENTTRACE_RUN_SCRIPT: " ".join(sys.argv)[:512] if sys.argv else script,
+                    },
+                )
+                self._context = trace.set_span_in_context(self._span, otel_context.Context())
+                # Registered after the SDK's own shutdown hook, so it runs first (atexit is LIFO).
+                atexit.register(self.end)
+            return self._context
+
+    def end(self) -> None:
+        with self._lock:
+            span, self._span, self._context = self._span, None, None
+        if span is not None:
+            span.end()
+
+
+@dataclass
+class Telemetry:
+    """What every wrapper needs, built once per `instrument()`."""
+
+    tracer: Tracer
+    meter: Meter | None
+    policy: CapturePolicy
+    run_root: RunRoot | None = None
+    duration: Histogram | None = field(default=None, init=False)
+    tokens: Histogram | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.meter is not None:
+            self.duration = self.meter.create_histogram(
+                semconv.Metric.OPERATION_DURATION,
+                unit="s",
+                description="GenAI operation duration",
+                explicit_bucket_boundaries_advisory=list(semconv.Metric.DURATION_BUCKETS),
+            )
+            self.tokens = self.meter.create_histogram(
+                semconv.Metric.TOKEN_USAGE,
+                unit="{token}",
+                description="Measures number of input and output tokens used",
+                explicit_bucket_boundaries_advisory=list(semconv.Metric.TOKEN_USAGE_BUCKETS),
+            )
+
+    def parent_context(self) -> otel_context.Context | None:
+        """None to use the current context; the run root's when no span is active."""
+        if self.run_root is None or trace.get_current_span().get_span_context().is_valid:
+            return None
+        return self.run_root.context()
+
+
+_METRIC_KEYS = (
+    semconv.GEN_AI_OPERATION_NAME,
+    semconv.GEN_AI_PROVIDER_NAME,
+    semconv.GEN_AI_REQUEST_MODEL,
+    semconv.GEN_AI_RESPONSE_MODEL,
+    semconv.SERVER_ADDRESS,
+    semconv.SERVER_PORT,
+    semconv.ERROR_TYPE,
+)
+
+
+class Invocation:
+    """A started span with the attributes and content that will be set when it ends."""
+
+    __slots__ = ("_ctx_token", "_start", "attributes", "content", "done", "span", "tel")
+
+    def __init__(
+        self,
+        tel: Telemetry,
+        name: str,
+        kind: SpanKind,
+        attributes: dict[str, Any],
+        content: dict[str, Any] | None = None,
+    ) -> None:
+        self.tel = tel
+        self.attributes = attributes
+        self.content = content
+        self.done = False
+        self._start = time.perf_counter()
+        self.span = tel.tracer.start_span(name, context=tel.parent_context(), kind=kind, attributes=attributes)
+        self._ctx_token: Token[otel_context.Context] | None = otel_context.attach(
+            trace.set_span_in_context(self.span)
+        )
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._start
+
+    def detach(self) -> None:
+        """Leave the span's context: the call has returned (a stream's span stays open until it ends)."""
+        token, self._ctx_token = self._ctx_token, None
+        if token is not None:
+            otel_context.detach(token)
+
+    def _set_content(self, output: dict[str, Any] | None) -> None:
+        if not self.tel.policy.enabled:
+            return
+        values = dict(self.content) if self.content else {}
+        if output:
+            values.update(output)
+        if not values:
+            return
+        captured = self.tel.policy.content(values)
+        if self.tel.policy.on_span:
+            self.span.set_attributes(captured)
+        if self.tel.policy.on_event:
+            self.span.add_event("gen_ai.client.inference.operation.details", captured)
+
+    def stop(self, attributes: Mapping[str, Any] | None = None, output: dict[str, Any] | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        if attributes:
+            self.attributes.update(attributes)
+            self.span.set_attributes(attributes)
+        self._set_content(output)
+        self._record_metrics()
+        self.span.end()
+
+    def fail(
+        self,
+        exc: BaseException,
+        attributes: Mapping[str, Any] | None = None,
+        output: dict[str, Any] | None = None,
+        etype: str | None = None,
+    ) -> None:
+        if self.done:
+            return
+        self.done = True
+        etype = etype or error_type(exc)
+        attrs = dict(attributes) if attributes else {}
+        attrs[semconv.ERROR_TYPE] = etype
+        self.attributes.update(attrs)
+        self.span.set_attributes(attrs)
+        message, _, _ = self.tel.policy.text(str(exc))
+        self.span.set_status(Status(StatusCode.ERROR, message))
+        self.span.add_event(
+            "exception",
+            {
+                semconv.EXCEPTION_TYPE: type(exc).__qualname__,
+                semconv.EXCEPTION_MESSAGE: message,
+                semconv.EXCEPTION_STACKTRACE: self.tel.policy.text(
+                    "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                )[0],
+            },
+        )
+        self._set_content(output)
+        self._record_metrics()
+        self.span.end()
+
+    def _record_metrics(self) -> None:
+        pass
+
+
+class LLMInvocation(Invocation):
+    """An LLM call: CLIENT span named `{operation} {model}`, GenAI metrics at the end."""
+
+    __slots__ = ("_llm_token", "inner")
+
+    def __init__(
+        self,
+        tel: Telemetry,
+        operation: str,
+        attributes: dict[str, Any],
+        content: dict[str, Any] | None = None,
+    ) -> None:
+        model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
+        name = f"{operation} {model}" if model else operation
+        super().__init__(tel, name, SpanKind.CLIENT, attributes, content)
+        self.inner: dict[str, Any] | None = None
+        self._llm_token: Token[LLMInvocation | None] | None = current_llm.set(self)
+
+    def detach(self) -> None:
+        token, self._llm_token = self._llm_token, None
+        if token is not None:
+            current_llm.reset(token)
+        super().detach()
+
+    def absorb(self, attributes: Mapping[str, Any], output: dict[str, Any] | None) -> None:
+        """A nested instrumented call's view; it fills what this (outer) call did not learn itself."""
+        inner = self.inner if self.inner is not None else {}
+        inner.update(attributes)
+        if output:
+            inner.setdefault("__output__", {}).update(output)
+        self.inner = inner
+
+    def _merge_inner(self, attributes: Mapping[str, Any] | None, output: dict[str, Any] | None) -> tuple[
+        dict[str, Any], dict[str, Any] | None
+    ]:
+        merged = dict(self.inner or {})
+        inner_output = merged.pop("__output__", None)
+        merged.update({k: v for k, v in (attributes or {}).items() if v is not None})
+        if inner_output:
+            output = {**inner_output, **(output or {})}
+            if self.content:
+                # The SDK saw the exact request sent; the outer view may only have had a summary.
+                for key in list(self.content):
+                    if key in inner_output:
+                        self.content.pop(key)
+        return merged, output
+
+    def stop(self, attributes: Mapping[str, Any] | None = None, output: dict[str, Any] | None = None) -> None:
+        if self.inner is not None:
+            attributes, output = self._merge_inner(attributes, output)
+        super().stop(attributes, output)
+
+    def fail(
+        self,
+        exc: BaseException,
+        attributes: Mapping[str, Any] | None = None,
+        output: dict[str, Any] | None = None,
+        etype: str | None = None,
+    ) -> None:
+        if self.inner is not None:
+            attributes, output = self._merge_inner(attributes, output)
+        super().fail(exc, attributes, output, etype)
+
+    def _record_metrics(self) -> None:
+        tel = self.tel
+        if tel.duration is None:
+            return
+        attrs = self.attributes
+        metric_attrs = {k: attrs[k] for k in _METRIC_KEYS if k in attrs}
+        tel.duration.record(self.elapsed(), metric_attrs)
+        if tel.tokens is not None:
+            for key, token_type in (
+                (semconv.GEN_AI_USAGE_INPUT_TOKENS, "input"),
+                (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, "output"),
+            ):
+                value = attrs.get(key)
+                if value is not None:
+                    tel.tokens.record(value, {**metric_attrs, semconv.GEN_AI_TOKEN_TYPE: token_type})
+
+
+def guarded(where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a piece of our own code; an error in it is reported, never raised."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        internal_error(where, exc)
+        return None

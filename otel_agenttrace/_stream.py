@@ -1,0 +1,173 @@
+"""Stream proxies that always end their span, exactly once.
+
+A streamed response can end five ways: read to the end, an error mid-stream, `close()`, a
+context-manager exit, or being dropped (garbage collection). Each path funnels into one
+`StreamState`, which ends the span on the first of them and ignores the rest. The sync and async
+proxies are thin shells over that state; the provider supplies an accumulator that turns chunks
+into the response attributes and output messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import wrapt
+
+from otel_agenttrace import semconv
+from otel_agenttrace._lifecycle import Invocation, guarded, internal_error
+
+
+class Accumulator(Protocol):
+    def add(self, chunk: Any) -> None: ...
+
+    def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Response attributes, and output content (or None)."""
+        ...
+
+
+class StreamAbandonedError(Exception):
+    """Recorded (never raised) when a stream is dropped before it was read to the end or closed."""
+
+
+class StreamState:
+    __slots__ = ("acc", "first", "inv")
+
+    def __init__(self, inv: Invocation, acc: Accumulator) -> None:
+        self.inv = inv
+        self.acc = acc
+        self.first = True
+
+    def on_chunk(self, chunk: Any) -> None:
+        try:
+            if self.first:
+                self.first = False
+                self.inv.span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.inv.elapsed())
+            self.acc.add(chunk)
+        except Exception as exc:
+            internal_error("stream chunk", exc)
+
+    def _result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        try:
+            return self.acc.result()
+        except Exception as exc:
+            internal_error("stream result", exc)
+            return {}, None
+
+    def finish(self) -> None:
+        if not self.inv.done:
+            guarded("stream end", self.inv.stop, *self._result())
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.inv.done:
+            attrs, output = self._result()
+            guarded("stream error", self.inv.fail, exc, attrs, output)
+
+    def close(self, exc: BaseException | None = None) -> None:
+        """Closed by the user, possibly early: what was received is the response."""
+        if self.inv.done:
+            return
+        if exc is not None:
+            self.fail(exc)
+        else:
+            self.finish()
+
+    def abandon(self) -> None:
+        if self.inv.done:
+            return
+        attrs, output = self._result()
+        attrs[semconv.AGENTTRACE_STREAM_ABANDONED] = True
+        guarded(
+            "stream abandoned",
+            self.inv.fail,
+            StreamAbandonedError("stream was dropped before it was read to the end or closed"),
+            attrs,
+            output,
+            "stream_abandoned",
+        )
+
+
+class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Wraps a provider's sync stream; everything else passes through to it."""
+
+    def __init__(self, wrapped: Any, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_state = state
+
+    def __iter__(self) -> StreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        try:
+            chunk = self.__wrapped__.__next__()
+        except StopIteration:
+            self._self_state.finish()
+            raise
+        except BaseException as exc:
+            self._self_state.fail(exc)
+            raise
+        self._self_state.on_chunk(chunk)
+        return chunk
+
+    def __enter__(self) -> StreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_state.close(exc)
+
+    def close(self) -> Any:
+        try:
+            return self.__wrapped__.close()
+        finally:
+            self._self_state.close()
+
+    def __del__(self) -> None:
+        self._self_state.abandon()
+
+
+class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """Wraps a provider's async stream; everything else passes through to it."""
+
+    def __init__(self, wrapped: Any, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_state = state
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        try:
+            chunk = await self.__wrapped__.__anext__()
+        except StopAsyncIteration:
+            self._self_state.finish()
+            raise
+        except BaseException as exc:
+            self._self_state.fail(exc)
+            raise
+        self._self_state.on_chunk(chunk)
+        return chunk
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_state.close(exc)
+
+    async def close(self) -> Any:
+        try:
+            return await self.__wrapped__.close()
+        finally:
+            self._self_state.close()
+
+    async def aclose(self) -> Any:
+        return await self.close()
+
+    def __del__(self) -> None:
+        self._self_state.abandon()

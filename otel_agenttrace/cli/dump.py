@@ -1,0 +1,37 @@
+"""`agenttrace dump`: the run-trace JSON of one run, from the store, a file or a trace backend."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from otel_agenttrace.cli._app import App, abort, home_option, pass_app
+from otel_agenttrace.cli._sources import Selection, load_run_trace, source_options
+
+
+@click.command("dump")
+@source_options
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout ('-': stdout).")
+@home_option
+@pass_app
+def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool, output: str | None) -> None:
+    """The run-trace JSON of a run (schema_version 1, semconv/run-trace.schema.json).
+
+    \b
+      agenttrace dump --last > run.json
+      agenttrace dump 4bf92f35                       # any unambiguous prefix of a run id
+      agenttrace dump --from spans.jsonl [TRACE_ID]  # the Collector's file exporter output
+      agenttrace dump --from tempo http://tempo:3200 TRACE_ID
+      agenttrace dump --from jaeger http://jaeger:16686 TRACE_ID
+    """
+    doc = load_run_trace(app, Selection(source, ids, last))
+    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    if output is None or output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        abort(f"cannot write {output}: {exc.strerror or exc}")

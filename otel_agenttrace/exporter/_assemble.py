@@ -1,0 +1,321 @@
+"""The one pure function that turns the span records of one trace into a run trace (schema_version 1).
+
+Every source is read into SpanRecords first (_records.py), so the live exporter, the store, the OTLP
+file and the backends all produce the same JSON for the same spans. The output's shape is published
+in semconv/run-trace.schema.json; tests validate every assembled document against it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
+
+from otel_agenttrace import semconv as sc
+from otel_agenttrace.exporter._records import SpanRecord, TraceFormatError
+from otel_agenttrace.exporter._schema import SCHEMA_VERSION
+
+_GENERATE_CONTENT = "generate_content"  # an LLM operation of the GenAI conventions that semconv.Operation lacks
+_STEP_TYPES: dict[str, str] = {
+    sc.Operation.INVOKE_WORKFLOW: "workflow",
+    sc.Operation.INVOKE_AGENT: "node",
+    sc.Operation.CHAT: "llm_call",
+    sc.Operation.TEXT_COMPLETION: "llm_call",
+    sc.Operation.EMBEDDINGS: "llm_call",
+    _GENERATE_CONTENT: "llm_call",
+    sc.Operation.EXECUTE_TOOL: "tool_call",
+}
+
+# gen_ai.request.<param> -> request[<param>], derived from a constant so the prefix is not spelled twice.
+_REQUEST_PREFIX = sc.GEN_AI_REQUEST_MODEL.rpartition(".")[0] + "."
+_USAGE = (
+    (sc.GEN_AI_USAGE_INPUT_TOKENS, "input_tokens"),
+    (sc.GEN_AI_USAGE_OUTPUT_TOKENS, "output_tokens"),
+    (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, "cache_read_input_tokens"),
+    (sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, "cache_creation_input_tokens"),
+)
+_USAGE_KEYS = frozenset(attr for attr, _ in _USAGE)
+# Attributes a step field carries already; every other attribute is kept in step["attributes"].
+# The model attributes are handled per step (the request model stays when it differs from the response model).
+_MAPPED = (
+    frozenset(
+        {
+            sc.GEN_AI_PROVIDER_NAME,
+            sc.AGENTTRACE_NODE_NAME,
+            sc.AGENTTRACE_RUN_ROOT,
+            sc.AGENTTRACE_SPAN_STARTED,
+            sc.ERROR_TYPE,
+        }
+    )
+    | _USAGE_KEYS
+    | sc.CONTENT_ATTRIBUTES
+)
+
+
+def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
+    """The run-trace document of one trace's span records (any order, ended or still in flight)."""
+    spans = _unique(records)
+    order, parents, root = _tree_order(spans)
+    run_start = min(r.start_ns for r in spans)
+
+    steps: list[dict[str, Any]] = []
+    node_of: dict[str, str | None] = {}
+    for index, record in enumerate(order):
+        attrs = record.attributes
+        own = attrs.get(sc.AGENTTRACE_NODE_NAME) or attrs.get(sc.GEN_AI_AGENT_NAME)
+        parent = parents[record.span_id]
+        # The tree order puts every parent before its children, so the parent's node is known here.
+        node = own if own is not None else (node_of[parent] if parent is not None else None)
+        node_of[record.span_id] = node
+        steps.append(_step(index, record, parent, node, run_start))
+
+    ends = [r.end_ns for r in spans if r.end_ns is not None]
+    run_end = max(ends) if ends else None
+    llm_steps = [s for s in steps if s["type"] == "llm_call"]
+    models = list(dict.fromkeys(s["model"] for s in llm_steps if s["model"] is not None))
+    root_step = next(step for step, record in zip(steps, order) if record is root)
+    if root_step["status"] == "error":
+        status = "error"
+    elif any(s["status"] == "incomplete" for s in steps):
+        status = "incomplete"
+    else:
+        status = "ok"
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run_id": root.trace_id,
+        "workflow": _workflow_name(root, spans),
+        "status": status,
+        "started_at": _iso(run_start),
+        "ended_at": _iso(run_end) if run_end is not None else None,
+        "duration_ms": _ms(run_end - run_start) if run_end is not None else None,
+        "model": models[0] if models else None,
+        "models": models,
+        "usage": _run_usage(llm_steps),
+        "service": {"name": _service_name(root, spans)},
+        "steps": steps,
+        "final_output": _final_output(llm_steps),
+        "otel": {"trace_id": root.trace_id, "root_span_id": root.span_id},
+    }
+
+
+def _unique(records: Sequence[SpanRecord]) -> list[SpanRecord]:
+    if not records:
+        raise TraceFormatError("no spans: a run trace needs at least one span")
+    trace_id = records[0].trace_id
+    by_id: dict[str, SpanRecord] = {}
+    for record in records:
+        if record.trace_id != trace_id:
+            raise TraceFormatError(f"spans of more than one trace ({trace_id}, {record.trace_id}): a run is one trace")
+        seen = by_id.get(record.span_id)
+        # A span seen twice is its start record and its end record (the store keeps both): the ended one wins.
+        if seen is None or seen.end_ns is None or record.end_ns is not None:
+            by_id[record.span_id] = record
+    return list(by_id.values())
+
+
+def _tree_order(spans: list[SpanRecord]) -> tuple[list[SpanRecord], dict[str, str | None], SpanRecord]:
+    """Spans chronologically (ties: parent before child, then siblings by start), parents, and the root."""
+    position = {r.span_id: i for i, r in enumerate(spans)}
+    parents: dict[str, str | None] = {}
+    children: dict[str, list[SpanRecord]] = {}
+    tops: list[SpanRecord] = []
+    for r in spans:
+        parent = r.parent_id if r.parent_id in position and r.parent_id != r.span_id else None
+        parents[r.span_id] = parent
+        if parent is None:
+            tops.append(r)
+        else:
+            children.setdefault(parent, []).append(r)
+
+    def key(r: SpanRecord) -> tuple[int, int]:
+        return (r.start_ns, position[r.span_id])
+
+    # Depth-first preorder, iteratively (agent traces can nest deeper than the recursion limit).
+    rank: dict[str, int] = {}
+    pending = sorted(tops, key=key, reverse=True)
+    while True:
+        while pending:
+            r = pending.pop()
+            if r.span_id in rank:
+                continue
+            rank[r.span_id] = len(rank)
+            kids = children.get(r.span_id)
+            if kids:
+                pending.extend(sorted(kids, key=key, reverse=True))
+        if len(rank) == len(spans):
+            break
+        # Only a parent cycle leaves spans unvisited: cut it at its earliest span.
+        cut = min((r for r in spans if r.span_id not in rank), key=key)
+        parents[cut.span_id] = None
+        tops.append(cut)
+        pending.append(cut)
+
+    root = min(tops, key=key)
+    order = sorted(spans, key=lambda r: (r.start_ns, rank[r.span_id]))
+    return order, parents, root
+
+
+def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, run_start: int) -> dict[str, Any]:
+    attrs = record.attributes
+    operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
+    step_type = _STEP_TYPES.get(operation, "span") if isinstance(operation, str) else "span"
+    if attrs.get(sc.AGENTTRACE_RUN_ROOT) is True:
+        step_type = "workflow"
+
+    response_model = attrs.get(sc.GEN_AI_RESPONSE_MODEL)
+    request_model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
+    model = response_model or request_model or None
+
+    request: dict[str, Any] = {}
+    rest: dict[str, Any] = {}
+    usage: dict[str, int] = {}
+    for key, value in attrs.items():
+        if key in _MAPPED:
+            if key in _USAGE_KEYS:
+                _add_usage(usage, key, value)
+        elif key == sc.GEN_AI_REQUEST_MODEL:
+            if value != model:
+                rest[key] = value
+        elif key == sc.GEN_AI_RESPONSE_MODEL:
+            if value != model:
+                rest[key] = value
+        elif key.startswith(_REQUEST_PREFIX):
+            request[key[len(_REQUEST_PREFIX) :]] = value
+        else:
+            rest[key] = value
+
+    is_tool = step_type == "tool_call"
+    input_attr = sc.GEN_AI_TOOL_CALL_ARGUMENTS if is_tool else sc.GEN_AI_INPUT_MESSAGES
+    output_attr = sc.GEN_AI_TOOL_CALL_RESULT if is_tool else sc.GEN_AI_OUTPUT_MESSAGES
+    end = record.end_ns
+    if end is None:
+        status = "incomplete"
+    elif record.status == "ERROR":
+        status = "error"
+    else:
+        status = "ok"
+    provider = attrs.get(sc.GEN_AI_PROVIDER_NAME)
+    return {
+        "index": index,
+        "id": record.span_id,
+        "parent_id": parent,
+        "type": step_type,
+        "name": record.name,
+        "node": node if isinstance(node, str) else None,
+        "started_at": _iso(record.start_ns),
+        "relative_ms": _ms(record.start_ns - run_start),
+        "duration_ms": _ms(end - record.start_ns) if end is not None else None,
+        "status": status,
+        "provider": provider if isinstance(provider, str) else None,
+        "model": model if isinstance(model, str) else None,
+        "request": request,
+        "input": _content(record, input_attr),
+        "output": _content(record, output_attr),
+        "system_instructions": _content(record, sc.GEN_AI_SYSTEM_INSTRUCTIONS),
+        "tool_definitions": _content(record, sc.GEN_AI_TOOL_DEFINITIONS),
+        "usage": usage or None,
+        "error": _error(record) if status == "error" else None,
+        "attributes": rest,
+    }
+
+
+def _add_usage(usage: dict[str, int], key: str, value: Any) -> None:
+    for attr, name in _USAGE:
+        if attr == key:
+            try:
+                usage[name] = int(value)
+            except (TypeError, ValueError):
+                return
+            if usage[name] < 0:
+                del usage[name]
+            return
+
+
+def _content(record: SpanRecord, key: str) -> Any:
+    value = record.attributes.get(key)
+    if value is None:
+        # EVENT_ONLY capture puts content on an event instead of the span.
+        for event in record.events:
+            value = event.attributes.get(key)
+            if value is not None:
+                break
+        else:
+            return None
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value  # not JSON (or cut at the size cap): kept as text
+    return value
+
+
+def _error(record: SpanRecord) -> dict[str, Any]:
+    error_type = record.attributes.get(sc.ERROR_TYPE)
+    message = record.status_message
+    for event in record.events:
+        exc_type = event.attributes.get(sc.EXCEPTION_TYPE)
+        if exc_type is not None or sc.EXCEPTION_MESSAGE in event.attributes:
+            error_type = error_type or exc_type
+            message = message or event.attributes.get(sc.EXCEPTION_MESSAGE)
+            break
+    # "_OTHER" is the conventions' fallback for an error of unknown type.
+    return {"type": str(error_type) if error_type else "_OTHER", "message": str(message) if message else None}
+
+
+def _run_usage(llm_steps: list[dict[str, Any]]) -> dict[str, int]:
+    total = {"input_tokens": 0, "output_tokens": 0}
+    for step in llm_steps:
+        usage = step["usage"]
+        if usage:
+            for name, value in usage.items():
+                total[name] = total.get(name, 0) + value
+    return total
+
+
+def _final_output(llm_steps: list[dict[str, Any]]) -> str | None:
+    for step in reversed(llm_steps):
+        output = step["output"]
+        if isinstance(output, list) and output:
+            message = output[0]
+            parts = message.get("parts") if isinstance(message, dict) else None
+            if not isinstance(parts, list):
+                return None
+            text = "".join(
+                p["content"]
+                for p in parts
+                if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("content"), str)
+            )
+            return text or None
+    return None
+
+
+def _workflow_name(root: SpanRecord, spans: list[SpanRecord]) -> str:
+    name = root.attributes.get(sc.GEN_AI_WORKFLOW_NAME)
+    if isinstance(name, str) and name:
+        return name
+    for record in spans:
+        name = record.attributes.get(sc.GEN_AI_WORKFLOW_NAME)
+        if isinstance(name, str) and name:
+            return name
+    return root.name
+
+
+def _service_name(root: SpanRecord, spans: list[SpanRecord]) -> str | None:
+    for record in (root, *spans):
+        name = record.resource.get(SERVICE_NAME)
+        if isinstance(name, str):
+            return name
+    return None
+
+
+def _ms(ns: int) -> float:
+    return round(ns / 1e6, 3)
+
+
+def _iso(ns: int) -> str:
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{rest // 1000:06d}Z"

@@ -1,0 +1,114 @@
+"""AgentTraceInstrumentor: walks each provider's target table to wrap, and the same rows to unwrap."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Collection, Iterator
+from types import ModuleType
+from typing import Any
+
+import wrapt
+from opentelemetry import metrics, trace
+from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import unwrap
+
+from otel_agenttrace._capture import CapturePolicy, policy_from_env
+from otel_agenttrace._lifecycle import RunRoot, Telemetry
+from otel_agenttrace.environment_variables import AGENTTRACE_RUN_ROOT
+from otel_agenttrace.package import _instruments
+from otel_agenttrace.providers._common import Target
+from otel_agenttrace.version import __version__
+
+_log = logging.getLogger(__name__)
+
+# (distribution/top-level module, provider module inside this package)
+PROVIDERS: tuple[tuple[str, str], ...] = (
+    ("openai", "otel_agenttrace.providers.openai"),
+    ("anthropic", "otel_agenttrace.providers.anthropic"),
+)
+
+SCOPE = "otel_agenttrace"
+
+
+def _resolve(target: Target) -> tuple[Any, str] | None:
+    """The object that holds the method, or None when this SDK version has no such target."""
+    try:
+        module = importlib.import_module(target.module)
+    except ImportError:
+        return None
+    owner: Any = module if target.owner is None else getattr(module, target.owner, None)
+    if owner is None or not hasattr(owner, target.method):
+        return None
+    return owner, target.method
+
+
+def _provider_modules() -> Iterator[ModuleType]:
+    for library, provider_path in PROVIDERS:
+        if importlib.util.find_spec(library) is None:
+            continue  # not installed: skipped silently
+        provider = importlib.import_module(provider_path)
+        conflict = get_dependency_conflicts([provider.INSTRUMENTS])
+        if conflict is not None:
+            _log.warning("otel-agenttrace: not instrumenting %s: %s", library, conflict)
+            continue
+        yield provider
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    import os
+
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    return raw.strip().lower() not in ("0", "false", "no", "off")
+
+
+class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Instruments the OpenAI and Anthropic SDKs (whichever are installed).
+
+    `instrument(tracer_provider=..., meter_provider=..., capture_policy=..., run_root=...)`;
+    calling it twice is a no-op, and `uninstrument()` restores every original method.
+    """
+
+    # BaseInstrumentor is a singleton whose __init__ runs on every construction: state lives on the class.
+    _wrapped: list[tuple[Any, str]] = []
+    telemetry: Telemetry | None = None
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        # Each provider checks its own range, so one missing SDK never disables the others.
+        return _instruments
+
+    def _instrument(self, **kwargs: Any) -> None:
+        tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=kwargs.get("tracer_provider"))
+        meter = metrics.get_meter(SCOPE, __version__, meter_provider=kwargs.get("meter_provider"))
+        policy: CapturePolicy = kwargs.get("capture_policy") or policy_from_env()
+        run_root_opt = kwargs.get("run_root")
+        if run_root_opt is None:
+            run_root_opt = _env_flag(AGENTTRACE_RUN_ROOT, True)
+        run_root = RunRoot(tracer) if run_root_opt else None
+        self.telemetry = tel = Telemetry(tracer=tracer, meter=meter, policy=policy, run_root=run_root)
+        self._wrapped = []
+        seen: set[tuple[int, str]] = set()
+        for provider in _provider_modules():
+            for target in provider.TARGETS:
+                resolved = _resolve(target)
+                if resolved is None:
+                    continue
+                owner, method = resolved
+                key = (id(owner), method)
+                if key in seen:  # the same class reached through two module paths
+                    continue
+                seen.add(key)
+                wrapt.wrap_function_wrapper(owner, method, target.wrapper(tel))
+                self._wrapped.append((owner, method))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        while self._wrapped:
+            owner, method = self._wrapped.pop()
+            unwrap(owner, method)
+        if self.telemetry is not None and self.telemetry.run_root is not None:
+            self.telemetry.run_root.end()
+        self.telemetry = None

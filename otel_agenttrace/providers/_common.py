@@ -1,0 +1,123 @@
+"""Pieces every provider mapping shares: reading dicts or SDK objects alike, the target table
+type, request-parameter attributes, and the spec's parts-based message format."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from otel_agenttrace import semconv
+
+
+@dataclass(frozen=True)
+class Target:
+    """One row of a provider's target table: it drives both wrap and unwrap."""
+
+    module: str
+    owner: str | None  # class name, or None for a module-level function
+    method: str
+    # (telemetry) -> wrapt wrapper function(wrapped, instance, args, kwargs)
+    wrapper: Callable[[Any], Callable[..., Any]]
+
+
+def get(obj: Any, key: str, default: Any = None) -> Any:
+    """A field of a TypedDict-style dict or of an SDK model object."""
+    if obj is None:
+        return default
+    if isinstance(obj, Mapping):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
+
+
+def number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def params(kwargs: Mapping[str, Any], table: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """Request parameters that were given (SDK sentinels like NOT_GIVEN are skipped by type)."""
+    out: dict[str, Any] = {}
+    for arg, attr in table:
+        value = kwargs.get(arg)
+        if number(value):
+            out[attr] = value
+    return out
+
+
+def stop_sequences(value: Any) -> list[str] | None:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return list(value)
+    return None
+
+
+def server_attributes(instance: Any) -> dict[str, Any]:
+    """server.address/port from the SDK client's base URL."""
+    client = getattr(instance, "_client", None)
+    url = getattr(client, "base_url", None)
+    host = getattr(url, "host", None)
+    if not host:
+        return {}
+    port = getattr(url, "port", None)
+    if port is None:
+        port = 443 if getattr(url, "scheme", "https") == "https" else 80
+    return {semconv.SERVER_ADDRESS: host, semconv.SERVER_PORT: port}
+
+
+def parse_json(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def text_part(text: str) -> dict[str, Any]:
+    return {"type": "text", "content": text}
+
+
+def tool_call_part(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    return {"type": "tool_call", "id": call_id, "name": name, "arguments": parse_json(arguments)}
+
+
+def tool_response_part(call_id: Any, response: Any) -> dict[str, Any]:
+    return {"type": "tool_call_response", "id": call_id, "response": response}
+
+
+def dump(obj: Any) -> Any:
+    """A JSON-friendly copy of an SDK object (pydantic) or plain data."""
+    model_dump = getattr(obj, "model_dump", None)
+    if callable(model_dump):
+        try:
+            return model_dump(mode="json", exclude_none=True)
+        except Exception:
+            return str(obj)
+    return obj
+
+
+# The spec's finish reasons; providers' own values map onto them for output messages, while
+# gen_ai.response.finish_reasons keeps exactly what the provider said.
+FINISH_REASONS = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "incomplete": "length",
+    "tool_calls": "tool_call",
+    "function_call": "tool_call",
+    "tool_use": "tool_call",
+    "content_filter": "content_filter",
+    "refusal": "content_filter",
+    "completed": "stop",
+    "failed": "error",
+}
+
+
+def finish_reason(value: Any) -> str:
+    return FINISH_REASONS.get(value, value) if isinstance(value, str) else "stop"

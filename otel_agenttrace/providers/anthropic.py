@@ -1,0 +1,322 @@
+"""Anthropic SDK: messages.create / parse / stream(), and the beta messages resource; sync and async.
+
+anthropic 2.x emits its own CLIENT span per API call. While one of our LLM spans is current, that
+span is suppressed (target `start_api_call_span`): the design's one-LLM-span rule, and ours carries
+the full conventions (name, content, metrics). Input tokens follow the spec:
+input + cache_read + cache_creation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from otel_agenttrace import semconv
+from otel_agenttrace._lifecycle import Telemetry, current_llm, internal_error
+from otel_agenttrace._llm import Endpoint, fail_stream, finish_stream, make_wrapper, start_stream
+from otel_agenttrace.providers._common import (
+    Target,
+    dump,
+    finish_reason,
+    get,
+    params,
+    server_attributes,
+    stop_sequences,
+    text_part,
+    tool_call_part,
+    tool_response_part,
+)
+
+PROVIDER = "anthropic"
+INSTRUMENTS = "anthropic >= 0.30, < 3"
+
+_PARAMS = (
+    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("top_k", semconv.GEN_AI_REQUEST_TOP_K),
+)
+
+
+def _is_stream(result: Any) -> bool:
+    import anthropic
+
+    return isinstance(result, (anthropic.Stream, anthropic.AsyncStream))
+
+
+def request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: semconv.Operation.CHAT,
+        semconv.GEN_AI_PROVIDER_NAME: PROVIDER,
+    }
+    model = kwargs.get("model")
+    if isinstance(model, str):
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    if instance is not None:
+        attrs.update(server_attributes(instance))
+    attrs.update(params(kwargs, _PARAMS))
+    stops = stop_sequences(kwargs.get("stop_sequences"))
+    if stops:
+        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
+    attrs[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
+    return attrs
+
+
+def _block_part(block: Any) -> dict[str, Any]:
+    kind = get(block, "type")
+    if kind == "text":
+        return text_part(get(block, "text", ""))
+    if kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
+        return tool_call_part(get(block, "id"), get(block, "name"), dump(get(block, "input")))
+    if kind == "tool_result":
+        content = get(block, "content")
+        if not isinstance(content, str) and content is not None:
+            content = [_block_part(b) for b in content]
+        return tool_response_part(get(block, "tool_use_id"), content)
+    if kind == "thinking":
+        return {"type": "reasoning", "content": get(block, "thinking")}
+    if kind == "image":
+        source = get(block, "source")
+        if get(source, "type") == "url":
+            return {"type": "uri", "modality": "image", "uri": get(source, "url")}
+        return {"type": "blob", "modality": "image", "mime_type": get(source, "media_type")}
+    return {"type": kind or "unknown", "content": dump(block)}
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [text_part(content)]
+    return [_block_part(b) for b in content]
+
+
+def request_content(kwargs: dict[str, Any]) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    messages = kwargs.get("messages")
+    if messages is not None:
+        content[semconv.GEN_AI_INPUT_MESSAGES] = [
+            {"role": get(m, "role"), "parts": _parts(get(m, "content"))} for m in messages
+        ]
+    system = kwargs.get("system")
+    if isinstance(system, (str, list, tuple)) and system:
+        content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = _parts(system)
+    tools = kwargs.get("tools")
+    if tools:
+        definitions = []
+        for tool in tools:
+            definition = {"type": "function", "name": get(tool, "name")}
+            if get(tool, "description") is not None:
+                definition["description"] = get(tool, "description")
+            schema = get(tool, "input_schema")
+            if schema is not None:
+                definition["parameters"] = dump(schema)
+            definitions.append(definition)
+        content[semconv.GEN_AI_TOOL_DEFINITIONS] = definitions
+    return content
+
+
+def _usage(usage: Any) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if usage is None:
+        return attrs
+    base = get(usage, "input_tokens")
+    read = get(usage, "cache_read_input_tokens")
+    created = get(usage, "cache_creation_input_tokens")
+    if isinstance(base, int):
+        attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = base + (read or 0) + (created or 0)
+    if isinstance(read, int) and read:
+        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
+    if isinstance(created, int) and created:
+        attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = created
+    output = get(usage, "output_tokens")
+    if isinstance(output, int):
+        attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
+    return attrs
+
+
+def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    attrs: dict[str, Any] = {}
+    if result.id:
+        attrs[semconv.GEN_AI_RESPONSE_ID] = result.id
+    if result.model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.model
+    if result.stop_reason:
+        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [result.stop_reason]
+    attrs.update(_usage(result.usage))
+    output = None
+    if capture:
+        output = {
+            semconv.GEN_AI_OUTPUT_MESSAGES: [
+                {"role": "assistant", "parts": _parts(result.content), "finish_reason": finish_reason(result.stop_reason)}
+            ]
+        }
+    return attrs, output
+
+
+class StreamAccumulator:
+    """Raw message events → the attributes and message a non-streamed response gives."""
+
+    __slots__ = ("blocks", "capture", "id", "model", "stop_reason", "usage")
+
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
+        self.id: str | None = None
+        self.model: str | None = None
+        self.stop_reason: str | None = None
+        self.usage: dict[str, Any] = {}
+        self.blocks: dict[int, dict[str, Any]] = {}
+
+    def add(self, event: Any) -> None:
+        kind = event.type
+        if kind == "content_block_delta":
+            if self.capture:
+                block = self.blocks.get(event.index)
+                if block is not None:
+                    delta = event.delta
+                    piece = get(delta, "text") or get(delta, "partial_json") or get(delta, "thinking")
+                    if piece:
+                        block["pieces"].append(piece)
+        elif kind == "message_start":
+            message = event.message
+            self.id = message.id
+            self.model = message.model
+            self._usage(message.usage)
+        elif kind == "content_block_start":
+            block = event.content_block
+            self.blocks[event.index] = {"block": block, "pieces": []}
+        elif kind == "message_delta":
+            self.stop_reason = get(event.delta, "stop_reason") or self.stop_reason
+            self._usage(event.usage)
+
+    def _usage(self, usage: Any) -> None:
+        # message_delta usage is cumulative; keep the latest non-null value of each field.
+        for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
+            value = get(usage, key)
+            if isinstance(value, int):
+                self.usage[key] = value
+
+    def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        attrs: dict[str, Any] = {}
+        if self.id:
+            attrs[semconv.GEN_AI_RESPONSE_ID] = self.id
+        if self.model:
+            attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.model
+        if self.stop_reason:
+            attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [self.stop_reason]
+        attrs.update(_usage(self.usage))
+        if not self.capture:
+            return attrs, None
+        parts = []
+        for _, entry in sorted(self.blocks.items()):
+            block, text = entry["block"], "".join(entry["pieces"])
+            kind = get(block, "type")
+            if kind == "text":
+                parts.append(text_part(text))
+            elif kind == "thinking":
+                parts.append({"type": "reasoning", "content": text})
+            elif kind in ("tool_use", "server_tool_use", "mcp_tool_use"):
+                parts.append(tool_call_part(get(block, "id"), get(block, "name"), text or dump(get(block, "input"))))
+            else:
+                parts.append(_block_part(block))
+        message = {"role": "assistant", "parts": parts, "finish_reason": finish_reason(self.stop_reason)}
+        return attrs, {semconv.GEN_AI_OUTPUT_MESSAGES: [message]}
+
+
+MESSAGES = Endpoint(
+    operation=semconv.Operation.CHAT,
+    request=request,
+    request_content=request_content,
+    response=response,
+    accumulator=StreamAccumulator,
+    is_stream=_is_stream,
+)
+
+
+# --- messages.stream(...): the manager issues the request when entered ---------------------
+
+
+def _traced_request(tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any) -> Callable[[], Any]:
+    def run() -> Any:
+        inv = start_stream(tel, MESSAGES, instance, {**kwargs, "stream": True})
+        if inv is None:
+            return api_request()
+        try:
+            raw = api_request()
+        except BaseException as exc:
+            fail_stream(inv, exc)
+            raise
+        return finish_stream(tel, MESSAGES, inv, raw, False)
+
+    return run
+
+
+async def _traced_async_request(tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any) -> Any:
+    inv = start_stream(tel, MESSAGES, instance, {**kwargs, "stream": True})
+    if inv is None:
+        return await api_request
+    try:
+        raw = await api_request
+    except BaseException as exc:
+        fail_stream(inv, exc)
+        raise
+    return finish_stream(tel, MESSAGES, inv, raw, True)
+
+
+def _stream_helper(is_async: bool) -> Callable[[Telemetry], Callable[..., Any]]:
+    def build(tel: Telemetry) -> Callable[..., Any]:
+        def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            manager = wrapped(*args, **kwargs)
+            try:
+                prefix = "_AsyncMessageStreamManager" if is_async else "_MessageStreamManager"
+                if not hasattr(manager, f"{prefix}__api_request"):
+                    prefix = "_Async" + type(manager).__name__ if is_async else "_" + type(manager).__name__
+                attr = f"{prefix}__api_request"
+                original = getattr(manager, attr)
+                traced = (
+                    _traced_async_request(tel, instance, kwargs, original)
+                    if is_async
+                    else _traced_request(tel, instance, kwargs, original)
+                )
+                setattr(manager, attr, traced)
+            except Exception as exc:
+                internal_error("anthropic messages.stream", exc)
+            return manager
+
+        return wrapper
+
+    return build
+
+
+def _suppress_sdk_span(tel: Telemetry) -> Callable[..., Any]:
+    def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        if current_llm.get() is not None:
+            return None  # the SDK treats None as "no span" and goes on
+        return wrapped(*args, **kwargs)
+
+    return wrapper
+
+
+def _wrapper(is_async: bool) -> Callable[[Telemetry], Callable[..., Any]]:
+    return lambda tel: make_wrapper(tel, MESSAGES, is_async)
+
+
+_MODULE = "anthropic.resources.messages.messages"
+_BETA = "anthropic.resources.beta.messages.messages"
+_LEGACY = "anthropic.resources.messages"  # before the messages package existed
+
+TARGETS: tuple[Target, ...] = (
+    *(
+        row
+        for module in (_MODULE, _BETA, _LEGACY)
+        for row in (
+            Target(module, "Messages", "create", _wrapper(False)),
+            Target(module, "AsyncMessages", "create", _wrapper(True)),
+            Target(module, "Messages", "parse", _wrapper(False)),
+            Target(module, "AsyncMessages", "parse", _wrapper(True)),
+            Target(module, "Messages", "stream", _stream_helper(False)),
+            Target(module, "AsyncMessages", "stream", _stream_helper(True)),
+        )
+    ),
+    Target("anthropic._base_client", None, "start_api_call_span", _suppress_sdk_span),
+)

@@ -1,0 +1,467 @@
+"""OpenAI SDK: chat completions (create, parse), responses, embeddings; sync and async.
+
+The target table at the bottom drives both wrap and unwrap.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otel_agenttrace import semconv
+from otel_agenttrace._llm import Endpoint, make_wrapper
+from otel_agenttrace.providers._common import (
+    Target,
+    dump,
+    finish_reason,
+    get,
+    params,
+    server_attributes,
+    stop_sequences,
+    text_part,
+    tool_call_part,
+    tool_response_part,
+)
+
+PROVIDER = "openai"
+INSTRUMENTS = "openai >= 1.0, < 4"
+
+_CHAT_PARAMS = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("max_completion_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("max_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY),
+    ("seed", semconv.GEN_AI_REQUEST_SEED),
+)
+_RESPONSES_PARAMS = (
+    ("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+    ("max_output_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
+)
+
+
+def _is_stream(result: Any) -> bool:
+    import openai
+
+    return isinstance(result, (openai.Stream, openai.AsyncStream))
+
+
+def _base(instance: Any, kwargs: dict[str, Any], operation: str) -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: operation,
+        semconv.GEN_AI_PROVIDER_NAME: PROVIDER,
+    }
+    model = kwargs.get("model")
+    if isinstance(model, str):
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    if instance is not None:
+        attrs.update(server_attributes(instance))
+    return attrs
+
+
+def _output_type(response_format: Any) -> str | None:
+    kind = get(response_format, "type")
+    if kind in ("json_schema", "json_object"):
+        return "json"
+    if kind == "text":
+        return "text"
+    if isinstance(response_format, type):  # .parse(response_format=PydanticModel)
+        return "json"
+    return None
+
+
+# --- chat completions -------------------------------------------------------------------------
+
+
+def chat_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    attrs = _base(instance, kwargs, semconv.Operation.CHAT)
+    attrs.update(params(kwargs, _CHAT_PARAMS))
+    stops = stop_sequences(kwargs.get("stop"))
+    if stops:
+        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
+    n = kwargs.get("n")
+    if isinstance(n, int) and n != 1:
+        attrs[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    attrs[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
+    output_type = _output_type(kwargs.get("response_format"))
+    if output_type:
+        attrs[semconv.GEN_AI_OUTPUT_TYPE] = output_type
+    return attrs
+
+
+def _content_parts(content: Any) -> list[dict[str, Any]]:
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [text_part(content)]
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        kind = get(part, "type")
+        if kind in ("text", "input_text", "output_text"):
+            parts.append(text_part(get(part, "text", "")))
+        elif kind == "refusal":
+            parts.append({"type": "refusal", "content": get(part, "refusal")})
+        elif kind == "image_url":
+            parts.append({"type": "uri", "modality": "image", "uri": get(get(part, "image_url"), "url")})
+        elif kind == "input_image":
+            parts.append({"type": "uri", "modality": "image", "uri": get(part, "image_url")})
+        else:
+            parts.append({"type": kind or "unknown", "content": dump(part)})
+    return parts
+
+
+def chat_input_message(message: Any) -> dict[str, Any]:
+    role = get(message, "role")
+    if role == "tool":
+        return {"role": "tool", "parts": [tool_response_part(get(message, "tool_call_id"), get(message, "content"))]}
+    parts = _content_parts(get(message, "content"))
+    for call in get(message, "tool_calls") or ():
+        function = get(call, "function")
+        parts.append(tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments")))
+    return {"role": role, "parts": parts}
+
+
+def tool_definitions(tools: Any) -> list[dict[str, Any]] | None:
+    if not tools or isinstance(tools, (str, bytes)):
+        return None
+    out = []
+    for tool in tools:
+        function = get(tool, "function") or tool
+        definition = {"type": get(tool, "type", "function"), "name": get(function, "name")}
+        for key in ("description", "parameters"):
+            value = get(function, key)
+            if value is not None:
+                definition[key] = dump(value)
+        out.append(definition)
+    return out
+
+
+def chat_content(kwargs: dict[str, Any]) -> dict[str, Any]:
+    messages = kwargs.get("messages")
+    content: dict[str, Any] = {}
+    if messages is not None and not isinstance(messages, (str, bytes)):
+        content[semconv.GEN_AI_INPUT_MESSAGES] = [chat_input_message(m) for m in messages]
+    tools = tool_definitions(kwargs.get("tools"))
+    if tools:
+        content[semconv.GEN_AI_TOOL_DEFINITIONS] = tools
+    return content
+
+
+def _usage_attributes(usage: Any, input_key: str, output_key: str, details_key: str) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    if usage is None:
+        return attrs
+    value = get(usage, input_key)
+    if isinstance(value, int):
+        attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = value
+    value = get(usage, output_key)
+    if isinstance(value, int):
+        attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = value
+    cached = get(get(usage, details_key), "cached_tokens")
+    if isinstance(cached, int) and cached:
+        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    return attrs
+
+
+def _chat_output_message(message: Any, reason: Any) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = []
+    text = get(message, "content")
+    if text:
+        parts.append(text_part(text))
+    refusal = get(message, "refusal")
+    if refusal:
+        parts.append({"type": "refusal", "content": refusal})
+    for call in get(message, "tool_calls") or ():
+        function = get(call, "function")
+        parts.append(tool_call_part(get(call, "id"), get(function, "name"), get(function, "arguments")))
+    return {"role": "assistant", "parts": parts, "finish_reason": finish_reason(reason)}
+
+
+def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    attrs: dict[str, Any] = {}
+    if result.id:
+        attrs[semconv.GEN_AI_RESPONSE_ID] = result.id
+    if result.model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.model
+    choices = result.choices or ()
+    reasons = [c.finish_reason for c in choices if c.finish_reason]
+    if reasons:
+        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+    attrs.update(_usage_attributes(result.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
+    output = None
+    if capture:
+        output = {semconv.GEN_AI_OUTPUT_MESSAGES: [_chat_output_message(c.message, c.finish_reason) for c in choices]}
+    return attrs, output
+
+
+class ChatStreamAccumulator:
+    """Chat chunks → the same attributes and messages a non-streamed response gives."""
+
+    __slots__ = ("capture", "finish", "id", "model", "refusals", "texts", "tool_calls", "usage")
+
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
+        self.id: str | None = None
+        self.model: str | None = None
+        self.usage: Any = None
+        self.texts: dict[int, list[str]] = {}
+        self.refusals: dict[int, list[str]] = {}
+        self.tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
+        self.finish: dict[int, str] = {}
+
+    def add(self, chunk: Any) -> None:
+        if self.id is None:
+            self.id = chunk.id
+            self.model = chunk.model
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            delta = choice.delta
+            if delta is not None and self.capture:
+                if delta.content:
+                    self.texts.setdefault(choice.index, []).append(delta.content)
+                if delta.refusal:
+                    self.refusals.setdefault(choice.index, []).append(delta.refusal)
+                if delta.tool_calls:
+                    self._add_tool_calls(choice.index, delta.tool_calls)
+            if choice.finish_reason:
+                self.finish[choice.index] = choice.finish_reason
+
+    def _add_tool_calls(self, index: int, deltas: Any) -> None:
+        calls = self.tool_calls.setdefault(index, {})
+        for delta in deltas:
+            call = calls.setdefault(delta.index, {"id": None, "name": "", "arguments": []})
+            if delta.id:
+                call["id"] = delta.id
+            function = delta.function
+            if function is not None:
+                if function.name:
+                    call["name"] += function.name
+                if function.arguments:
+                    call["arguments"].append(function.arguments)
+
+    def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        attrs: dict[str, Any] = {}
+        if self.id:
+            attrs[semconv.GEN_AI_RESPONSE_ID] = self.id
+        if self.model:
+            attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.model
+        if self.finish:
+            attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [self.finish[i] for i in sorted(self.finish)]
+        attrs.update(_usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
+        if not self.capture:
+            return attrs, None
+        messages = []
+        for index in sorted(set(self.texts) | set(self.tool_calls) | set(self.finish) | set(self.refusals)):
+            parts: list[dict[str, Any]] = []
+            if index in self.texts:
+                parts.append(text_part("".join(self.texts[index])))
+            if index in self.refusals:
+                parts.append({"type": "refusal", "content": "".join(self.refusals[index])})
+            for _, call in sorted(self.tool_calls.get(index, {}).items()):
+                parts.append(tool_call_part(call["id"], call["name"], "".join(call["arguments"])))
+            messages.append({"role": "assistant", "parts": parts, "finish_reason": finish_reason(self.finish.get(index))})
+        return attrs, {semconv.GEN_AI_OUTPUT_MESSAGES: messages}
+
+
+CHAT = Endpoint(
+    operation=semconv.Operation.CHAT,
+    request=chat_request,
+    request_content=chat_content,
+    response=chat_response,
+    accumulator=ChatStreamAccumulator,
+    is_stream=_is_stream,
+)
+
+
+# --- responses --------------------------------------------------------------------------------
+
+
+def responses_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    attrs = _base(instance, kwargs, semconv.Operation.CHAT)
+    attrs.update(params(kwargs, _RESPONSES_PARAMS))
+    attrs[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
+    output_type = _output_type(get(kwargs.get("text"), "format"))
+    if output_type:
+        attrs[semconv.GEN_AI_OUTPUT_TYPE] = output_type
+    conversation = kwargs.get("conversation")
+    conversation_id = conversation if isinstance(conversation, str) else get(conversation, "id")
+    if isinstance(conversation_id, str):
+        attrs[semconv.GEN_AI_CONVERSATION_ID] = conversation_id
+    return attrs
+
+
+def _responses_input_item(item: Any) -> dict[str, Any]:
+    kind = get(item, "type")
+    if kind == "function_call_output":
+        return {"role": "tool", "parts": [tool_response_part(get(item, "call_id"), get(item, "output"))]}
+    if kind == "function_call":
+        return {
+            "role": "assistant",
+            "parts": [tool_call_part(get(item, "call_id"), get(item, "name"), get(item, "arguments"))],
+        }
+    role = get(item, "role")
+    if role is None:
+        return {"role": "user", "parts": [{"type": kind or "unknown", "content": dump(item)}]}
+    return {"role": role, "parts": _content_parts(get(item, "content"))}
+
+
+def responses_content(kwargs: dict[str, Any]) -> dict[str, Any]:
+    content: dict[str, Any] = {}
+    given = kwargs.get("input")
+    if isinstance(given, str):
+        content[semconv.GEN_AI_INPUT_MESSAGES] = [{"role": "user", "parts": [text_part(given)]}]
+    elif isinstance(given, (list, tuple)):
+        content[semconv.GEN_AI_INPUT_MESSAGES] = [_responses_input_item(i) for i in given]
+    instructions = kwargs.get("instructions")
+    if isinstance(instructions, str):
+        content[semconv.GEN_AI_SYSTEM_INSTRUCTIONS] = [text_part(instructions)]
+    tools = tool_definitions(kwargs.get("tools"))
+    if tools:
+        content[semconv.GEN_AI_TOOL_DEFINITIONS] = tools
+    return content
+
+
+def _responses_output(response: Any) -> tuple[list[dict[str, Any]], str]:
+    parts: list[dict[str, Any]] = []
+    has_call = False
+    for item in response.output or ():
+        kind = item.type
+        if kind == "message":
+            parts.extend(_content_parts(item.content))
+        elif kind == "function_call":
+            has_call = True
+            parts.append(tool_call_part(item.call_id, item.name, item.arguments))
+        elif kind == "reasoning":
+            summary = " ".join(get(s, "text", "") for s in (get(item, "summary") or ()))
+            if summary:
+                parts.append({"type": "reasoning", "content": summary})
+        else:
+            parts.append({"type": kind, "content": dump(item)})
+    status = get(response, "status")
+    if has_call:
+        reason = "tool_call"
+    elif status == "incomplete":
+        reason = "length"
+    elif status == "failed":
+        reason = "error"
+    else:
+        reason = "stop"
+    return parts, reason
+
+
+def responses_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    attrs: dict[str, Any] = {}
+    if result.id:
+        attrs[semconv.GEN_AI_RESPONSE_ID] = result.id
+    if result.model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.model
+    parts, reason = _responses_output(result)
+    status = get(result, "status")
+    attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [status if isinstance(status, str) else reason]
+    attrs.update(_usage_attributes(result.usage, "input_tokens", "output_tokens", "input_tokens_details"))
+    output = None
+    if capture:
+        output = {semconv.GEN_AI_OUTPUT_MESSAGES: [{"role": "assistant", "parts": parts, "finish_reason": reason}]}
+    return attrs, output
+
+
+class ResponsesStreamAccumulator:
+    """Responses events: the final `response.*` event carries the whole response."""
+
+    __slots__ = ("capture", "final", "texts")
+
+    _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+    def __init__(self, capture: bool) -> None:
+        self.capture = capture
+        self.final: Any = None
+        self.texts: list[str] = []
+
+    def add(self, event: Any) -> None:
+        kind = event.type
+        if kind == "response.output_text.delta":
+            if self.capture:
+                self.texts.append(event.delta)
+        elif kind in self._FINAL or (kind == "response.created" and self.final is None):
+            self.final = event.response
+
+    def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        if self.final is None:
+            return {}, None
+        attrs, output = responses_response(self.final, self.capture)
+        if output and not output[semconv.GEN_AI_OUTPUT_MESSAGES][0]["parts"] and self.texts:
+            # Stream cut before the final event: what arrived is the output.
+            output[semconv.GEN_AI_OUTPUT_MESSAGES][0]["parts"] = [text_part("".join(self.texts))]
+        return attrs, output
+
+
+RESPONSES = Endpoint(
+    operation=semconv.Operation.CHAT,
+    request=responses_request,
+    request_content=responses_content,
+    response=responses_response,
+    accumulator=ResponsesStreamAccumulator,
+    is_stream=_is_stream,
+)
+
+
+# --- embeddings -------------------------------------------------------------------------------
+
+
+def embeddings_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    attrs = _base(instance, kwargs, semconv.Operation.EMBEDDINGS)
+    encoding = kwargs.get("encoding_format")
+    if isinstance(encoding, str):
+        attrs[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
+    return attrs
+
+
+def embeddings_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    attrs: dict[str, Any] = {}
+    if result.model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.model
+    if result.data:
+        vector = result.data[0].embedding
+        if isinstance(vector, list):
+            attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = len(vector)
+    tokens = get(result.usage, "prompt_tokens")
+    if isinstance(tokens, int):
+        attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = tokens
+    return attrs, None
+
+
+EMBEDDINGS = Endpoint(
+    operation=semconv.Operation.EMBEDDINGS,
+    request=embeddings_request,
+    request_content=lambda kwargs: None,
+    response=embeddings_response,
+)
+
+
+# --- the target table -------------------------------------------------------------------------
+
+
+def _wrapper(endpoint: Endpoint, is_async: bool) -> Any:
+    return lambda tel: make_wrapper(tel, endpoint, is_async)
+
+
+_CHAT_MODULE = "openai.resources.chat.completions.completions"
+_RESPONSES_MODULE = "openai.resources.responses.responses"
+_EMBEDDINGS_MODULE = "openai.resources.embeddings"
+
+TARGETS: tuple[Target, ...] = (
+    Target(_CHAT_MODULE, "Completions", "create", _wrapper(CHAT, False)),
+    Target(_CHAT_MODULE, "AsyncCompletions", "create", _wrapper(CHAT, True)),
+    Target(_CHAT_MODULE, "Completions", "parse", _wrapper(CHAT, False)),
+    Target(_CHAT_MODULE, "AsyncCompletions", "parse", _wrapper(CHAT, True)),
+    # openai < 1.55 kept chat completions in a module, not a package
+    Target("openai.resources.chat.completions", "Completions", "create", _wrapper(CHAT, False)),
+    Target("openai.resources.chat.completions", "AsyncCompletions", "create", _wrapper(CHAT, True)),
+    Target(_RESPONSES_MODULE, "Responses", "create", _wrapper(RESPONSES, False)),
+    Target(_RESPONSES_MODULE, "AsyncResponses", "create", _wrapper(RESPONSES, True)),
+    Target(_EMBEDDINGS_MODULE, "Embeddings", "create", _wrapper(EMBEDDINGS, False)),
+    Target(_EMBEDDINGS_MODULE, "AsyncEmbeddings", "create", _wrapper(EMBEDDINGS, True)),
+)
+
