@@ -195,7 +195,7 @@ class Invocation:
         if self.tel.policy.on_span:
             self.span.set_attributes(captured)
         if self.tel.policy.on_event:
-            self.span.add_event("gen_ai.client.inference.operation.details", captured)
+            self.span.add_event(semconv.Event.OPERATION_DETAILS, captured)
 
     def stop(self, attributes: Mapping[str, Any] | None = None, output: dict[str, Any] | None = None) -> None:
         if self.done:
@@ -226,7 +226,7 @@ class Invocation:
         message, _, _ = self.tel.policy.text(str(exc))
         self.span.set_status(Status(StatusCode.ERROR, message))
         self.span.add_event(
-            "exception",
+            semconv.Event.EXCEPTION,
             {
                 semconv.EXCEPTION_TYPE: type(exc).__qualname__,
                 semconv.EXCEPTION_MESSAGE: message,

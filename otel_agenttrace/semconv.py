@@ -96,6 +96,11 @@ class Operation:
 LLM_OPERATIONS: Final = frozenset({Operation.CHAT, Operation.TEXT_COMPLETION, Operation.EMBEDDINGS})
 
 
+class Event:
+    OPERATION_DETAILS: Final = "gen_ai.client.inference.operation.details"
+    EXCEPTION: Final = "exception"
+
+
 class Metric:
     TOKEN_USAGE: Final = "gen_ai.client.token.usage"
     OPERATION_DURATION: Final = "gen_ai.client.operation.duration"

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 PROG = "agenttrace"
-DEFAULT_HOME = ".agenttrace"
 
 # Exit codes (docs/cli.md lists them).
 EXIT_OK = 0
@@ -67,7 +66,9 @@ class App:
         """The store directory: --home, else $AGENTTRACE_HOME, else ./.agenttrace."""
         if self._home is not None:
             return self._home
-        return Path(os.environ.get(env.AGENTTRACE_HOME) or DEFAULT_HOME)
+        from otel_agenttrace.exporter.store import default_home
+
+        return default_home()
 
     @home.setter
     def home(self, value: str | os.PathLike[str] | None) -> None:
@@ -114,5 +115,5 @@ def home_option(f: F) -> F:
         metavar="DIR",
         expose_value=False,
         callback=_set_home,
-        help=f"Run store directory [default: ${env.AGENTTRACE_HOME} or ./{DEFAULT_HOME}].",
+        help=f"Run store directory [default: ${env.AGENTTRACE_HOME}, else ./.agenttrace].",
     )(f)

@@ -21,14 +21,19 @@ def duration(ms: float | None) -> str:
     """412ms, 1.23s, 2m03s; '-' when unknown (a run still going, or killed)."""
     if ms is None:
         return "-"
-    if ms < 1:
-        return f"{ms:.2f}ms"
+    if 0 < ms < 1:
+        return f"{ms:.1f}ms"
     if ms < 1000:
         return f"{ms:.0f}ms"
     if ms < 60_000:
         return f"{ms / 1000:.2f}s"
     minutes, seconds = divmod(int(round(ms / 1000)), 60)
     return f"{minutes}m{seconds:02d}s"
+
+
+def offset(ms: float | None) -> str:
+    """A start relative to the run's: +0ms, +815ms, +1.82s."""
+    return "+" + duration(ms)
 
 
 def tokens(input_tokens: int | None, output_tokens: int | None) -> str:

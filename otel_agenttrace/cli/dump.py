@@ -16,7 +16,9 @@ from otel_agenttrace.cli._sources import Selection, load_run_trace, source_optio
 @home_option
 @pass_app
 def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool, output: str | None) -> None:
-    """The run-trace JSON of a run (schema_version 1, semconv/run-trace.schema.json).
+    """Print a run as run-trace JSON (schema_version 1).
+
+    The format is published as semconv/run-trace.schema.json.
 
     \b
       agenttrace dump --last > run.json

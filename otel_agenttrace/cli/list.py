@@ -42,7 +42,7 @@ def _as_json(run: Any) -> dict[str, Any]:
 @home_option
 @pass_app
 def list_command(app: App, limit: int, as_json: bool) -> None:
-    """The recent runs in the store, newest first."""
+    """List the recent runs in the store, newest first."""
     runs = app.store().list_runs(limit=limit) if app.home.exists() else []
     if as_json:
         app.out(json.dumps([_as_json(r) for r in runs], indent=2))

@@ -31,13 +31,13 @@ _STEP_TYPES: dict[str, str] = {
 
 # gen_ai.request.<param> -> request[<param>], derived from a constant so the prefix is not spelled twice.
 _REQUEST_PREFIX = sc.GEN_AI_REQUEST_MODEL.rpartition(".")[0] + "."
-_USAGE = (
-    (sc.GEN_AI_USAGE_INPUT_TOKENS, "input_tokens"),
-    (sc.GEN_AI_USAGE_OUTPUT_TOKENS, "output_tokens"),
-    (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, "cache_read_input_tokens"),
-    (sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, "cache_creation_input_tokens"),
-)
-_USAGE_KEYS = frozenset(attr for attr, _ in _USAGE)
+_USAGE = {
+    sc.GEN_AI_USAGE_INPUT_TOKENS: "input_tokens",
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS: "output_tokens",
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "cache_read_input_tokens",
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: "cache_creation_input_tokens",
+}
+_USAGE_KEYS = frozenset(_USAGE)
 # Attributes a step field carries already; every other attribute is kept in step["attributes"].
 # The model attributes are handled per step (the request model stays when it differs from the response model).
 _MAPPED = (
@@ -224,15 +224,12 @@ def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, 
 
 
 def _add_usage(usage: dict[str, int], key: str, value: Any) -> None:
-    for attr, name in _USAGE:
-        if attr == key:
-            try:
-                usage[name] = int(value)
-            except (TypeError, ValueError):
-                return
-            if usage[name] < 0:
-                del usage[name]
-            return
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        return  # a count that is not a number is dropped rather than guessed
+    if count >= 0:
+        usage[_USAGE[key]] = count
 
 
 def _content(record: SpanRecord, key: str) -> Any:
@@ -316,6 +313,15 @@ def _ms(ns: int) -> float:
     return round(ns / 1e6, 3)
 
 
+_iso_seconds: dict[int, str] = {}
+
+
 def _iso(ns: int) -> str:
     seconds, rest = divmod(ns, 1_000_000_000)
-    return f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(seconds))}.{rest // 1000:06d}Z"
+    # Steps crowd into few distinct seconds; formatting each second once halves the cost of this function.
+    prefix = _iso_seconds.get(seconds)
+    if prefix is None:
+        if len(_iso_seconds) > 4096:
+            _iso_seconds.clear()
+        prefix = _iso_seconds[seconds] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    return f"{prefix}.{rest // 1000:06d}Z"

@@ -75,8 +75,24 @@ def _resource_attributes(resource: Any) -> dict[str, Any]:
 def _plain_attributes(attributes: Any) -> dict[str, Any]:
     if not attributes:
         return {}
-    # The SDK stores array values as tuples; the record promises lists.
-    return {k: list(v) if v.__class__ is tuple else v for k, v in attributes.items()}
+    out = dict(attributes)
+    # The SDK stores array values as tuples; the record promises lists. (Copy-then-patch beats a comprehension.)
+    for key, value in out.items():
+        if value.__class__ is tuple:
+            out[key] = list(value)
+    return out
+
+
+def _raw_attributes(holder: Any) -> Any:
+    """The attribute mapping of an SDK span or event, read without the public API's per-key overhead.
+
+    The public `attributes` wraps BoundedAttributes in a MappingProxy whose item access costs a Python
+    call per key (several microseconds a span). BoundedAttributes keeps a plain dict; use it when it is
+    there and fall back to the public property for any other ReadableSpan implementation.
+    """
+    attributes = getattr(holder, "_attributes", None)
+    raw = getattr(attributes, "_dict", attributes)
+    return raw if raw.__class__ is dict else holder.attributes
 
 
 def from_readable_span(span: ReadableSpan) -> SpanRecord:
@@ -87,8 +103,10 @@ def from_readable_span(span: ReadableSpan) -> SpanRecord:
     parent = span.parent
     status = span.status
     scope = span.instrumentation_scope
-    events = span.events
     start = span.start_time
+    # `events` copies the event list on every access: skip it for the common span without events.
+    pending = getattr(span, "_events", None)
+    events = span.events if pending is None or len(pending) else ()
     return SpanRecord(
         trace_id=f"{context.trace_id:032x}",
         span_id=f"{context.span_id:016x}",
@@ -99,8 +117,8 @@ def from_readable_span(span: ReadableSpan) -> SpanRecord:
         end_ns=span.end_time,
         status=status.status_code.name,
         status_message=status.description or None,
-        attributes=_plain_attributes(span.attributes),
-        events=[SpanEvent(e.name, e.timestamp, _plain_attributes(e.attributes)) for e in events] if events else [],
+        attributes=_plain_attributes(_raw_attributes(span)),
+        events=[SpanEvent(e.name, e.timestamp, _plain_attributes(_raw_attributes(e))) for e in events],
         resource=_resource_attributes(span.resource),
         scope=scope.name if scope is not None else None,
     )

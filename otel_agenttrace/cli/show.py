@@ -1,0 +1,175 @@
+"""`agenttrace show`: a run as a terminal timeline, one line per step."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from otel_agenttrace import semconv as sc
+from otel_agenttrace.cli import _format
+from otel_agenttrace.cli._app import App, home_option, pass_app
+from otel_agenttrace.cli._sources import Selection, load_run_trace, source_options
+
+SUMMARY_WIDTH = 72
+TYPE_LABELS = {"workflow": "workflow", "node": "node", "llm_call": "llm", "tool_call": "tool", "span": "span"}
+TYPE_COLORS = {"workflow": "bright_white", "node": "magenta", "llm_call": "cyan", "tool_call": "blue"}
+STATUS_COLORS = {"ok": "green", "error": "red", "incomplete": "yellow"}
+ERROR_MARK = "✗"
+INCOMPLETE_MARK = "…"
+
+
+@click.command("show")
+@source_options
+@home_option
+@pass_app
+def show_command(app: App, ids: tuple[str, ...], source: str | None, last: bool) -> None:
+    """Show a run as a timeline, one line per step.
+
+    \b
+    Each line: start (since the run began), duration, type (indented by
+    depth in the tree), node, a summary, tokens in/out. Failed steps are marked ✗ with their error.
+      agenttrace show --last
+      agenttrace show 4bf92f35
+      agenttrace show --from run.json
+    """
+    doc = load_run_trace(app, Selection(source, ids, last))
+    for line in render(doc, app.style):
+        app.out(line)
+
+
+def render(doc: dict[str, Any], style: Any = None) -> list[str]:
+    """The header and timeline lines of a run-trace document; `style(text, **click_styles)` colors."""
+    paint = style or (lambda text, **_: text)
+    lines = _header(doc, paint)
+    steps: list[dict[str, Any]] = doc.get("steps") or []
+    depths = _depths(steps)
+    for step in steps:
+        lines.append(_step_line(step, depths.get(step.get("id"), 0), paint))
+    final = doc.get("final_output")
+    if final:
+        lines.append("")
+        lines.append(f"{paint('final output', bold=True)}  {_format.clip(final, SUMMARY_WIDTH + 20)}")
+    return lines
+
+
+def _header(doc: dict[str, Any], paint: Any) -> list[str]:
+    status = str(doc.get("status"))
+    usage = doc.get("usage") or {}
+    models = ", ".join(doc.get("models") or []) or "-"
+    service = (doc.get("service") or {}).get("name")
+    fields = [
+        f"{paint('run', bold=True)} {doc.get('run_id')}",
+        f"{paint(str(doc.get('workflow')), bold=True)}",
+        paint(status, fg=STATUS_COLORS.get(status)),
+        _format.duration(doc.get("duration_ms")),
+        f"tokens in/out {_format.tokens(usage.get('input_tokens'), usage.get('output_tokens'))}",
+        f"models {models}",
+    ]
+    if service and service != doc.get("workflow"):
+        fields.append(f"service {service}")
+    return ["  ".join(fields), ""]
+
+
+def _depths(steps: list[dict[str, Any]]) -> dict[str, int]:
+    parent_of = {s.get("id"): s.get("parent_id") for s in steps}
+    depths: dict[str, int] = {}
+
+    def depth(step_id: str) -> int:
+        # Iterative walk up: a run can nest deeper than the recursion limit.
+        chain: list[str] = []
+        current: str | None = step_id
+        while current is not None and current not in depths and current in parent_of and current not in chain:
+            chain.append(current)
+            current = parent_of[current]
+        base = depths.get(current, -1) if current is not None else -1
+        for i, sid in enumerate(reversed(chain)):
+            depths[sid] = base + 1 + i
+        return depths.get(step_id, 0)
+
+    for step_id in parent_of:
+        if step_id is not None:
+            depth(step_id)
+    return depths
+
+
+def _step_line(step: dict[str, Any], depth: int, paint: Any) -> str:
+    step_type = str(step.get("type"))
+    status = step.get("status")
+    start = _format.offset(step.get("relative_ms"))
+    took = _format.duration(step.get("duration_ms")) if status != "incomplete" else INCOMPLETE_MARK
+    label = TYPE_LABELS.get(step_type, step_type)
+    node = step.get("node")
+    parts = [
+        paint(f"{start:>9}  {took:>7}", dim=True),
+        "  " + "  " * depth + paint(f"{label:<4}", fg=TYPE_COLORS.get(step_type)),
+    ]
+    if node and step_type != "node":
+        parts.append(paint(f"[{node}]", fg="magenta"))
+    parts.append(summary(step))
+    usage = step.get("usage") or {}
+    if usage:
+        parts.append(paint(_format.tokens(usage.get("input_tokens"), usage.get("output_tokens")), dim=True))
+    if status == "error":
+        error = step.get("error") or {}
+        message = error.get("message")
+        text = f"{ERROR_MARK} {error.get('type') or 'error'}" + (f": {message}" if message else "")
+        parts.append(paint(_format.clip(text, SUMMARY_WIDTH), fg="red", bold=True))
+    elif status == "incomplete":
+        parts.append(paint("incomplete (never ended)", fg="yellow"))
+    return " ".join(parts)
+
+
+def summary(step: dict[str, Any]) -> str:
+    """One line on what the step did."""
+    step_type = step.get("type")
+    attrs = step.get("attributes") or {}
+    if step_type == "llm_call":
+        return _format.clip(_llm_summary(step), SUMMARY_WIDTH)
+    if step_type == "tool_call":
+        name = attrs.get(sc.GEN_AI_TOOL_NAME) or _strip_operation(str(step.get("name")))
+        text = _format.call(str(name), step.get("input"), width=SUMMARY_WIDTH // 2)
+        output = step.get("output")
+        if output is not None and step.get("status") != "error":
+            text += " → " + _format.short_value(output, width=SUMMARY_WIDTH // 2)
+        return _format.clip(text, SUMMARY_WIDTH)
+    if step_type == "workflow":
+        return _format.clip(str(attrs.get(sc.GEN_AI_WORKFLOW_NAME) or _strip_operation(str(step.get("name")))), 60)
+    if step_type == "node":
+        return _format.clip(str(step.get("node") or _strip_operation(str(step.get("name")))), 60)
+    return _format.clip(str(step.get("name")), 60)
+
+
+def _llm_summary(step: dict[str, Any]) -> str:
+    model = step.get("model") or "?"
+    calls: list[str] = []
+    texts: list[str] = []
+    output = step.get("output")
+    if isinstance(output, str):
+        texts.append(output)
+    elif isinstance(output, list):
+        for message in output:
+            for part in (message.get("parts") or []) if isinstance(message, dict) else []:
+                if not isinstance(part, dict):
+                    continue
+                if part.get("type") == "tool_call":
+                    calls.append(_format.call(str(part.get("name")), part.get("arguments"), width=40))
+                elif part.get("type") == "text" and isinstance(part.get("content"), str):
+                    texts.append(part["content"])
+    if calls:
+        return f"{model} → " + ", ".join(calls)
+    text = " ".join(" ".join(texts).split())
+    if text:
+        return f'{model}: "{_format.clip(text, SUMMARY_WIDTH - len(model) - 4)}"'
+    return str(model)
+
+
+def _strip_operation(span_name: str) -> str:
+    """`invoke_workflow whaleflow` -> `whaleflow`: the span name repeats the operation the type column shows."""
+    operation, _, rest = span_name.partition(" ")
+    return rest if rest and operation in _OPERATIONS else span_name
+
+
+_OPERATIONS = frozenset(
+    {sc.Operation.INVOKE_WORKFLOW, sc.Operation.INVOKE_AGENT, sc.Operation.EXECUTE_TOOL, *sc.LLM_OPERATIONS}
+)

@@ -1,0 +1,263 @@
+"""OpenAI SDK spans, against the real SDK with only its HTTP transport faked."""
+
+from __future__ import annotations
+
+import json
+
+import openai
+import pytest
+from fakes import WeatherReport, fake_transport, json_response, openai_client, sse_response
+from opentelemetry.trace import SpanKind, StatusCode
+
+from otel_agenttrace import semconv as sc
+from otel_agenttrace._capture import ContentMode
+
+USER = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is the capital of France?"}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {"name": "get_weather", "description": "Weather now", "parameters": {"type": "object"}},
+    }
+]
+
+
+def test_chat_span_name_kind_and_attributes(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_text.json")))
+    result = client.chat.completions.create(
+        model="gpt-4o", messages=USER, temperature=0.2, top_p=0.9, max_tokens=64, seed=7, stop=["END"], n=1
+    )
+    assert result.choices[0].message.content == "The capital of France is Paris."
+    span = tel.only_span()
+    assert span.name == "chat gpt-4o"
+    assert span.kind is SpanKind.CLIENT
+    assert span.status.status_code is StatusCode.UNSET
+    a = span.attributes
+    assert a[sc.GEN_AI_OPERATION_NAME] == "chat"
+    assert a[sc.GEN_AI_PROVIDER_NAME] == "openai"
+    assert a[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o"
+    assert (a[sc.SERVER_ADDRESS], a[sc.SERVER_PORT]) == ("llm.test", 8443)
+    assert a[sc.GEN_AI_REQUEST_TEMPERATURE] == 0.2
+    assert a[sc.GEN_AI_REQUEST_TOP_P] == 0.9
+    assert a[sc.GEN_AI_REQUEST_MAX_TOKENS] == 64
+    assert a[sc.GEN_AI_REQUEST_SEED] == 7
+    assert list(a[sc.GEN_AI_REQUEST_STOP_SEQUENCES]) == ["END"]
+    assert sc.GEN_AI_REQUEST_CHOICE_COUNT not in a
+    assert a[sc.GEN_AI_REQUEST_STREAM] is False
+    assert a[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-KLffX89D6uKL5HkDs1XyN0pedX56n"
+    assert a[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024-08-06"
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["stop"]
+    assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1536
+    assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 8
+    assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1280
+    messages = json.loads(a[sc.GEN_AI_INPUT_MESSAGES])
+    assert messages == [
+        {"role": "system", "parts": [{"type": "text", "content": "You are terse."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "What is the capital of France?"}]},
+    ]
+    assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES]) == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "The capital of France is Paris."}],
+            "finish_reason": "stop",
+        }
+    ]
+
+
+def test_sampling_attributes_are_set_at_start(instrument) -> None:
+    from opentelemetry.sdk.trace import SpanProcessor
+
+    seen: dict = {}
+
+    class AtStart(SpanProcessor):
+        def on_start(self, span, parent_context=None):
+            seen.update(span.attributes)
+
+    t = instrument()
+    t.tracer_provider.add_span_processor(AtStart())
+    client = openai_client(fake_transport(json_response("openai/chat_text.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    assert seen[sc.GEN_AI_REQUEST_MODEL] == "gpt-4o"
+    assert seen[sc.GEN_AI_OPERATION_NAME] == "chat"
+    assert seen[sc.SERVER_ADDRESS] == "llm.test"
+    assert sc.GEN_AI_RESPONSE_ID not in seen
+
+
+def test_tool_call_and_definitions(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_tool_call.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER, tools=TOOLS)
+    a = tel.only_span().attributes
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["tool_calls"]
+    assert json.loads(a[sc.GEN_AI_TOOL_DEFINITIONS]) == [
+        {"type": "function", "name": "get_weather", "description": "Weather now", "parameters": {"type": "object"}}
+    ]
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["finish_reason"] == "tool_call"
+    (part,) = message["parts"]
+    assert part["type"] == "tool_call" and part["name"] == "get_weather"
+    assert part["id"].startswith("call_")
+    assert isinstance(part["arguments"], dict)
+
+
+def test_parallel_tool_calls(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_parallel_tool_calls.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER, tools=TOOLS)
+    (message,) = json.loads(tel.only_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert [p["name"] for p in message["parts"]] == ["get_weather", "get_local_time"]
+    assert message["parts"][0]["arguments"] == {"location": "Paris, France", "unit": "celsius"}
+    assert message["parts"][1]["id"] == "call_H6VN5dEhWUMRCdUMCQHkaChI"
+
+
+def test_tool_results_in_history(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_text.json")))
+    history = [
+        *USER,
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"c": "P"}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "18C"},
+    ]
+    client.chat.completions.create(model="gpt-4o", messages=history)
+    messages = json.loads(tel.only_span().attributes[sc.GEN_AI_INPUT_MESSAGES])
+    assert messages[2]["parts"] == [{"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"c": "P"}}]
+    assert messages[3] == {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "18C"}]}
+
+
+def test_refusal(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_refusal.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    (message,) = json.loads(tel.only_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "refusal", "content": "I'm sorry, but I can't help with that request."}]
+
+
+def test_parse_structured_output(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_parse.json")))
+    parsed = client.chat.completions.parse(model="gpt-4o", messages=USER, response_format=WeatherReport)
+    assert isinstance(parsed.choices[0].message.parsed, WeatherReport)
+    span = tel.only_span()
+    assert span.name == "chat gpt-4o"
+    assert span.attributes[sc.GEN_AI_OUTPUT_TYPE] == "json"
+
+
+async def test_async_chat(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_text.json")), async_=True)
+    result = await client.chat.completions.create(model="gpt-4o", messages=USER)
+    assert result.id == "chatcmpl-KLffX89D6uKL5HkDs1XyN0pedX56n"
+    span = tel.only_span()
+    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 8
+
+
+def test_chat_stream_with_usage(tel) -> None:
+    client = openai_client(fake_transport(sse_response("openai/chat_stream_text.sse")))
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=USER, stream=True, stream_options={"include_usage": True}
+    )
+    texts = [c.choices[0].delta.content for c in stream if c.choices and c.choices[0].delta.content]
+    span = tel.only_span()
+    a = span.attributes
+    assert a[sc.GEN_AI_REQUEST_STREAM] is True
+    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+    assert isinstance(a[sc.GEN_AI_USAGE_INPUT_TOKENS], int)
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": "".join(texts)}]
+
+
+def test_stream_tool_call_deltas_assembled(tel) -> None:
+    client = openai_client(fake_transport(sse_response("openai/chat_stream_tool_calls.sse")))
+    for _ in client.chat.completions.create(model="gpt-4o", messages=USER, tools=TOOLS, stream=True):
+        pass
+    (message,) = json.loads(tel.only_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert len(message["parts"]) == 2
+    assert all(p["type"] == "tool_call" and isinstance(p["arguments"], dict) for p in message["parts"])
+    assert message["finish_reason"] == "tool_call"
+
+
+def test_responses_api(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/responses_text.json")))
+    client.responses.create(model="gpt-4o", input="Capital of France?", instructions="Be terse.", max_output_tokens=50)
+    span = tel.only_span()
+    a = span.attributes
+    assert span.name == "chat gpt-4o"
+    assert a[sc.GEN_AI_REQUEST_MAX_TOKENS] == 50
+    assert a[sc.GEN_AI_RESPONSE_ID].startswith("resp_")
+    assert json.loads(a[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "Be terse."}]
+    assert json.loads(a[sc.GEN_AI_INPUT_MESSAGES])[0]["parts"][0]["content"] == "Capital of France?"
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"][0]["type"] == "text"
+
+
+def test_responses_tool_call(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/responses_tool_call.json")))
+    client.responses.create(model="gpt-4o", input=[{"role": "user", "content": "weather?"}])
+    (message,) = json.loads(tel.only_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["finish_reason"] == "tool_call"
+    assert message["parts"][0]["type"] == "tool_call"
+
+
+def test_responses_stream(tel) -> None:
+    client = openai_client(fake_transport(sse_response("openai/responses_stream.sse")))
+    deltas = [e.delta for e in client.responses.create(model="gpt-4o", input="hi", stream=True) if e.type.endswith(".delta")]
+    a = tel.only_span().attributes
+    assert a[sc.GEN_AI_REQUEST_STREAM] is True
+    assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"][0]["content"] == "".join(deltas)
+
+
+def test_embeddings(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/embeddings.json")))
+    client.embeddings.create(model="text-embedding-3-small", input=["a", "b"], encoding_format="float")
+    span = tel.only_span()
+    a = span.attributes
+    assert span.name == "embeddings text-embedding-3-small"
+    assert a[sc.GEN_AI_OPERATION_NAME] == "embeddings"
+    assert a[sc.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] == 8
+    assert list(a[sc.GEN_AI_REQUEST_ENCODING_FORMATS]) == ["float"]
+    assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
+    assert sc.GEN_AI_INPUT_MESSAGES not in a
+
+
+@pytest.mark.parametrize(("fixture", "error", "etype"), [
+    ("openai/error_429.json", openai.RateLimitError, "rate_limit_exceeded"),
+    # no error code in the body: the error's type is the provider's low-cardinality class
+    ("openai/error_500.json", openai.InternalServerError, "server_error"),
+])
+def test_http_errors(tel, fixture, error, etype) -> None:
+    client = openai_client(fake_transport(json_response(fixture)))
+    with pytest.raises(error) as caught:
+        client.chat.completions.create(model="gpt-4o", messages=USER)
+    span = tel.only_span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == etype
+    (event,) = [e for e in span.events if e.name == "exception"]
+    assert event.attributes[sc.EXCEPTION_TYPE] == type(caught.value).__qualname__
+    # content captured before the failure is kept: the request that failed is debuggable
+    assert sc.GEN_AI_INPUT_MESSAGES in span.attributes
+
+
+def test_metrics(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_text.json"), json_response("openai/error_429.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o", messages=USER)
+    durations = tel.metric_points(sc.Metric.OPERATION_DURATION)
+    assert sum(p.count for p in durations) == 2
+    assert tuple(durations[0].explicit_bounds) == sc.Metric.DURATION_BUCKETS
+    failed = [p for p in durations if sc.ERROR_TYPE in p.attributes]
+    assert failed[0].attributes[sc.ERROR_TYPE] == "rate_limit_exceeded"
+    tokens = {p.attributes[sc.GEN_AI_TOKEN_TYPE]: p for p in tel.metric_points(sc.Metric.TOKEN_USAGE)}
+    assert tokens["input"].sum == 1536 and tokens["output"].sum == 8
+    assert tuple(tokens["input"].explicit_bounds) == sc.Metric.TOKEN_USAGE_BUCKETS
+    assert tokens["input"].attributes[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024-08-06"
+
+
+def test_no_content_mode(instrument) -> None:
+    t = instrument(ContentMode.NO_CONTENT)
+    client = openai_client(fake_transport(json_response("openai/chat_tool_call.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER, tools=TOOLS)
+    a = t.only_span().attributes
+    assert not (set(a) & sc.CONTENT_ATTRIBUTES)
+    assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
