@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from otel_agenttrace._api import node, tool, workflow
 from otel_agenttrace.instrumentor import AgentTraceInstrumentor
 from otel_agenttrace.version import __version__
 
-__all__ = ["AgentTraceInstrumentor", "__version__", "instrument", "uninstrument"]
+__all__ = ["AgentTraceInstrumentor", "__version__", "instrument", "node", "tool", "uninstrument", "workflow"]
 
 
 def instrument(**kwargs: Any) -> AgentTraceInstrumentor:

@@ -163,15 +163,18 @@ class Invocation:
         kind: SpanKind,
         attributes: dict[str, Any],
         content: dict[str, Any] | None = None,
+        attach: bool = True,
+        under_run_root: bool = True,
     ) -> None:
         self.tel = tel
         self.attributes = attributes
         self.content = content
         self.done = False
         self._start = time.perf_counter()
-        self.span = tel.tracer.start_span(name, context=tel.parent_context(), kind=kind, attributes=attributes)
-        self._ctx_token: Token[otel_context.Context] | None = otel_context.attach(
-            trace.set_span_in_context(self.span)
+        parent = tel.parent_context() if under_run_root else None
+        self.span = tel.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
+        self._ctx_token: Token[otel_context.Context] | None = (
+            otel_context.attach(trace.set_span_in_context(self.span)) if attach else None
         )
 
     def elapsed(self) -> float:
@@ -321,6 +324,64 @@ class LLMInvocation(Invocation):
                 value = attrs.get(key)
                 if value is not None:
                     tel.tokens.record(value, {**metric_attrs, semconv.GEN_AI_TOKEN_TYPE: token_type})
+
+
+def tool_attributes(name: str, call_id: str | None = None, tool_type: str = "function") -> dict[str, Any]:
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: semconv.Operation.EXECUTE_TOOL,
+        semconv.GEN_AI_TOOL_NAME: name,
+        semconv.GEN_AI_TOOL_TYPE: tool_type,
+    }
+    if call_id:
+        attrs[semconv.GEN_AI_TOOL_CALL_ID] = call_id
+    return attrs
+
+
+def start_tool(
+    tel: Telemetry,
+    name: str,
+    arguments: Any = None,
+    call_id: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attach: bool = True,
+) -> Invocation:
+    """An `execute_tool {name}` span; arguments become content under the capture policy.
+    End it with `stop(output={GEN_AI_TOOL_CALL_RESULT: result})` or `fail(exc)`."""
+    attrs = tool_attributes(name, call_id)
+    if extra:
+        attrs.update(extra)
+    content = {semconv.GEN_AI_TOOL_CALL_ARGUMENTS: arguments} if arguments is not None else None
+    return Invocation(tel, f"{semconv.Operation.EXECUTE_TOOL} {name}", kind, attrs, content, attach)
+
+
+def start_node(
+    tel: Telemetry, name: str, node_type: str | None = None, extra: Mapping[str, Any] | None = None, attach: bool = True
+) -> Invocation:
+    """An `invoke_agent {name}` span for a workflow node."""
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: semconv.Operation.INVOKE_AGENT,
+        semconv.GEN_AI_AGENT_NAME: name,
+        semconv.AGENTTRACE_NODE_NAME: name,
+    }
+    if node_type:
+        attrs[semconv.AGENTTRACE_NODE_TYPE] = node_type
+    if extra:
+        attrs.update(extra)
+    return Invocation(tel, f"{semconv.Operation.INVOKE_AGENT} {name}", SpanKind.INTERNAL, attrs, None, attach)
+
+
+def start_workflow(tel: Telemetry, name: str, extra: Mapping[str, Any] | None = None, attach: bool = True) -> Invocation:
+    """An `invoke_workflow {name}` span: a run of its own (never under the process-level run root)."""
+    attrs: dict[str, Any] = {
+        semconv.GEN_AI_OPERATION_NAME: semconv.Operation.INVOKE_WORKFLOW,
+        semconv.GEN_AI_WORKFLOW_NAME: name,
+    }
+    if extra:
+        attrs.update(extra)
+    return Invocation(
+        tel, f"{semconv.Operation.INVOKE_WORKFLOW} {name}", SpanKind.INTERNAL, attrs, None, attach, under_run_root=False
+    )
 
 
 def guarded(where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

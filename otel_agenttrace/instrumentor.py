@@ -89,7 +89,7 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if run_root_opt is None:
             run_root_opt = _env_flag(AGENTTRACE_RUN_ROOT, True)
         run_root = RunRoot(tracer) if run_root_opt else None
-        self.telemetry = tel = Telemetry(tracer=tracer, meter=meter, policy=policy, run_root=run_root)
+        type(self).telemetry = tel = Telemetry(tracer=tracer, meter=meter, policy=policy, run_root=run_root)
         self._wrapped = []
         seen: set[tuple[int, str]] = set()
         for provider in _provider_modules():
@@ -111,4 +111,4 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             unwrap(owner, method)
         if self.telemetry is not None and self.telemetry.run_root is not None:
             self.telemetry.run_root.end()
-        self.telemetry = None
+        type(self).telemetry = None
