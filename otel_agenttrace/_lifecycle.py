@@ -270,27 +270,30 @@ class LLMInvocation(Invocation):
             current_llm.reset(token)
         super().detach()
 
-    def absorb(self, attributes: Mapping[str, Any], output: dict[str, Any] | None) -> None:
-        """A nested instrumented call's view; it fills what this (outer) call did not learn itself."""
-        inner = self.inner if self.inner is not None else {}
-        inner.update(attributes)
+    def absorb(self, attributes: Mapping[str, Any], output: dict[str, Any] | None, authoritative: bool) -> None:
+        """A nested instrumented call's view. An SDK's view (authoritative: it saw the exact request
+        and response) wins over this outer one; a user-class view (a subclass calling super()) only
+        fills what the outer view lacks."""
+        if self.inner is None:
+            self.inner = {"authoritative": ({}, {}), "fallback": ({}, {})}
+        attrs, out = self.inner["authoritative" if authoritative else "fallback"]
+        attrs.update(attributes)
         if output:
-            inner.setdefault("__output__", {}).update(output)
-        self.inner = inner
+            out.update(output)
 
-    def _merge_inner(self, attributes: Mapping[str, Any] | None, output: dict[str, Any] | None) -> tuple[
-        dict[str, Any], dict[str, Any] | None
-    ]:
-        merged = dict(self.inner or {})
-        inner_output = merged.pop("__output__", None)
-        merged.update({k: v for k, v in (attributes or {}).items() if v is not None})
-        if inner_output:
-            output = {**inner_output, **(output or {})}
-            if self.content:
-                # The SDK saw the exact request sent; the outer view may only have had a summary.
-                for key in list(self.content):
-                    if key in inner_output:
-                        self.content.pop(key)
+    def _merge_inner(
+        self, attributes: Mapping[str, Any] | None, output: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        assert self.inner is not None
+        (strong_attrs, strong_out), (weak_attrs, weak_out) = self.inner["authoritative"], self.inner["fallback"]
+        merged = {**weak_attrs, **{k: v for k, v in (attributes or {}).items() if v is not None}, **strong_attrs}
+        if strong_out or weak_out:
+            output = {**weak_out, **(output or {}), **strong_out}
+            if self.content and strong_out:
+                self.content = {k: v for k, v in self.content.items() if k not in strong_out}
+        model = merged.get(semconv.GEN_AI_REQUEST_MODEL)
+        if model and model != self.attributes.get(semconv.GEN_AI_REQUEST_MODEL):
+            self.span.update_name(f"{self.attributes.get(semconv.GEN_AI_OPERATION_NAME)} {model}")
         return merged, output
 
     def stop(self, attributes: Mapping[str, Any] | None = None, output: dict[str, Any] | None = None) -> None:

@@ -32,6 +32,9 @@ class Endpoint:
     accumulator: Callable[[bool], Accumulator] | None = None
     # result -> whether it is a stream to proxy
     is_stream: Callable[[Any], bool] | None = None
+    # (instance, args, kwargs) -> the mapping `request`/`request_content` read; None: the kwargs themselves
+    # (SDK methods take keyword arguments only; user methods configured as targets need binding)
+    bind: Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]] | None = None
 
 
 def _begin(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, Any]) -> LLMInvocation:
@@ -66,29 +69,32 @@ def _failed(inv: LLMInvocation, exc: BaseException) -> None:
     guarded("llm fail", inv.fail, exc)
 
 
-def _absorb(tel: Telemetry, endpoint: Endpoint, outer: LLMInvocation, kwargs: dict[str, Any], result: Any) -> None:
+def _absorb(
+    tel: Telemetry, endpoint: Endpoint, outer: LLMInvocation, instance: Any, kwargs: dict[str, Any], result: Any
+) -> None:
     """A nested call: its (usually richer) SDK-level view fills in the outer span."""
     if endpoint.is_stream is not None and endpoint.is_stream(result):
         return
-    attrs = endpoint.request(None, kwargs)
+    attrs = endpoint.request(instance, kwargs)
     response_attrs, output = endpoint.response(result, tel.policy.enabled)
     attrs.update(response_attrs)
     content = endpoint.request_content(kwargs) if tel.policy.enabled else None
     if content:
         output = {**content, **(output or {})}
-    outer.absorb(attrs, output)
+    outer.absorb(attrs, output, authoritative=endpoint.bind is None)
 
 
 def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable[..., Any]:
     if is_async:
 
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+            view = kwargs if endpoint.bind is None else guarded("bind", endpoint.bind, instance, args, kwargs) or {}
             outer = current_llm.get()
             if outer is not None:
                 result = await wrapped(*args, **kwargs)
-                guarded("nested llm call", _absorb, tel, endpoint, outer, kwargs, result)
+                guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result)
                 return result
-            inv = guarded("llm start", _begin, tel, endpoint, instance, kwargs)
+            inv = guarded("llm start", _begin, tel, endpoint, instance, view)
             if inv is None:
                 return await wrapped(*args, **kwargs)
             try:
@@ -101,12 +107,13 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
         return async_wrapper
 
     def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        view = kwargs if endpoint.bind is None else guarded("bind", endpoint.bind, instance, args, kwargs) or {}
         outer = current_llm.get()
         if outer is not None:
             result = wrapped(*args, **kwargs)
-            guarded("nested llm call", _absorb, tel, endpoint, outer, kwargs, result)
+            guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result)
             return result
-        inv = guarded("llm start", _begin, tel, endpoint, instance, kwargs)
+        inv = guarded("llm start", _begin, tel, endpoint, instance, view)
         if inv is None:
             return wrapped(*args, **kwargs)
         try:

@@ -29,3 +29,9 @@ AGENTTRACE_WORKFLOW: Final = "AGENTTRACE_WORKFLOW"
 
 AGENTTRACE_RUN_ROOT: Final = "AGENTTRACE_RUN_ROOT"
 """true (default) | false: parent spans that start with no active span under one process-level run root."""
+
+AGENTTRACE_TARGETS: Final = "AGENTTRACE_TARGETS"
+"""User classes to trace, in the format of [tool.agenttrace] (TOML or JSON); overrides pyproject.toml."""
+
+AGENTTRACE_STRICT: Final = "AGENTTRACE_STRICT"
+"""1: raise internal errors of the instrumentation instead of logging them (for this project's tests)."""

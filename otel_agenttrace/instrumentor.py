@@ -16,7 +16,10 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from otel_agenttrace._capture import CapturePolicy, policy_from_env
+from otel_agenttrace._config import ConfigError, TargetSpec
+from otel_agenttrace._config import load as load_targets
 from otel_agenttrace._lifecycle import RunRoot, Telemetry
+from otel_agenttrace._targets import TargetPatcher
 from otel_agenttrace.environment_variables import AGENTTRACE_RUN_ROOT
 from otel_agenttrace.package import _instruments
 from otel_agenttrace.providers._common import Target
@@ -75,6 +78,7 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     # BaseInstrumentor is a singleton whose __init__ runs on every construction: state lives on the class.
     _wrapped: list[tuple[Any, str]] = []
+    _patcher: TargetPatcher | None = None
     telemetry: Telemetry | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -104,8 +108,26 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 seen.add(key)
                 wrapt.wrap_function_wrapper(owner, method, target.wrapper(tel))
                 self._wrapped.append((owner, method))
+        self._patch_configured_targets(tel, kwargs.get("targets"))
+
+    def _patch_configured_targets(self, tel: Telemetry, specs: list[TargetSpec] | None) -> None:
+        """User classes from [tool.agenttrace] / AGENTTRACE_TARGETS (or `targets=` given in code)."""
+        if specs is None:
+            try:
+                specs = load_targets()
+            except ConfigError as exc:
+                # A bad configuration must not stop the program (nor the SDK instrumentation).
+                _log.error("otel-agenttrace: configuration error: %s", exc)
+                return
+        if specs:
+            patcher = TargetPatcher(tel, specs)
+            patcher.install()
+            type(self)._patcher = patcher
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        if self._patcher is not None:
+            self._patcher.uninstall()
+            type(self)._patcher = None
         while self._wrapped:
             owner, method = self._wrapped.pop()
             unwrap(owner, method)

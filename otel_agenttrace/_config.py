@@ -1,0 +1,151 @@
+"""Targets from configuration: `[tool.agenttrace]` in pyproject.toml, or AGENTTRACE_TARGETS (same content).
+
+    [[tool.agenttrace.targets]]
+    kind = "llm"                                   # llm | tool | node
+    target = "myapp.providers:BaseProvider.generate"
+    model = "self.model"                           # paths: self.<attr>, args.<param>, return.<field>
+    messages = "args.messages"
+
+A wrong key or shape is a ConfigError whose message names the key; nothing here imports user code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from otel_agenttrace.environment_variables import AGENTTRACE_TARGETS
+
+
+class ConfigError(ValueError):
+    """Invalid [tool.agenttrace] / AGENTTRACE_TARGETS content; the message names the key."""
+
+
+_TARGET_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)?$")
+_PATH_RE = re.compile(r"^(self|args|return)(\.[A-Za-z_]\w*)*$")
+
+# Per kind: the keys a target may have, and which of them are paths (the rest are literals).
+_KEYS: dict[str, dict[str, bool]] = {
+    "llm": {
+        "provider": False,
+        "operation": False,
+        "model": True,
+        "messages": True,
+        "system": True,
+        "output": True,
+        "response_model": True,
+        "input_tokens": True,
+        "output_tokens": True,
+    },
+    "tool": {"name": True, "arguments": True, "call_id": True, "result": True},
+    "node": {"name": True, "type": False},
+}
+_COMMON = {"kind", "target"}
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    kind: str
+    module: str
+    qualname: str  # "Class.method" or "function"
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return f"{self.module}:{self.qualname}"
+
+
+def is_path(value: str) -> bool:
+    return bool(_PATH_RE.match(value))
+
+
+def _parse_target(where: str, raw: Any) -> TargetSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table with 'kind' and 'target', got {type(raw).__name__}")
+    kind = raw.get("kind")
+    if kind not in _KEYS:
+        raise ConfigError(f"{where}.kind: must be one of {', '.join(_KEYS)}, got {kind!r}")
+    target = raw.get("target")
+    if not isinstance(target, str) or not _TARGET_RE.match(target):
+        raise ConfigError(f"{where}.target: expected 'module:Class.method' or 'module:function', got {target!r}")
+    allowed = _KEYS[kind]
+    options: dict[str, str] = {}
+    for key, value in raw.items():
+        if key in _COMMON:
+            continue
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown key for a {kind} target (allowed: {', '.join(sorted(allowed))})")
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}.{key}: expected a string, got {type(value).__name__}")
+        if allowed[key] and not is_path(value) and not (kind != "llm" and key == "name"):
+            raise ConfigError(f"{where}.{key}: {value!r} is not a path like self.x, args.x or return.x")
+        options[key] = value
+    module, qualname = target.split(":", 1)
+    return TargetSpec(kind, module, qualname, options)
+
+
+def parse(table: Any, source: str) -> list[TargetSpec]:
+    """The `[tool.agenttrace]` table (or AGENTTRACE_TARGETS content) → target specs."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: expected a table, got {type(table).__name__}")
+    known = {"targets", "redaction", "env_allow"}
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{source}.{key}: unknown key (allowed: {', '.join(sorted(known))})")
+    targets = table.get("targets", [])
+    if not isinstance(targets, list):
+        raise ConfigError(f"{source}.targets: expected an array of tables, got {type(targets).__name__}")
+    return [_parse_target(f"{source}.targets[{i}]", raw) for i, raw in enumerate(targets)]
+
+
+def _find_pyproject(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(environ: dict[str, str] | None = None, cwd: Path | None = None) -> list[TargetSpec]:
+    """AGENTTRACE_TARGETS when set (TOML or JSON), else [tool.agenttrace] of the nearest pyproject.toml
+    above the working directory or the script's directory."""
+    env = environ if environ is not None else os.environ
+    raw = env.get(AGENTTRACE_TARGETS)
+    if raw and raw.strip():
+        try:
+            table = json.loads(raw)
+        except ValueError:
+            try:
+                table = tomllib.loads(raw)
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{AGENTTRACE_TARGETS}: neither JSON nor TOML: {exc}") from None
+        if isinstance(table, dict) and "tool" in table:
+            table = table.get("tool", {}).get("agenttrace", {})
+        if isinstance(table, list):
+            table = {"targets": table}
+        return parse(table, AGENTTRACE_TARGETS)
+    starts = [cwd or Path.cwd()]
+    if sys.argv and sys.argv[0]:
+        starts.append(Path(sys.argv[0]).resolve().parent)
+    for start in starts:
+        pyproject = _find_pyproject(start)
+        if pyproject is None:
+            continue
+        try:
+            doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{pyproject}: {exc}") from None
+        table = doc.get("tool", {}).get("agenttrace")
+        if table is not None:
+            return parse(table, f"{pyproject} [tool.agenttrace]")
+    return []
