@@ -84,7 +84,6 @@ def test_module_not_imported_early_then_patched_on_import(instrument, user_modul
     from otel_agenttrace import AgentTraceInstrumentor
 
     AgentTraceInstrumentor().uninstrument()
-    t = instrument.__wrapped__ if hasattr(instrument, "__wrapped__") else None  # noqa: F841
     tel = _instrument_with(instrument, specs_for(user_module))
     assert user_module not in sys.modules  # never imported by us
     mod = importlib.import_module(user_module)
@@ -103,9 +102,9 @@ def _instrument_with(instrument, specs):
     from otel_agenttrace import AgentTraceInstrumentor
 
     AgentTraceInstrumentor().uninstrument()
-    import conftest
+    from oteltest import Telemetry
 
-    tel = conftest.Telemetry()
+    tel = Telemetry()
     AgentTraceInstrumentor().instrument(
         tracer_provider=tel.tracer_provider, meter_provider=tel.meter_provider, run_root=False, targets=specs
     )

@@ -26,7 +26,7 @@ __all__ = ["AgentTraceGroup", "cli", "main"]
 class AgentTraceGroup(click.Group):
     """A click group whose every failure is one line on stderr, including click's own usage errors."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -59,7 +59,7 @@ class AgentTraceGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=AgentTraceGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(PROG, cls=AgentTraceGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name=PROG)
 @home_option
 @click.pass_context

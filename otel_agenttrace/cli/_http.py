@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -51,10 +50,10 @@ def get_json(url: str, timeout: float = TIMEOUT_S) -> Any:
         raise BackendError(f"{url}: HTTP {exc.code} {exc.reason}{detail}") from None
     except urllib.error.URLError as exc:
         reason = exc.reason
-        if isinstance(reason, (TimeoutError, socket.timeout)):
+        if isinstance(reason, TimeoutError):
             raise BackendError(f"{url}: no answer within {timeout:g} s") from None
         raise BackendError(f"cannot reach {url}: {getattr(reason, 'strerror', None) or reason}") from None
-    except (TimeoutError, socket.timeout):
+    except TimeoutError:
         raise BackendError(f"{url}: no answer within {timeout:g} s") from None
     except (http.client.HTTPException, OSError, ValueError) as exc:
         raise BackendError(f"cannot read {url}: {exc or type(exc).__name__}") from None

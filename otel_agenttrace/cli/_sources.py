@@ -57,7 +57,9 @@ def load_run_trace(app: App, selection: Selection) -> dict[str, Any]:
         if last:
             raise click.UsageError(f"--last does not apply to --from {source}; give URL TRACE_ID")
         if len(args) != 2:
-            raise click.UsageError(f"--from {source} takes URL TRACE_ID, e.g. --from {source} http://localhost:3200 4bf9…")
+            raise click.UsageError(
+                f"--from {source} takes URL TRACE_ID, e.g. --from {source} http://localhost:3200 4bf9…"
+            )
         return check_run_trace(_assemble(_from_backend(source, args[0], args[1]), f"{source} trace {args[1]}"))
     if len(args) > 1:
         raise click.UsageError(f"expected at most one RUN_ID, got {len(args)}: {' '.join(args)}")
@@ -122,6 +124,8 @@ def _from_file(
     try:
         if isinstance(document, dict) and "schema_version" in document:
             doc = check(document)
+            if not isinstance(doc.get("run_id"), str) or not isinstance(doc.get("steps"), list):
+                abort(f"{label}: not a run trace: it needs a run_id and a list of steps")
             if wanted is not None and not str(doc.get("run_id", "")).startswith(wanted.lower()):
                 abort(f"{label} holds run {doc.get('run_id')}, not {wanted}")
             return doc

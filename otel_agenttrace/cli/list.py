@@ -37,7 +37,9 @@ def _as_json(run: Any) -> dict[str, Any]:
 
 
 @click.command("list")
-@click.option("-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs.")
+@click.option(
+    "-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs."
+)
 @click.option("--json", "as_json", is_flag=True, help="A JSON array (full run ids, ISO times) instead of a table.")
 @home_option
 @pass_app

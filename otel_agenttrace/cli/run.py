@@ -141,11 +141,9 @@ def _report(app: App, since_ns: int, exporter: str) -> None:
         return
     for run in reversed(runs[:MAX_REPORTED]):  # oldest first, the newest last: next to the prompt
         short = run.run_id[:12]
-        status = app.style(run.status, fg={"ok": "green", "error": "red"}.get(run.status, "yellow"))
         note(
-            f"run {short}  {run.workflow or '-'}  {status}  {run.steps} steps  "
-            f"{_format.duration(run.duration_ms)}  tokens {_format.tokens(run.input_tokens, run.output_tokens)}"
-            f"  → agenttrace show {short}"
+            f"run {short} {run.workflow or '-'} {run.status}, {run.steps} steps, {_format.duration(run.duration_ms)},"
+            f" tokens in/out {_format.tokens(run.input_tokens, run.output_tokens)} → agenttrace show {short}"
         )
     if len(runs) > MAX_REPORTED:
         note(f"… and {len(runs) - MAX_REPORTED} more runs (agenttrace list)")

@@ -45,7 +45,7 @@ def render(doc: dict[str, Any], style: Any = None) -> list[str]:
     steps: list[dict[str, Any]] = doc.get("steps") or []
     depths = _depths(steps)
     for step in steps:
-        lines.append(_step_line(step, depths.get(step.get("id"), 0), paint))
+        lines.append(_step_line(step, depths.get(str(step.get("id")), 0), paint))
     final = doc.get("final_output")
     if final:
         lines.append("")

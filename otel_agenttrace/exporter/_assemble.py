@@ -31,52 +31,55 @@ _STEP_TYPES: dict[str, str] = {
 
 # gen_ai.request.<param> -> request[<param>], derived from a constant so the prefix is not spelled twice.
 _REQUEST_PREFIX = sc.GEN_AI_REQUEST_MODEL.rpartition(".")[0] + "."
+_REQUEST_PREFIX_LEN = len(_REQUEST_PREFIX)
 _USAGE = {
     sc.GEN_AI_USAGE_INPUT_TOKENS: "input_tokens",
     sc.GEN_AI_USAGE_OUTPUT_TOKENS: "output_tokens",
     sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "cache_read_input_tokens",
     sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: "cache_creation_input_tokens",
 }
-_USAGE_KEYS = frozenset(_USAGE)
-# Attributes a step field carries already; every other attribute is kept in step["attributes"].
-# The model attributes are handled per step (the request model stays when it differs from the response model).
-_MAPPED = (
-    frozenset(
-        {
-            sc.GEN_AI_PROVIDER_NAME,
-            sc.AGENTTRACE_NODE_NAME,
-            sc.AGENTTRACE_RUN_ROOT,
-            sc.AGENTTRACE_SPAN_STARTED,
-            sc.ERROR_TYPE,
-        }
-    )
-    | _USAGE_KEYS
-    | sc.CONTENT_ATTRIBUTES
-)
+# Attributes a step field carries already are dropped from step["attributes"]; every other one is kept.
+# The model attributes stay only when they differ from the step's model (request model != response model).
+_DROP, _COUNT, _MODEL = 0, 1, 2
+_KEY_KIND: dict[str, int] = {
+    **dict.fromkeys(sc.CONTENT_ATTRIBUTES, _DROP),
+    **dict.fromkeys(
+        (sc.GEN_AI_PROVIDER_NAME, sc.AGENTTRACE_NODE_NAME, sc.AGENTTRACE_RUN_ROOT, sc.AGENTTRACE_SPAN_STARTED),
+        _DROP,
+    ),
+    sc.ERROR_TYPE: _DROP,
+    **dict.fromkeys(_USAGE, _COUNT),
+    sc.GEN_AI_REQUEST_MODEL: _MODEL,
+    sc.GEN_AI_RESPONSE_MODEL: _MODEL,
+}
 
 
 def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
     """The run-trace document of one trace's span records (any order, ended or still in flight)."""
     spans = _unique(records)
-    order, parents, root = _tree_order(spans)
+    preorder, parents, root = _tree(spans)
     run_start = min(r.start_ns for r in spans)
 
-    steps: list[dict[str, Any]] = []
+    # Nodes are inherited down the tree, so resolve them in tree order (a child may start before its parent).
     node_of: dict[str, str | None] = {}
-    for index, record in enumerate(order):
+    for record in preorder:
         attrs = record.attributes
         own = attrs.get(sc.AGENTTRACE_NODE_NAME) or attrs.get(sc.GEN_AI_AGENT_NAME)
         parent = parents[record.span_id]
-        # The tree order puts every parent before its children, so the parent's node is known here.
-        node = own if own is not None else (node_of[parent] if parent is not None else None)
-        node_of[record.span_id] = node
-        steps.append(_step(index, record, parent, node, run_start))
+        node_of[record.span_id] = own if own is not None else (node_of[parent] if parent is not None else None)
+
+    rank = {r.span_id: i for i, r in enumerate(preorder)}
+    order = sorted(spans, key=lambda r: (r.start_ns, rank[r.span_id]))
+    steps = [
+        _step(index, record, parents[record.span_id], node_of[record.span_id], run_start)
+        for index, record in enumerate(order)
+    ]
 
     ends = [r.end_ns for r in spans if r.end_ns is not None]
     run_end = max(ends) if ends else None
     llm_steps = [s for s in steps if s["type"] == "llm_call"]
     models = list(dict.fromkeys(s["model"] for s in llm_steps if s["model"] is not None))
-    root_step = next(step for step, record in zip(steps, order) if record is root)
+    root_step = next(step for step, record in zip(steps, order, strict=True) if record is root)
     if root_step["status"] == "error":
         status = "error"
     elif any(s["status"] == "incomplete" for s in steps):
@@ -117,8 +120,8 @@ def _unique(records: Sequence[SpanRecord]) -> list[SpanRecord]:
     return list(by_id.values())
 
 
-def _tree_order(spans: list[SpanRecord]) -> tuple[list[SpanRecord], dict[str, str | None], SpanRecord]:
-    """Spans chronologically (ties: parent before child, then siblings by start), parents, and the root."""
+def _tree(spans: list[SpanRecord]) -> tuple[list[SpanRecord], dict[str, str | None], SpanRecord]:
+    """The spans in depth-first preorder (siblings by start), each span's parent within the set, and the root."""
     position = {r.span_id: i for i, r in enumerate(spans)}
     parents: dict[str, str | None] = {}
     children: dict[str, list[SpanRecord]] = {}
@@ -135,28 +138,28 @@ def _tree_order(spans: list[SpanRecord]) -> tuple[list[SpanRecord], dict[str, st
         return (r.start_ns, position[r.span_id])
 
     # Depth-first preorder, iteratively (agent traces can nest deeper than the recursion limit).
-    rank: dict[str, int] = {}
+    seen: set[str] = set()
+    preorder: list[SpanRecord] = []
     pending = sorted(tops, key=key, reverse=True)
     while True:
         while pending:
             r = pending.pop()
-            if r.span_id in rank:
+            if r.span_id in seen:
                 continue
-            rank[r.span_id] = len(rank)
+            seen.add(r.span_id)
+            preorder.append(r)
             kids = children.get(r.span_id)
             if kids:
                 pending.extend(sorted(kids, key=key, reverse=True))
-        if len(rank) == len(spans):
+        if len(preorder) == len(spans):
             break
         # Only a parent cycle leaves spans unvisited: cut it at its earliest span.
-        cut = min((r for r in spans if r.span_id not in rank), key=key)
+        cut = min((r for r in spans if r.span_id not in seen), key=key)
         parents[cut.span_id] = None
         tops.append(cut)
         pending.append(cut)
 
-    root = min(tops, key=key)
-    order = sorted(spans, key=lambda r: (r.start_ns, rank[r.span_id]))
-    return order, parents, root
+    return preorder, parents, min(tops, key=key)
 
 
 def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, run_start: int) -> dict[str, Any]:
@@ -174,23 +177,24 @@ def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, 
     rest: dict[str, Any] = {}
     usage: dict[str, int] = {}
     for key, value in attrs.items():
-        if key in _MAPPED:
-            if key in _USAGE_KEYS:
-                _add_usage(usage, key, value)
-        elif key == sc.GEN_AI_REQUEST_MODEL:
-            if value != model:
+        kind = _KEY_KIND.get(key)
+        if kind is None:
+            if key.startswith(_REQUEST_PREFIX):
+                request[key[_REQUEST_PREFIX_LEN:]] = value
+            else:
                 rest[key] = value
-        elif key == sc.GEN_AI_RESPONSE_MODEL:
-            if value != model:
-                rest[key] = value
-        elif key.startswith(_REQUEST_PREFIX):
-            request[key[len(_REQUEST_PREFIX) :]] = value
-        else:
+        elif kind == _COUNT:
+            _add_usage(usage, key, value)
+        elif kind == _MODEL and value != model:
             rest[key] = value
 
-    is_tool = step_type == "tool_call"
-    input_attr = sc.GEN_AI_TOOL_CALL_ARGUMENTS if is_tool else sc.GEN_AI_INPUT_MESSAGES
-    output_attr = sc.GEN_AI_TOOL_CALL_RESULT if is_tool else sc.GEN_AI_OUTPUT_MESSAGES
+    # A tool call's input is its arguments; any other step's is its messages. Either falls back to the other.
+    if step_type == "tool_call":
+        input_value = _content(record, sc.GEN_AI_TOOL_CALL_ARGUMENTS, sc.GEN_AI_INPUT_MESSAGES)
+        output_value = _content(record, sc.GEN_AI_TOOL_CALL_RESULT, sc.GEN_AI_OUTPUT_MESSAGES)
+    else:
+        input_value = _content(record, sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_TOOL_CALL_ARGUMENTS)
+        output_value = _content(record, sc.GEN_AI_OUTPUT_MESSAGES, sc.GEN_AI_TOOL_CALL_RESULT)
     end = record.end_ns
     if end is None:
         status = "incomplete"
@@ -213,8 +217,8 @@ def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, 
         "provider": provider if isinstance(provider, str) else None,
         "model": model if isinstance(model, str) else None,
         "request": request,
-        "input": _content(record, input_attr),
-        "output": _content(record, output_attr),
+        "input": input_value,
+        "output": output_value,
         "system_instructions": _content(record, sc.GEN_AI_SYSTEM_INSTRUCTIONS),
         "tool_definitions": _content(record, sc.GEN_AI_TOOL_DEFINITIONS),
         "usage": usage or None,
@@ -232,21 +236,26 @@ def _add_usage(usage: dict[str, int], key: str, value: Any) -> None:
         usage[_USAGE[key]] = count
 
 
-def _content(record: SpanRecord, key: str) -> Any:
-    value = record.attributes.get(key)
-    if value is None:
-        # EVENT_ONLY capture puts content on an event instead of the span.
-        for event in record.events:
-            value = event.attributes.get(key)
-            if value is not None:
-                break
-        else:
-            return None
+def _content(record: SpanRecord, key: str, fallback: str | None = None) -> Any:
+    value = _content_value(record, key)
+    if value is None and fallback is not None:
+        value = _content_value(record, fallback)
     if isinstance(value, str):
         try:
             return json.loads(value)
         except ValueError:
             return value  # not JSON (or cut at the size cap): kept as text
+    return value
+
+
+def _content_value(record: SpanRecord, key: str) -> Any:
+    value = record.attributes.get(key)
+    if value is None and record.events:
+        # EVENT_ONLY capture puts content on an event instead of the span.
+        for event in record.events:
+            value = event.attributes.get(key)
+            if value is not None:
+                break
     return value
 
 

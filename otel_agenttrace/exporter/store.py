@@ -5,6 +5,12 @@ by the in-flight recorder so that a process killed mid-run leaves its open steps
 incomplete. A `runs` table is kept up to date on every write (one upsert per trace and batch), so
 listing runs never reads spans.
 
+Layout, chosen for write throughput: a batch of finished spans of one trace is one `chunks` row
+(a compact JSON array of span entries), so a batch costs a handful of SQLite statements instead of
+one indexed insert per span. Start records live in their own small `starts` table, keyed by span,
+and a finished write deletes the starts it completes. A run is always read whole, so nothing needs
+an index on single finished spans.
+
 Several processes may write one store at once: WAL, a busy timeout, `BEGIN IMMEDIATE` and a retry
 on "database is locked". A file that is not ours (garbage, or another application's SQLite db) is
 refused with a `StoreError`, never overwritten or migrated.
@@ -12,6 +18,7 @@ refused with a `StoreError`, never overwritten or migrated.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import logging
@@ -125,30 +132,36 @@ def retention_from_env(environ: Mapping[str, str] | None = None) -> tuple[int | 
 
 # --- encoding ---------------------------------------------------------------------------------
 
+
+def _jsonable(value: object) -> object:
+    # Attribute values may be bytes (AnyValue); kept as base64 text, as the OTLP/JSON readers do.
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
 # One pre-built encoder: the C fast path, compact separators, no ASCII escaping of content.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str).encode
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable).encode
 _decode = json.loads
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE)""",
-    """CREATE TABLE IF NOT EXISTS spans (
+    # entry: [span_id, parent_id, name, kind, start_ns, end_ns, status, status_message, attributes, events, scope]
+    """CREATE TABLE IF NOT EXISTS chunks (
+        id INTEGER PRIMARY KEY,
+        trace_id TEXT NOT NULL,
+        resource_id INTEGER,
+        count INTEGER NOT NULL,
+        spans TEXT NOT NULL)""",
+    """CREATE INDEX IF NOT EXISTS chunks_by_run ON chunks (trace_id)""",
+    """CREATE TABLE IF NOT EXISTS starts (
         id INTEGER PRIMARY KEY,
         trace_id TEXT NOT NULL,
         span_id TEXT NOT NULL,
-        parent_id TEXT,
-        name TEXT NOT NULL,
-        kind TEXT NOT NULL,
-        start_ns INTEGER NOT NULL,
-        end_ns INTEGER,
-        status TEXT NOT NULL,
-        status_message TEXT,
-        attributes TEXT NOT NULL,
-        events TEXT,
         resource_id INTEGER,
-        scope TEXT)""",
-    """CREATE UNIQUE INDEX IF NOT EXISTS spans_by_run ON spans (trace_id, span_id)""",
-    """CREATE INDEX IF NOT EXISTS spans_by_resource ON spans (resource_id)""",
+        span TEXT NOT NULL)""",
+    """CREATE UNIQUE INDEX IF NOT EXISTS starts_by_span ON starts (trace_id, span_id)""",
     """CREATE TABLE IF NOT EXISTS runs (
         run_id TEXT PRIMARY KEY,
         workflow TEXT,
@@ -168,14 +181,6 @@ _SCHEMA: Final = (
     """CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_ns)""",
 )
 
-_INSERT_SPAN: Final = (
-    "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, kind, start_ns, end_ns, status,"
-    " status_message, attributes, events, resource_id, scope) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-)
-_SPAN_COLUMNS: Final = (
-    "trace_id, span_id, parent_id, name, kind, start_ns, end_ns, status, status_message, attributes, events,"
-    " resource_id, scope"
-)
 _RUN_COLUMNS: Final = (
     "run_id, workflow, root_span_id, root_name, root_status, root_start_ns, root_parentless, started_ns, ended_ns,"
     " finished, open, errors, input_tokens, output_tokens, models"
@@ -267,14 +272,15 @@ class _Run:
         workflow = attrs.get(semconv.GEN_AI_WORKFLOW_NAME)
         if is_root:
             self.root_span_id, self.root_name, self.root_start_ns = record.span_id, record.name, start
+            if record.span_id != self.root_span_id or finished:
+                # A late start record of the root never undoes its finished status.
+                self.root_status = record.status if finished else None
             self.root_parentless = parentless
-            self.root_status = record.status if finished else None
             if workflow and parentless:
                 self.workflow = str(workflow)
         if workflow and self.workflow is None:
             self.workflow = str(workflow)
         if not finished:
-            self.open += 1
             return
         self.finished += 1
         end = record.end_ns
@@ -358,6 +364,42 @@ def _summary(row: Sequence[Any]) -> RunSummary:
         input_tokens=run.input_tokens,
         output_tokens=run.output_tokens,
         models=run.models,
+    )
+
+
+def _entry(r: SpanRecord, end_ns: int | None) -> list[Any]:
+    events = [[e.name, e.time_ns, e.attributes or None] for e in r.events] if r.events else None
+    return [
+        r.span_id,
+        r.parent_id,
+        r.name,
+        r.kind,
+        r.start_ns,
+        end_ns,
+        r.status,
+        r.status_message,
+        r.attributes,
+        events,
+        r.scope,
+    ]
+
+
+def _record(trace_id: str, entry: list[Any], resource: dict[str, Any]) -> SpanRecord:
+    span_id, parent_id, name, kind, start_ns, end_ns, status, message, attributes, events, scope = entry
+    return SpanRecord(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_id=parent_id,
+        name=name,
+        kind=kind,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        status=status,
+        status_message=message,
+        attributes=attributes or {},
+        events=[SpanEvent(n, t, a or {}) for n, t, a in events] if events else [],
+        resource=resource,
+        scope=scope,
     )
 
 
@@ -548,111 +590,118 @@ class RunStore:
 
     # -- writing ----------------------------------------------------------------------------
 
+    @property
+    def lock(self) -> threading.RLock:
+        """Held by every read and write. The in-flight recorder holds it while it decides which spans are
+        still open, so that no finished write of this process can slip between that check and its starts."""
+        return self._lock
+
     def write_spans(self, records: Sequence[SpanRecord]) -> None:
         """Write finished spans (one transaction). A finished span replaces its start record."""
         if records:
-            self._write(lambda conn: self._write_batch(conn, records, finished=True))
+            self._write(lambda conn: self._write_finished(conn, records))
             self._maybe_apply_retention()
 
     def write_starts(self, records: Sequence[SpanRecord]) -> None:
-        """Write start records of in-flight spans; a span already stored (started or finished) is kept."""
+        """Write start records of in-flight spans (end_ns is ignored); a span already started is kept."""
         if records:
-            self._write(lambda conn: self._write_batch(conn, records, finished=False))
+            self._write(lambda conn: self._write_starts(conn, records))
             self._maybe_apply_retention()
 
-    def _write_batch(self, conn: sqlite3.Connection, records: Sequence[SpanRecord], finished: bool) -> None:
+    @staticmethod
+    def _group(conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> dict[tuple[str, int | None], list[Any]]:
         resources = _Resources(conn)
-        by_trace: dict[str, dict[str, SpanRecord]] = {}
+        groups: dict[tuple[str, int | None], list[SpanRecord]] = {}
         for record in records:
-            # Keyed by span id: a span repeated within one batch is written once (the last wins).
-            by_trace.setdefault(record.trace_id, {})[record.span_id] = record
-        for trace_id, spans in by_trace.items():
-            run_row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
-            run = _Run(trace_id, run_row)
-            if run_row is not None:
-                # Started spans (True) may be replaced by their finished form; finished ones are final.
-                existing = self._existing(conn, trace_id, list(spans))
-                if finished:
-                    for span_id, is_start in existing.items():
-                        if is_start:
-                            run.open -= 1
-                        else:
-                            del spans[span_id]
-                else:
-                    for span_id in existing:
-                        del spans[span_id]
-            if not spans:
-                continue
-            rows = []
-            for record in spans.values():
-                run.add(record, finished)
-                rows.append(self._row(resources, record, finished))
-            conn.executemany(_INSERT_SPAN, rows)
-            conn.execute(f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({_RUN_MARKS})", run.row())
+            key = (record.trace_id, resources.id(record.resource) if record.resource else None)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = group = []
+            group.append(record)
+        return groups
 
     @staticmethod
-    def _existing(conn: sqlite3.Connection, trace_id: str, span_ids: list[str]) -> dict[str, bool]:
-        found: dict[str, bool] = {}
-        for chunk in _chunks(span_ids):
-            marks = ",".join("?" * len(chunk))
-            cursor = conn.execute(
-                f"SELECT span_id, end_ns IS NULL FROM spans WHERE trace_id = ? AND span_id IN ({marks})",
-                (trace_id, *chunk),
-            )
-            found.update((span_id, bool(is_start)) for span_id, is_start in cursor)
-        return found
+    def _load_runs(conn: sqlite3.Connection, trace_ids: Iterator[str]) -> dict[str, _Run]:
+        runs = {}
+        for trace_id in trace_ids:
+            if trace_id not in runs:
+                row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
+                runs[trace_id] = _Run(trace_id, row)
+        return runs
 
     @staticmethod
-    def _row(resources: _Resources, r: SpanRecord, finished: bool) -> tuple[Any, ...]:
-        events = _encode([[e.name, e.time_ns, e.attributes or None] for e in r.events]) if r.events else None
-        return (
-            r.trace_id,
-            r.span_id,
-            r.parent_id,
-            r.name,
-            r.kind,
-            r.start_ns,
-            r.end_ns if finished else None,
-            r.status,
-            r.status_message,
-            _encode(r.attributes) if r.attributes else "{}",
-            events,
-            resources.id(r.resource) if r.resource else None,
-            r.scope,
+    def _save_runs(conn: sqlite3.Connection, runs: dict[str, _Run]) -> None:
+        conn.executemany(
+            f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({_RUN_MARKS})", [run.row() for run in runs.values()]
         )
+
+    def _write_finished(self, conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> None:
+        groups = self._group(conn, records)
+        runs = self._load_runs(conn, (trace_id for trace_id, _ in groups))
+        for (trace_id, resource_id), group in groups.items():
+            run = runs[trace_id]
+            if run.open > 0:
+                for chunk in _chunks([r.span_id for r in group]):
+                    deleted = conn.execute(
+                        f"DELETE FROM starts WHERE trace_id = ? AND span_id IN ({','.join('?' * len(chunk))})",
+                        (trace_id, *chunk),
+                    ).rowcount
+                    run.open -= max(0, deleted)
+            entries = []
+            for record in group:
+                run.add(record, finished=True)
+                entries.append(_entry(record, record.end_ns))
+            conn.execute(
+                "INSERT INTO chunks (trace_id, resource_id, count, spans) VALUES (?, ?, ?, ?)",
+                (trace_id, resource_id, len(entries), _encode(entries)),
+            )
+        self._save_runs(conn, runs)
+
+    def _write_starts(self, conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> None:
+        groups = self._group(conn, records)
+        runs = self._load_runs(conn, (trace_id for trace_id, _ in groups))
+        for (trace_id, resource_id), group in groups.items():
+            run = runs[trace_id]
+            for record in group:
+                run.add(record, finished=False)
+            inserted = conn.executemany(
+                "INSERT OR IGNORE INTO starts (trace_id, span_id, resource_id, span) VALUES (?, ?, ?, ?)",
+                [(trace_id, r.span_id, resource_id, _encode(_entry(r, None))) for r in group],
+            ).rowcount
+            run.open += max(0, inserted)
+        self._save_runs(conn, runs)
 
     # -- reading ----------------------------------------------------------------------------
 
     def spans(self, run_id: str) -> list[SpanRecord]:
-        """Every stored span of a run (finished ones and starts never finished), by start time."""
+        """Every stored span of a run (finished ones and starts never finished), by start time.
+
+        A span stored twice (its start and its end, or the same end twice) is returned once, ended.
+        """
         with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT {_SPAN_COLUMNS} FROM spans WHERE trace_id = ? ORDER BY start_ns, id", (run_id,)
+            starts = conn.execute(
+                "SELECT resource_id, span FROM starts WHERE trace_id = ? ORDER BY id", (run_id,)
             ).fetchall()
-            resources: dict[int, dict[str, Any]] = {}
-            for rid in {row[11] for row in rows if row[11] is not None}:
+            chunks = conn.execute(
+                "SELECT resource_id, spans FROM chunks WHERE trace_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
+            resources: dict[int | None, dict[str, Any]] = {None: {}}
+            for rid in {row[0] for row in (*starts, *chunks)} - {None}:
                 found = conn.execute("SELECT json FROM resources WHERE id = ?", (rid,)).fetchone()
                 resources[rid] = _decode(found[0]) if found else {}
-        records = []
-        for trace_id, span_id, parent, name, kind, start, end, status, message, attrs, events, rid, scope in rows:
-            records.append(
-                SpanRecord(
-                    trace_id=trace_id,
-                    span_id=span_id,
-                    parent_id=parent,
-                    name=name,
-                    kind=kind,
-                    start_ns=start,
-                    end_ns=end,
-                    status=status,
-                    status_message=message,
-                    attributes=_decode(attrs),
-                    events=[SpanEvent(n, t, a or {}) for n, t, a in _decode(events)] if events else [],
-                    resource=dict(resources.get(rid, {})) if rid is not None else {},
-                    scope=scope,
-                )
-            )
-        return records
+        by_id: dict[str, SpanRecord] = {}
+        for rid, text in starts:
+            record = _record(run_id, _decode(text), resources.get(rid, {}))
+            by_id[record.span_id] = record
+        for rid, text in chunks:
+            resource = resources.get(rid, {})
+            for entry in _decode(text):
+                record = _record(run_id, entry, resource)
+                by_id[record.span_id] = record
+        # Each record gets its own resource dict: callers may change a record without touching others.
+        for record in by_id.values():
+            record.resource = dict(record.resource)
+        return sorted(by_id.values(), key=lambda r: r.start_ns)
 
     def list_runs(self, limit: int = 20) -> list[RunSummary]:
         """The newest runs first (by start time)."""
@@ -740,7 +789,8 @@ class RunStore:
 
         def delete(conn: sqlite3.Connection, chunk: Sequence[str]) -> None:
             marks = ",".join("?" * len(chunk))
-            conn.execute(f"DELETE FROM spans WHERE trace_id IN ({marks})", tuple(chunk))
+            conn.execute(f"DELETE FROM chunks WHERE trace_id IN ({marks})", tuple(chunk))
+            conn.execute(f"DELETE FROM starts WHERE trace_id IN ({marks})", tuple(chunk))
             conn.execute(f"DELETE FROM runs WHERE run_id IN ({marks})", tuple(chunk))
 
         # Small transactions: other writers are never held up for long.
@@ -748,7 +798,8 @@ class RunStore:
             self._write(lambda conn, chunk=chunk: delete(conn, chunk))  # type: ignore[misc]
         self._write(
             lambda conn: conn.execute(
-                "DELETE FROM resources WHERE NOT EXISTS (SELECT 1 FROM spans WHERE spans.resource_id = resources.id)"
+                "DELETE FROM resources WHERE id NOT IN (SELECT resource_id FROM chunks WHERE resource_id IS NOT NULL"
+                " UNION SELECT resource_id FROM starts WHERE resource_id IS NOT NULL)"
             )
         )
         with self._lock, contextlib.suppress(sqlite3.Error):

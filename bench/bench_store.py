@@ -1,0 +1,184 @@
+"""Throughput and memory of RunTraceExporter + RunStore (no forwarding), on one core.
+
+    python bench/bench_store.py [--spans 100000] [--batch 512]
+
+Rows:
+  export, metadata   ReadableSpans with 12 realistic GenAI attributes, exporter.export() in BSP-sized batches
+  export, content    the same plus input/output messages (~1 KB of JSON content per span)
+  pipeline           spans made by an SDK tracer -> BatchSpanProcessor -> exporter (force_flush at the end),
+                     next to the same pipeline with an exporter that drops everything (the bare SDK's cost)
+Memory: tracemalloc over a run of --spans spans through export(), sampled every tenth of the run
+(peak within each tenth, and what is still allocated after it): flat means nothing accumulates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator, Sequence
+
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from otel_agenttrace import semconv as sc  # noqa: E402
+from otel_agenttrace.exporter.run_trace import RunTraceExporter  # noqa: E402
+from otel_agenttrace.exporter.store import RunStore  # noqa: E402
+
+SPANS_PER_RUN = 50
+RESOURCE = Resource.create({"service.name": "bench-agent", "service.version": "1.2.3"})
+SCOPE = None
+MESSAGE = json.dumps(
+    [{"role": "user", "parts": [{"type": "text", "content": "Find the cheapest flight to Lisbon next week. " * 10}]}]
+)
+
+
+def _attributes(i: int, content: bool) -> dict[str, object]:
+    attributes: dict[str, object] = {
+        sc.GEN_AI_OPERATION_NAME: sc.Operation.CHAT,
+        sc.GEN_AI_PROVIDER_NAME: "openai",
+        sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
+        sc.GEN_AI_REQUEST_TEMPERATURE: 0.2,
+        sc.GEN_AI_REQUEST_MAX_TOKENS: 1024,
+        sc.SERVER_ADDRESS: "api.openai.com",
+        sc.SERVER_PORT: 443,
+        sc.GEN_AI_RESPONSE_ID: f"chatcmpl-{i:012d}",
+        sc.GEN_AI_RESPONSE_MODEL: "gpt-4o-2024-08-06",
+        sc.GEN_AI_RESPONSE_FINISH_REASONS: ("stop",),
+        sc.GEN_AI_USAGE_INPUT_TOKENS: 812,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS: 95,
+    }
+    if content:
+        attributes[sc.GEN_AI_INPUT_MESSAGES] = MESSAGE
+        attributes[sc.GEN_AI_OUTPUT_MESSAGES] = MESSAGE
+    return attributes
+
+
+def make_spans(count: int, content: bool, start: int = 0) -> Iterator[ReadableSpan]:
+    rng = random.Random(start)
+    trace_id = root_id = 0
+    now = time.time_ns()
+    for i in range(start, start + count):
+        if i % SPANS_PER_RUN == 0:
+            trace_id, root_id = rng.getrandbits(128), rng.getrandbits(64)
+        context = SpanContext(trace_id, rng.getrandbits(64), False, TraceFlags(TraceFlags.SAMPLED))
+        parent = SpanContext(trace_id, root_id, False, TraceFlags(TraceFlags.SAMPLED))
+        yield ReadableSpan(
+            name="chat gpt-4o",
+            context=context,
+            parent=parent,
+            resource=RESOURCE,
+            attributes=_attributes(i, content),
+            kind=SpanKind.CLIENT,
+            status=Status(StatusCode.UNSET),
+            start_time=now + i * 1000,
+            end_time=now + i * 1000 + 500,
+        )
+
+
+def batches(spans: Sequence[ReadableSpan], size: int) -> Iterator[Sequence[ReadableSpan]]:
+    for i in range(0, len(spans), size):
+        yield spans[i : i + size]
+
+
+def bench_export(count: int, batch: int, content: bool) -> tuple[float, float]:
+    spans = list(make_spans(count, content))
+    with tempfile.TemporaryDirectory() as home:
+        store = RunStore(home)
+        exporter = RunTraceExporter(store=store, forward=None)
+        wall, cpu = time.perf_counter(), time.process_time()
+        for chunk in batches(spans, batch):
+            exporter.export(chunk)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        exporter.shutdown()
+        assert sum(r.steps for r in store.list_runs(limit=count)) == count
+        store.close()
+    return count / wall, count / cpu
+
+
+class _Drop(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+def bench_pipeline(count: int, batch: int, exporter: SpanExporter) -> float:
+    provider = TracerProvider(resource=RESOURCE)
+    provider.add_span_processor(
+        BatchSpanProcessor(exporter, max_queue_size=count + 1, max_export_batch_size=batch, schedule_delay_millis=50)
+    )
+    tracer = provider.get_tracer("bench")
+    attributes = _attributes(0, False)
+    wall = time.perf_counter()
+    for _ in range(count // SPANS_PER_RUN):
+        with tracer.start_as_current_span("invoke_workflow bench"):
+            for _ in range(SPANS_PER_RUN - 1):
+                with tracer.start_as_current_span("chat gpt-4o", kind=trace_api.SpanKind.CLIENT, attributes=attributes):
+                    pass
+    provider.force_flush()
+    wall = time.perf_counter() - wall
+    provider.shutdown()
+    return count / wall
+
+
+def bench_memory(count: int, batch: int, content: bool) -> list[tuple[int, float, float]]:
+    samples: list[tuple[int, float, float]] = []
+    with tempfile.TemporaryDirectory() as home:
+        store = RunStore(home)
+        exporter = RunTraceExporter(store=store, forward=None)
+        window = max(batch, count // 10)
+        tracemalloc.start()
+        done = 0
+        while done < count:
+            tracemalloc.reset_peak()
+            end = min(count, done + window)
+            while done < end:
+                n = min(batch, end - done)
+                exporter.export(list(make_spans(n, content, start=done)))
+                done += n
+            current, peak = tracemalloc.get_traced_memory()
+            samples.append((done, current / 2**20, peak / 2**20))
+        tracemalloc.stop()
+        exporter.shutdown()
+        store.close()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spans", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=512)
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the target says
+
+    print(f"Python {sys.version.split()[0]}, {args.spans:,} spans, batches of {args.batch}, one core\n")
+    print("| path | spans/s (wall) | spans/s (CPU) |")
+    print("|---|---:|---:|")
+    for label, content in (("export, metadata (12 attributes)", False), ("export, content (+2 x 1 KB)", True)):
+        wall, cpu = bench_export(args.spans, args.batch, content)
+        print(f"| {label} | {wall:,.0f} | {cpu:,.0f} |")
+    with tempfile.TemporaryDirectory() as home:
+        full = bench_pipeline(args.spans, args.batch, RunTraceExporter(store=home, forward=None))
+    bare = bench_pipeline(args.spans, args.batch, _Drop())
+    print(f"| pipeline: SDK tracer + BSP + RunTraceExporter | {full:,.0f} | |")
+    print(f"| pipeline: SDK tracer + BSP + dropping exporter (bare SDK) | {bare:,.0f} | |")
+
+    print("\nMemory of export() over the run (tracemalloc, MiB; peak within each tenth of the run)\n")
+    print("| spans done | allocated after | peak during |")
+    print("|---:|---:|---:|")
+    for done, current, peak in bench_memory(args.spans, args.batch, content=True):
+        print(f"| {done:,} | {current:.2f} | {peak:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
