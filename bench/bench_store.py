@@ -31,9 +31,9 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from otel_agenttrace import semconv as sc  # noqa: E402
-from otel_agenttrace.exporter.run_trace import RunTraceExporter  # noqa: E402
-from otel_agenttrace.exporter.store import RunStore  # noqa: E402
+from otel_agenttrace import semconv as sc
+from otel_agenttrace.exporter.run_trace import RunTraceExporter
+from otel_agenttrace.exporter.store import RunStore
 
 SPANS_PER_RUN = 50
 RESOURCE = Resource.create({"service.name": "bench-agent", "service.version": "1.2.3"})

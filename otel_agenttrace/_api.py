@@ -49,7 +49,9 @@ class _Scope:
         # Per-context stack, so one scope object may be entered from many threads and tasks at once.
         self._active: ContextVar[tuple[Invocation, ...]] = ContextVar(f"agenttrace_scope_{id(self)}", default=())
 
-    def _begin(self, attach: bool, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Invocation | None:
+    def _begin(
+        self, attach: bool, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+    ) -> Invocation | None:
         inv: Invocation | None = guarded("scope start", self._start, telemetry(), attach, args, kwargs or {})
         return inv
 
@@ -62,7 +64,10 @@ class _Scope:
             guarded("scope fail", inv.fail, exc)
         else:
             output = None
-            if inv.attributes.get(semconv.GEN_AI_OPERATION_NAME) == semconv.Operation.EXECUTE_TOOL and result is not None:
+            if (
+                inv.attributes.get(semconv.GEN_AI_OPERATION_NAME) == semconv.Operation.EXECUTE_TOOL
+                and result is not None
+            ):
                 output = {semconv.GEN_AI_TOOL_CALL_RESULT: result}
             guarded("scope stop", inv.stop, None, output)
 
@@ -189,7 +194,7 @@ def workflow(name: str, **attributes: Any) -> _Scope:
     return _Scope(lambda tel, attach, args, kwargs: start_workflow(tel, name, attributes, attach))
 
 
-def node(name: str, type: str | None = None, **attributes: Any) -> _Scope:  # noqa: A002 - the public name
+def node(name: str, type: str | None = None, **attributes: Any) -> _Scope:
     """An `invoke_agent {name}` span for a workflow node (planner, executor, ...)."""
     return _Scope(lambda tel, attach, args, kwargs: start_node(tel, name, type, attributes, attach))
 
@@ -211,7 +216,7 @@ class _ToolScope(_Scope):
 
         def start(tel: Telemetry, attach: bool, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Invocation:
             arguments = _bound_arguments(self._fn, args, kwargs) if tel.policy.enabled else None
-            tool_name = self._name or getattr(self._fn, "__name__", "tool")
+            tool_name = str(self._name or getattr(self._fn, "__name__", "tool"))
             return start_tool(tel, tool_name, arguments, extra=attributes, attach=attach)
 
         super().__init__(start)

@@ -83,6 +83,7 @@ class RunRoot:
         with self._lock:
             if self._context is None:
                 script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+                script = script[:-3] if script.endswith(".py") else script
                 name = self._name or os.environ.get(AGENTTRACE_WORKFLOW) or script
                 self._span = self._tracer.start_span(
                     f"{semconv.Operation.INVOKE_WORKFLOW} {name}",
@@ -374,7 +375,9 @@ def start_node(
     return Invocation(tel, f"{semconv.Operation.INVOKE_AGENT} {name}", SpanKind.INTERNAL, attrs, None, attach)
 
 
-def start_workflow(tel: Telemetry, name: str, extra: Mapping[str, Any] | None = None, attach: bool = True) -> Invocation:
+def start_workflow(
+    tel: Telemetry, name: str, extra: Mapping[str, Any] | None = None, attach: bool = True
+) -> Invocation:
     """An `invoke_workflow {name}` span: a run of its own (never under the process-level run root)."""
     attrs: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: semconv.Operation.INVOKE_WORKFLOW,

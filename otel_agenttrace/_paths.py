@@ -13,19 +13,22 @@ _signatures: dict[Callable[..., Any], inspect.Signature | None] = {}
 
 def bind(fn: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The call's arguments by parameter name (self excluded), plus `__self__`."""
-    sig = _signatures.get(fn, _MISSING)  # type: ignore[arg-type]
-    if sig is _MISSING:
+    if fn in _signatures:
+        sig = _signatures[fn]
+    else:
         try:
             sig = inspect.signature(fn)
         except (TypeError, ValueError):
             sig = None
-        _signatures[fn] = sig  # type: ignore[assignment]
+        _signatures[fn] = sig
     view: dict[str, Any] = {"__self__": instance}
     if sig is None:
         view.update(kwargs)
         return view
     try:
-        bound = sig.bind_partial(instance, *args, **kwargs) if instance is not None else sig.bind_partial(*args, **kwargs)
+        bound = (
+            sig.bind_partial(instance, *args, **kwargs) if instance is not None else sig.bind_partial(*args, **kwargs)
+        )
     except TypeError:
         view.update(kwargs)
         return view

@@ -8,6 +8,7 @@ once and skipped.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import sys
@@ -50,7 +51,7 @@ class TargetPatcher:
             if module is not None:
                 self._patch(spec, module)
             else:
-                wrapt.register_post_import_hook(lambda m, spec=spec: self._on_import(spec, m), spec.module)
+                wrapt.register_post_import_hook(functools.partial(self._on_import, spec), spec.module)
 
     def _on_import(self, spec: TargetSpec, module: ModuleType) -> None:
         if self.active:  # hooks cannot be unregistered; an uninstrumented patcher ignores them
@@ -63,8 +64,12 @@ class TargetPatcher:
         owner_name, _, method = spec.qualname.rpartition(".")
         owner: Any = getattr(module, owner_name, None) if owner_name else module
         if owner is None or not callable(getattr(owner, method, None)):
-            _log.warning("otel-agenttrace: target %s does not resolve (no %s in %s); skipped", spec.label,
-                         spec.qualname, spec.module)
+            _log.warning(
+                "otel-agenttrace: target %s does not resolve (no %s in %s); skipped",
+                spec.label,
+                spec.qualname,
+                spec.module,
+            )
             return
         self._wrap(spec, owner, method)
         if isinstance(owner, type):
@@ -86,11 +91,11 @@ class TargetPatcher:
         original = base.__dict__.get("__init_subclass__")
         patcher = self
 
-        def __init_subclass__(cls: type, **kwargs: Any) -> None:  # noqa: N807
+        def __init_subclass__(cls: type, **kwargs: Any) -> None:
             if original is not None:
                 original.__get__(None, cls)(**kwargs)
             else:
-                super(base, cls).__init_subclass__(**kwargs)  # type: ignore[misc]
+                super(base, cls).__init_subclass__(**kwargs)  # type: ignore[misc,arg-type]
             if patcher.active and method in cls.__dict__:
                 try:
                     patcher._wrap(spec, cls, method)
@@ -115,7 +120,7 @@ class TargetPatcher:
 
 def _all_subclasses(cls: type) -> list[type]:
     seen: list[type] = []
-    stack = list(cls.__subclasses__())
+    stack: list[type] = list(cls.__subclasses__())
     while stack:
         sub = stack.pop()
         if sub not in seen:

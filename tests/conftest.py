@@ -15,10 +15,10 @@ os.environ.setdefault("AGENTTRACE_STRICT", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-from oteltest import Telemetry  # noqa: E402
+from oteltest import Telemetry
 
-from otel_agenttrace import AgentTraceInstrumentor  # noqa: E402
-from otel_agenttrace._capture import CapturePolicy, ContentMode, policy_from_env  # noqa: E402
+from otel_agenttrace import AgentTraceInstrumentor
+from otel_agenttrace._capture import CapturePolicy, ContentMode, policy_from_env
 
 
 @pytest.fixture

@@ -23,7 +23,9 @@ class Telemetry:
         return list(self.exporter.get_finished_spans())
 
     def llm_spans(self) -> list[ReadableSpan]:
-        return [s for s in self.spans() if s.instrumentation_scope and s.instrumentation_scope.name == "otel_agenttrace"]
+        return [
+            s for s in self.spans() if s.instrumentation_scope and s.instrumentation_scope.name == "otel_agenttrace"
+        ]
 
     def only_span(self) -> ReadableSpan:
         spans = self.llm_spans()

@@ -20,7 +20,11 @@ def test_messages_create(tel) -> None:
     client = anthropic_client(fake_transport(json_response("anthropic/messages_text.json")))
     client.messages.create(
         # anthropic 2.x has no sampling parameters (temperature, top_p, top_k) any more
-        model="claude-sonnet-4-6", max_tokens=256, messages=MESSAGES, system="Be terse.", stop_sequences=["END"],
+        model="claude-sonnet-4-6",
+        max_tokens=256,
+        messages=MESSAGES,
+        system="Be terse.",
+        stop_sequences=["END"],
     )
     span = tel.only_span()
     a = span.attributes
@@ -39,7 +43,11 @@ def test_messages_create(tel) -> None:
     assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 10
     assert json.loads(a[sc.GEN_AI_SYSTEM_INSTRUCTIONS]) == [{"type": "text", "content": "Be terse."}]
     assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES]) == [
-        {"role": "assistant", "parts": [{"type": "text", "content": "The capital of France is Paris."}], "finish_reason": "stop"}
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "The capital of France is Paris."}],
+            "finish_reason": "stop",
+        }
     ]
 
 
@@ -47,13 +55,18 @@ def test_tool_use(tel) -> None:
     client = anthropic_client(fake_transport(json_response("anthropic/messages_tool_use.json")))
     history = [
         *MESSAGES,
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"c": "P"}}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"c": "P"}}],
+        },
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "18C"}]},
     ]
     client.messages.create(model="claude-sonnet-4-6", max_tokens=256, messages=history, tools=TOOLS)
     a = tel.only_span().attributes
     inputs = json.loads(a[sc.GEN_AI_INPUT_MESSAGES])
-    assert inputs[1]["parts"] == [{"type": "tool_call", "id": "toolu_1", "name": "get_weather", "arguments": {"c": "P"}}]
+    assert inputs[1]["parts"] == [
+        {"type": "tool_call", "id": "toolu_1", "name": "get_weather", "arguments": {"c": "P"}}
+    ]
     assert inputs[2]["parts"] == [{"type": "tool_call_response", "id": "toolu_1", "response": "18C"}]
     assert json.loads(a[sc.GEN_AI_TOOL_DEFINITIONS])[0]["parameters"] == {"type": "object"}
     (out,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])

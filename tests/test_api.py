@@ -112,7 +112,7 @@ def test_generator_error_propagates(tel) -> None:
 async def test_async_generator_decorator(tel) -> None:
     @at.node("agen")
     async def produce():
-        for i in range(3):
+        for _ in range(3):
             await asyncio.sleep(0)
             yield trace.get_current_span().get_span_context().span_id
 

@@ -42,10 +42,10 @@ def test_opentelemetry_instrument_prints_genai_spans(tmp_path: Path) -> None:
     assert "app done" in proc.stderr
     spans = console_spans(proc.stdout)
     by_name = {s["name"]: s for s in spans}
-    assert {"chat gpt-4o", "chat claude-sonnet-4-6", "invoke_workflow zero_code_app.py"} <= set(by_name)
+    assert {"chat gpt-4o", "chat claude-sonnet-4-6", "invoke_workflow zero_code_app"} <= set(by_name)
     chats = [s for s in spans if s["name"].startswith("chat ")]
     assert len(chats) == 3  # the anthropic SDK's own span is folded into ours
-    root = by_name["invoke_workflow zero_code_app.py"]
+    root = by_name["invoke_workflow zero_code_app"]
     for span in chats:
         assert span["kind"] == "SpanKind.CLIENT"
         assert span["context"]["trace_id"] == root["context"]["trace_id"]

@@ -122,7 +122,9 @@ def test_tool_results_in_history(tel) -> None:
     ]
     client.chat.completions.create(model="gpt-4o", messages=history)
     messages = json.loads(tel.only_span().attributes[sc.GEN_AI_INPUT_MESSAGES])
-    assert messages[2]["parts"] == [{"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"c": "P"}}]
+    assert messages[2]["parts"] == [
+        {"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"c": "P"}}
+    ]
     assert messages[3] == {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "18C"}]}
 
 
@@ -199,7 +201,9 @@ def test_responses_tool_call(tel) -> None:
 
 def test_responses_stream(tel) -> None:
     client = openai_client(fake_transport(sse_response("openai/responses_stream.sse")))
-    deltas = [e.delta for e in client.responses.create(model="gpt-4o", input="hi", stream=True) if e.type.endswith(".delta")]
+    deltas = [
+        e.delta for e in client.responses.create(model="gpt-4o", input="hi", stream=True) if e.type.endswith(".delta")
+    ]
     a = tel.only_span().attributes
     assert a[sc.GEN_AI_REQUEST_STREAM] is True
     assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
@@ -220,11 +224,14 @@ def test_embeddings(tel) -> None:
     assert sc.GEN_AI_INPUT_MESSAGES not in a
 
 
-@pytest.mark.parametrize(("fixture", "error", "etype"), [
-    ("openai/error_429.json", openai.RateLimitError, "rate_limit_exceeded"),
-    # no error code in the body: the error's type is the provider's low-cardinality class
-    ("openai/error_500.json", openai.InternalServerError, "server_error"),
-])
+@pytest.mark.parametrize(
+    ("fixture", "error", "etype"),
+    [
+        ("openai/error_429.json", openai.RateLimitError, "rate_limit_exceeded"),
+        # no error code in the body: the error's type is the provider's low-cardinality class
+        ("openai/error_500.json", openai.InternalServerError, "server_error"),
+    ],
+)
 def test_http_errors(tel, fixture, error, etype) -> None:
     client = openai_client(fake_transport(json_response(fixture)))
     with pytest.raises(error) as caught:
@@ -239,7 +246,9 @@ def test_http_errors(tel, fixture, error, etype) -> None:
 
 
 def test_metrics(tel) -> None:
-    client = openai_client(fake_transport(json_response("openai/chat_text.json"), json_response("openai/error_429.json")))
+    client = openai_client(
+        fake_transport(json_response("openai/chat_text.json"), json_response("openai/error_429.json"))
+    )
     client.chat.completions.create(model="gpt-4o", messages=USER)
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="gpt-4o", messages=USER)

@@ -17,7 +17,7 @@ from opentelemetry.trace import StatusCode
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._config import ConfigError, load, parse
 
-USER_MODULE = '''
+USER_MODULE = """
 import openai, httpx2
 
 class BaseProvider:
@@ -54,15 +54,32 @@ class Planner:
     name = "planner"
     def run(self, goal):
         return ["step"]
-'''
+"""
 
 TARGETS = [
-    {"kind": "llm", "target": "{mod}:BaseProvider.generate", "provider": "myapp", "model": "self.model",
-     "messages": "args.messages", "output": "return.text", "input_tokens": "return.tokens"},
-    {"kind": "llm", "target": "{mod}:BaseProvider.agenerate", "model": "self.model", "messages": "args.messages",
-     "output": "return.text"},
-    {"kind": "tool", "target": "{mod}:ToolRegistry.execute", "name": "args.name", "arguments": "args.args",
-     "call_id": "args.call_id"},
+    {
+        "kind": "llm",
+        "target": "{mod}:BaseProvider.generate",
+        "provider": "myapp",
+        "model": "self.model",
+        "messages": "args.messages",
+        "output": "return.text",
+        "input_tokens": "return.tokens",
+    },
+    {
+        "kind": "llm",
+        "target": "{mod}:BaseProvider.agenerate",
+        "model": "self.model",
+        "messages": "args.messages",
+        "output": "return.text",
+    },
+    {
+        "kind": "tool",
+        "target": "{mod}:ToolRegistry.execute",
+        "name": "args.name",
+        "arguments": "args.args",
+        "call_id": "args.call_id",
+    },
     {"kind": "node", "target": "{mod}:Planner.run", "name": "self.name", "type": "planner"},
 ]
 
@@ -210,14 +227,16 @@ def test_bad_configuration_names_the_key(table, message) -> None:
 
 
 def test_load_from_pyproject_and_env(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text(textwrap.dedent('''
+    (tmp_path / "pyproject.toml").write_text(
+        textwrap.dedent("""
         [project]
         name = "x"
         [[tool.agenttrace.targets]]
         kind = "tool"
         target = "myapp.tools:ToolRegistry.execute"
         name = "args.name"
-    '''))
+    """)
+    )
     (sub := tmp_path / "src").mkdir()
     (spec,) = load(environ={}, cwd=sub)
     assert (spec.kind, spec.module, spec.qualname) == ("tool", "myapp.tools", "ToolRegistry.execute")

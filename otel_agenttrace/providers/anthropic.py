@@ -148,7 +148,11 @@ def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any]
     if capture:
         output = {
             semconv.GEN_AI_OUTPUT_MESSAGES: [
-                {"role": "assistant", "parts": _parts(result.content), "finish_reason": finish_reason(result.stop_reason)}
+                {
+                    "role": "assistant",
+                    "parts": _parts(result.content),
+                    "finish_reason": finish_reason(result.stop_reason),
+                }
             ]
         }
     return attrs, output

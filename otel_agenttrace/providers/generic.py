@@ -23,7 +23,10 @@ def _messages(value: Any) -> list[dict[str, Any]] | None:
     if isinstance(value, str):
         return [{"role": "user", "parts": [text_part(value)]}]
     try:
-        return [chat_input_message(m) if not isinstance(m, str) else {"role": "user", "parts": [text_part(m)]} for m in value]
+        return [
+            chat_input_message(m) if not isinstance(m, str) else {"role": "user", "parts": [text_part(m)]}
+            for m in value
+        ]
     except TypeError:
         return [{"role": "user", "parts": [text_part(str(value))]}]
 

@@ -261,7 +261,9 @@ class ChatStreamAccumulator:
                 parts.append({"type": "refusal", "content": "".join(self.refusals[index])})
             for _, call in sorted(self.tool_calls.get(index, {}).items()):
                 parts.append(tool_call_part(call["id"], call["name"], "".join(call["arguments"])))
-            messages.append({"role": "assistant", "parts": parts, "finish_reason": finish_reason(self.finish.get(index))})
+            messages.append(
+                {"role": "assistant", "parts": parts, "finish_reason": finish_reason(self.finish.get(index))}
+            )
         return attrs, {semconv.GEN_AI_OUTPUT_MESSAGES: messages}
 
 
@@ -464,4 +466,3 @@ TARGETS: tuple[Target, ...] = (
     Target(_EMBEDDINGS_MODULE, "Embeddings", "create", _wrapper(EMBEDDINGS, False)),
     Target(_EMBEDDINGS_MODULE, "AsyncEmbeddings", "create", _wrapper(EMBEDDINGS, True)),
 )
-
