@@ -7,6 +7,8 @@ Rows:
   export, content    the same plus input/output messages (~1 KB of JSON content per span)
   pipeline           spans made by an SDK tracer -> BatchSpanProcessor -> exporter (force_flush at the end),
                      next to the same pipeline with an exporter that drops everything (the bare SDK's cost)
+CPU rates (process CPU time) are the steadier number on a shared machine; wall rates include waiting
+for the disk and for other processes.
 Memory: tracemalloc over a run of --spans spans through export(), sampled every tenth of the run
 (peak within each tenth, and what is still allocated after it): flat means nothing accumulates.
 """
@@ -111,23 +113,23 @@ class _Drop(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def bench_pipeline(count: int, batch: int, exporter: SpanExporter) -> float:
+def bench_pipeline(count: int, batch: int, exporter: SpanExporter) -> tuple[float, float]:
     provider = TracerProvider(resource=RESOURCE)
     provider.add_span_processor(
         BatchSpanProcessor(exporter, max_queue_size=count + 1, max_export_batch_size=batch, schedule_delay_millis=50)
     )
     tracer = provider.get_tracer("bench")
     attributes = _attributes(0, False)
-    wall = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(count // SPANS_PER_RUN):
         with tracer.start_as_current_span("invoke_workflow bench"):
             for _ in range(SPANS_PER_RUN - 1):
                 with tracer.start_as_current_span("chat gpt-4o", kind=trace_api.SpanKind.CLIENT, attributes=attributes):
                     pass
     provider.force_flush()
-    wall = time.perf_counter() - wall
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     provider.shutdown()
-    return count / wall
+    return count / wall, count / cpu
 
 
 def bench_memory(count: int, batch: int, content: bool) -> list[tuple[int, float, float]]:
@@ -170,8 +172,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         full = bench_pipeline(args.spans, args.batch, RunTraceExporter(store=home, forward=None))
     bare = bench_pipeline(args.spans, args.batch, _Drop())
-    print(f"| pipeline: SDK tracer + BSP + RunTraceExporter | {full:,.0f} | |")
-    print(f"| pipeline: SDK tracer + BSP + dropping exporter (bare SDK) | {bare:,.0f} | |")
+    print(f"| pipeline: SDK tracer + BSP + RunTraceExporter | {full[0]:,.0f} | {full[1]:,.0f} |")
+    print(f"| pipeline: SDK tracer + BSP + dropping exporter (bare SDK) | {bare[0]:,.0f} | {bare[1]:,.0f} |")
 
     print("\nMemory of export() over the run (tracemalloc, MiB; peak within each tenth of the run)\n")
     print("| spans done | allocated after | peak during |")

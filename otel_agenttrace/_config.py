@@ -48,7 +48,7 @@ _KEYS: dict[str, dict[str, bool]] = {
         "output_tokens": True,
     },
     "tool": {"name": True, "arguments": True, "call_id": True, "result": True},
-    "node": {"name": True, "type": False},
+    "node": {"name": True, "type": True},
 }
 _COMMON = {"kind", "target"}
 
@@ -87,7 +87,9 @@ def _parse_target(where: str, raw: Any) -> TargetSpec:
             raise ConfigError(f"{where}.{key}: unknown key for a {kind} target (allowed: {', '.join(sorted(allowed))})")
         if not isinstance(value, str):
             raise ConfigError(f"{where}.{key}: expected a string, got {type(value).__name__}")
-        if allowed[key] and not is_path(value) and not (kind != "llm" and key == "name"):
+        # a tool's or node's name and a node's type may be a path or a literal
+        literal_ok = kind != "llm" and key in ("name", "type")
+        if allowed[key] and not is_path(value) and not literal_ok:
             raise ConfigError(f"{where}.{key}: {value!r} is not a path like self.x, args.x or return.x")
         options[key] = value
     module, qualname = target.split(":", 1)

@@ -72,12 +72,13 @@ def _failed(inv: LLMInvocation, exc: BaseException) -> None:
 def _absorb(
     tel: Telemetry, endpoint: Endpoint, outer: LLMInvocation, instance: Any, kwargs: dict[str, Any], result: Any
 ) -> None:
-    """A nested call: its (usually richer) SDK-level view fills in the outer span."""
-    if endpoint.is_stream is not None and endpoint.is_stream(result):
-        return
+    """A nested call: its (usually richer) SDK-level view fills in the outer span. Of a stream, only
+    the request is known here (the outer call reads the stream and reports what it returns)."""
     attrs = endpoint.request(instance, kwargs)
-    response_attrs, output = endpoint.response(result, tel.policy.enabled)
-    attrs.update(response_attrs)
+    output = None
+    if endpoint.is_stream is None or not endpoint.is_stream(result):
+        response_attrs, output = endpoint.response(result, tel.policy.enabled)
+        attrs.update(response_attrs)
     content = endpoint.request_content(kwargs) if tel.policy.enabled else None
     if content:
         output = {**content, **(output or {})}

@@ -803,5 +803,5 @@ class RunStore:
             )
         )
         with self._lock, contextlib.suppress(sqlite3.Error):
-            self._connection().execute("PRAGMA incremental_vacuum")
+            self._connection().execute("PRAGMA incremental_vacuum").fetchall()  # it frees pages as it steps
         return len(doomed)

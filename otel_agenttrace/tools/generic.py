@@ -31,7 +31,8 @@ def _starter(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Callab
         view = bind(fn, instance, args, kwargs)
         if spec.kind == "node":
             default = type(instance).__name__ if instance is not None else method
-            return start_node(tel, str(_value(o.get("name"), view, default)), o.get("type"))
+            node_type = _value(o.get("type"), view, None)
+            return start_node(tel, str(_value(o.get("name"), view, default)), str(node_type) if node_type else None)
         name = str(_value(o.get("name"), view, method))
         call_id = _value(o.get("call_id"), view, None)
         arguments = None

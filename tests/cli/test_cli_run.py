@@ -241,12 +241,26 @@ def test_demo_agent_end_to_end(child_env: dict[str, str], tmp_path: Path, schema
 
     root, *rest = doc["steps"]
     assert root["type"] == "workflow" and root["parent_id"] is None
+    # workflow → nodes (from [tool.agenttrace] targets in examples/pyproject.toml) → LLM calls and tools
+    nodes = {s["name"]: s for s in rest if s["type"] == "node"}
+    assert list(nodes) == ["invoke_agent planner", "invoke_agent executor", "invoke_agent writer"]
+    assert all(n["parent_id"] == root["id"] for n in nodes.values())
     llm_calls = [s for s in rest if s["type"] == "llm_call"]
-    # planner (1) + executor (3: search, weather x2, done) + the streamed final answer (1)
+    # planner (1) + executor (3: search, weather x2, done) + the streamed final answer (1):
+    # the app's BaseProvider.generate and the SDK call inside it are ONE step
     assert len(llm_calls) == 5
-    assert all(s["parent_id"] == root["id"] for s in llm_calls)
+    assert [s["node"] for s in llm_calls] == ["planner", "executor", "executor", "executor", "writer"]
+    assert all(s["parent_id"] == nodes[f"invoke_agent {s['node']}"]["id"] for s in llm_calls)
     assert all(s["provider"] == "openai" and s["usage"]["input_tokens"] > 0 for s in llm_calls)
     assert llm_calls[-1]["request"].get("stream") is True
+    tools = [s for s in rest if s["type"] == "tool_call"]
+    assert [(t["name"], t["status"]) for t in tools] == [
+        ("execute_tool search_docs", "ok"),
+        ("execute_tool get_weather", "ok"),
+        ("execute_tool get_weather", "error"),
+    ]
+    assert all(t["node"] == "executor" for t in tools)
+    assert "no forecast for 'Atlantis'" in tools[-1]["error"]["message"]
 
     def tool_calls(step: dict[str, Any]) -> list[tuple[str, Any]]:
         return [

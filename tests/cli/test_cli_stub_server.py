@@ -15,8 +15,13 @@ import pytest
 from .cli_helpers import REPO
 
 sys.path.insert(0, str(REPO / "examples"))
-import demo_agent
+from agentapp import pipeline
+from agentapp.nodes import Executor, Planner, Writer
+from agentapp.providers import OpenAIProvider
+from agentapp.tools import ToolRegistry
 from stub_server import StubServer
+
+SCHEMAS: Any = ToolRegistry().schemas
 
 
 @pytest.fixture
@@ -31,25 +36,24 @@ def client(stub: StubServer) -> openai.OpenAI:
 
 
 def test_the_agent_loop_is_scripted(client: openai.OpenAI) -> None:
-    plan = demo_agent.planner(client, "gpt-4o-mini", demo_agent.QUESTION)
+    provider = OpenAIProvider("gpt-4o-mini", client)
+    plan = Planner(provider).run(pipeline.QUESTION)
     assert len(plan) == 3
-    notes = demo_agent.executor(client, "gpt-4o-mini", demo_agent.QUESTION, plan)
-    calls = [c["function"]["name"] for m in notes if m["role"] == "assistant" for c in m.get("tool_calls", [])]
-    assert calls == ["search_docs", "get_weather", "get_weather"]
-    results = [json.loads(m["content"]) for m in notes if m["role"] == "tool"]
+    findings = Executor(provider, ToolRegistry()).run(pipeline.QUESTION, plan)
+    results = [json.loads(f) for f in findings]
+    assert len(results) == 3
     assert results[0]["result"] and results[1] == {"result": "sunny, 21 °C"}
     assert results[2] == {"error": "LookupError: weather service has no forecast for 'Atlantis'"}
-    assert notes[-1] == {"role": "assistant", "content": "Done: 3 tool results, 1 failed."}
-    answer = demo_agent.final_answer(client, "gpt-4o-mini", demo_agent.QUESTION, notes)
+    answer = Writer(provider).run(pipeline.QUESTION, findings)
     assert "Lisbon: sunny" in answer
 
 
 def test_a_fresh_stub_answers_the_same_conversation_the_same_way(client: openai.OpenAI) -> None:
     messages: Any = [{"role": "user", "content": "hi"}]
-    first = client.chat.completions.create(model="m", messages=messages, tools=demo_agent.TOOL_SCHEMAS)
+    first = client.chat.completions.create(model="m", messages=messages, tools=SCHEMAS)
     with StubServer() as other:
         again = openai.OpenAI(base_url=other.base_url, api_key="stub", max_retries=0)
-        second = again.chat.completions.create(model="m", messages=messages, tools=demo_agent.TOOL_SCHEMAS)
+        second = again.chat.completions.create(model="m", messages=messages, tools=SCHEMAS)
     assert first.model_dump() == second.model_dump()  # ids included: they count requests per server
     assert first.choices[0].finish_reason == "tool_calls"
     assert first.usage is not None
@@ -60,7 +64,7 @@ def test_streamed_tool_calls_reassemble(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model="m",
         messages=[{"role": "user", "content": "hi"}],
-        tools=demo_agent.TOOL_SCHEMAS,
+        tools=SCHEMAS,
         stream=True,
         stream_options={"include_usage": True},
     )
