@@ -12,13 +12,24 @@ import enum
 import json
 import logging
 import os
-import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_agenttrace import semconv
+from otel_agenttrace._redact import (
+    PathRule,
+    PolicyError,
+    RedactionPolicy,
+    Redactor,
+    apply_paths,
+    load_policy_file,
+    parse_policy,
+)
 from otel_agenttrace.environment_variables import (
+    AGENTTRACE_ENV_ALLOW,
     AGENTTRACE_MAX_CONTENT_LENGTH,
+    AGENTTRACE_REDACTION_POLICY,
     OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
 )
 
@@ -26,6 +37,17 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 16384
 TRUNCATION_MARKER = "…[truncated {} chars]"
+
+
+# Content attribute -> the root name JSON paths of a redaction policy use for it.
+_PATH_ROOTS = {
+    semconv.GEN_AI_INPUT_MESSAGES: "input",
+    semconv.GEN_AI_OUTPUT_MESSAGES: "output",
+    semconv.GEN_AI_SYSTEM_INSTRUCTIONS: "system",
+    semconv.GEN_AI_TOOL_DEFINITIONS: "tools",
+    semconv.GEN_AI_TOOL_CALL_ARGUMENTS: "arguments",
+    semconv.GEN_AI_TOOL_CALL_RESULT: "result",
+}
 
 
 class ContentMode(enum.Enum):
@@ -73,49 +95,12 @@ def forward_content(mode: ContentMode | None = None) -> bool:
     return mode in (ContentMode.SPAN_ONLY, ContentMode.SPAN_AND_EVENT, ContentMode.EVENT_ONLY)
 
 
-# --- redaction ------------------------------------------------------------------------------
-
-# Order matters where kinds overlap: the more specific key formats come before generic ones.
-BUILTIN_PATTERNS: dict[str, str] = {
-    "private_key": r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----.*?-----END[A-Z ]{0,40}PRIVATE KEY-----",
-    "anthropic_key": r"sk-ant-[A-Za-z0-9_\-]{20,}",
-    "openai_key": r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
-    "aws_access_key": r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
-    "aws_secret_key": r"(?i:aws_?secret_?(?:access_?)?key)[\"'\s:=]{1,6}[A-Za-z0-9/+=]{40}",
-    "github_token": r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
-    "google_api_key": r"\bAIza[0-9A-Za-z_\-]{35}",
-    "jwt": r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
-    "bearer_token": r"(?i:\bbearer)\s+[A-Za-z0-9._~+/=\-]{8,}",
-    "email": r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
-}
-
-
-@dataclass
-class Redactor:
-    """One compiled alternation of every enabled pattern; each match becomes `[REDACTED:<kind>]`."""
-
-    patterns: dict[str, str] = field(default_factory=lambda: dict(BUILTIN_PATTERNS))
-    _regex: re.Pattern[str] = field(init=False, repr=False)
-    _kinds: list[str] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        self._kinds = list(self.patterns)
-        joined = "|".join(f"(?P<k{i}>{p})" for i, p in enumerate(self.patterns.values()))
-        self._regex = re.compile(joined or r"(?!x)x", re.DOTALL)
-
-    def _replace(self, match: re.Match[str]) -> str:
-        return f"[REDACTED:{self._kinds[int(match.lastgroup[1:])]}]"  # type: ignore[index]
-
-    def redact(self, text: str) -> tuple[str, int]:
-        """Returns the redacted text and how many secrets were replaced."""
-        return self._regex.subn(self._replace, text)
-
-
 @dataclass
 class CapturePolicy:
     mode: ContentMode = ContentMode.LOCAL_ONLY
     max_length: int = DEFAULT_MAX_LENGTH
     redactor: Redactor = field(default_factory=Redactor)
+    paths: tuple[PathRule, ...] = ()
 
     @property
     def on_span(self) -> bool:
@@ -139,14 +124,15 @@ class CapturePolicy:
 
     def content(self, values: dict[str, Any]) -> dict[str, str]:
         """Serialize each content value to JSON, redact and cap it; adds the bookkeeping attributes."""
-        from otel_agenttrace import semconv
-
         out: dict[str, str] = {}
         truncated: list[str] = []
         total = 0
         for key, value in values.items():
             if value is None:
                 continue
+            if self.paths and not isinstance(value, str):
+                value, dropped = apply_paths(self.paths, _PATH_ROOTS.get(key, key), value)
+                total += dropped
             raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
             text, count, cut = self.text(raw)
             total += count
@@ -161,8 +147,19 @@ class CapturePolicy:
         return result
 
 
-def policy_from_env(environ: dict[str, str] | None = None, patterns: Iterable[tuple[str, str]] = ()) -> CapturePolicy:
+def policy_from_env(
+    environ: Mapping[str, str] | None = None, redaction: RedactionPolicy | None = None
+) -> CapturePolicy:
+    """The capture policy from the environment. An invalid redaction policy never disables
+    redaction silently: it is reported, and no content is captured at all."""
     env = environ if environ is not None else os.environ
+    mode = content_mode_from_env(dict(env))
+    if redaction is None:
+        try:
+            redaction = load_redaction_policy(env)
+        except PolicyError as exc:
+            _log.error("otel-agenttrace: redaction policy error: %s; capturing no content", exc)
+            redaction, mode = RedactionPolicy(), ContentMode.NO_CONTENT
     max_length = DEFAULT_MAX_LENGTH
     raw = env.get(AGENTTRACE_MAX_CONTENT_LENGTH)
     if raw:
@@ -170,5 +167,35 @@ def policy_from_env(environ: dict[str, str] | None = None, patterns: Iterable[tu
             max_length = max(64, int(raw))
         except ValueError:
             _log.warning("%s=%r is not an integer; using %d", AGENTTRACE_MAX_CONTENT_LENGTH, raw, DEFAULT_MAX_LENGTH)
-    redactor = Redactor({**BUILTIN_PATTERNS, **dict(patterns)})
-    return CapturePolicy(mode=content_mode_from_env(dict(env)), max_length=max_length, redactor=redactor)
+    return CapturePolicy(mode=mode, max_length=max_length, redactor=redaction.redactor(), paths=redaction.paths)
+
+
+def load_redaction_policy(environ: Mapping[str, str]) -> RedactionPolicy:
+    """AGENTTRACE_REDACTION_POLICY (a file) when set, else [tool.agenttrace.redaction], else the defaults."""
+    path = environ.get(AGENTTRACE_REDACTION_POLICY)
+    if path and path.strip():
+        return load_policy_file(path.strip())
+    from otel_agenttrace._config import ConfigError, load_table
+
+    try:
+        found = load_table(dict(environ))
+    except ConfigError:
+        return RedactionPolicy()  # reported by the target loader
+    if found is None or "redaction" not in found[0]:
+        return RedactionPolicy()
+    table, source = found
+    return parse_policy(table["redaction"], f"{source}.redaction")
+
+
+def env_snapshot(policy: CapturePolicy, environ: Mapping[str, str] | None = None) -> str | None:
+    """Allow-listed environment variables (AGENTTRACE_ENV_ALLOW=NAME,PREFIX_*) as redacted JSON."""
+    env = environ if environ is not None else os.environ
+    allow = [a.strip() for a in env.get(AGENTTRACE_ENV_ALLOW, "").split(",") if a.strip()]
+    if not allow:
+        return None
+    picked = {
+        name: value
+        for name, value in sorted(env.items())
+        if any(name.startswith(a[:-1]) if a.endswith("*") else name == a for a in allow)
+    }
+    return policy.text(json.dumps(picked, ensure_ascii=False))[0] if picked else None

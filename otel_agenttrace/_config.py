@@ -118,9 +118,9 @@ def _find_pyproject(start: Path) -> Path | None:
     return None
 
 
-def load(environ: dict[str, str] | None = None, cwd: Path | None = None) -> list[TargetSpec]:
-    """AGENTTRACE_TARGETS when set (TOML or JSON), else [tool.agenttrace] of the nearest pyproject.toml
-    above the working directory or the script's directory."""
+def load_table(environ: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[dict[str, Any], str] | None:
+    """The `[tool.agenttrace]` table and where it came from: AGENTTRACE_TARGETS when set (TOML or JSON),
+    else the nearest pyproject.toml above the working directory or the script's directory that has one."""
     env = environ if environ is not None else os.environ
     raw = env.get(AGENTTRACE_TARGETS)
     if raw and raw.strip():
@@ -135,7 +135,7 @@ def load(environ: dict[str, str] | None = None, cwd: Path | None = None) -> list
             table = table.get("tool", {}).get("agenttrace", {})
         if isinstance(table, list):
             table = {"targets": table}
-        return parse(table, AGENTTRACE_TARGETS)
+        return table, AGENTTRACE_TARGETS
     starts = [cwd or Path.cwd()]
     if sys.argv and sys.argv[0]:
         starts.append(Path(sys.argv[0]).resolve().parent)
@@ -149,5 +149,11 @@ def load(environ: dict[str, str] | None = None, cwd: Path | None = None) -> list
             raise ConfigError(f"{pyproject}: {exc}") from None
         table = doc.get("tool", {}).get("agenttrace")
         if table is not None:
-            return parse(table, f"{pyproject} [tool.agenttrace]")
-    return []
+            return table, f"{pyproject} [tool.agenttrace]"
+    return None
+
+
+def load(environ: dict[str, str] | None = None, cwd: Path | None = None) -> list[TargetSpec]:
+    """The configured targets (see load_table for where they are looked for)."""
+    found = load_table(environ, cwd)
+    return [] if found is None else parse(*found)

@@ -35,3 +35,11 @@ AGENTTRACE_TARGETS: Final = "AGENTTRACE_TARGETS"
 
 AGENTTRACE_STRICT: Final = "AGENTTRACE_STRICT"
 """1: raise internal errors of the instrumentation instead of logging them (for this project's tests)."""
+
+AGENTTRACE_REDACTION_POLICY: Final = "AGENTTRACE_REDACTION_POLICY"
+"""Path of a redaction policy file (TOML or JSON; keys as [tool.agenttrace.redaction]). An invalid policy
+is reported at startup and then no content is captured at all: redaction is never silently off."""
+
+AGENTTRACE_ENV_ALLOW: Final = "AGENTTRACE_ENV_ALLOW"
+"""Environment variables recorded on the run (agenttrace.env), e.g. `APP_VERSION,MYAPP_*`. Default: none.
+Values matching redaction patterns are masked."""

@@ -31,6 +31,7 @@ _log = logging.getLogger(__name__)
 PROVIDERS: tuple[tuple[str, str], ...] = (
     ("openai", "otel_agenttrace.providers.openai"),
     ("anthropic", "otel_agenttrace.providers.anthropic"),
+    ("mcp", "otel_agenttrace.tools.mcp"),
 )
 
 SCOPE = "otel_agenttrace"

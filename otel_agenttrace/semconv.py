@@ -59,6 +59,7 @@ EXCEPTION_MESSAGE: Final = "exception.message"
 EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 MCP_METHOD_NAME: Final = "mcp.method.name"
 MCP_SESSION_ID: Final = "mcp.session.id"
+JSONRPC_REQUEST_ID: Final = "jsonrpc.request.id"
 
 # agenttrace.* --------------------------------------------------------------------------------
 AGENTTRACE_NODE_NAME: Final = "agenttrace.node.name"

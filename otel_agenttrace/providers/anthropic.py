@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import wrapt
+
 from otel_agenttrace import semconv
 from otel_agenttrace._lifecycle import Telemetry, current_llm, internal_error
 from otel_agenttrace._llm import Endpoint, fail_stream, finish_stream, make_wrapper, start_stream
@@ -240,7 +242,23 @@ MESSAGES = Endpoint(
 # --- messages.stream(...): the manager issues the request when entered ---------------------
 
 
-def _traced_request(tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any) -> Callable[[], Any]:
+class _Opened:
+    """The stream proxy a manager's request produced, so the manager's exit can report the user's error."""
+
+    __slots__ = ("proxy",)
+
+    def __init__(self) -> None:
+        self.proxy: Any = None
+
+    def fail(self, exc: BaseException | None) -> None:
+        state = getattr(self.proxy, "_self_state", None)
+        if exc is not None and state is not None:
+            state.fail(exc)
+
+
+def _traced_request(
+    tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any, opened: _Opened
+) -> Callable[[], Any]:
     def run() -> Any:
         inv = start_stream(tel, MESSAGES, instance, {**kwargs, "stream": True})
         if inv is None:
@@ -250,12 +268,15 @@ def _traced_request(tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_r
         except BaseException as exc:
             fail_stream(inv, exc)
             raise
-        return finish_stream(tel, MESSAGES, inv, raw, False)
+        opened.proxy = finish_stream(tel, MESSAGES, inv, raw, False)
+        return opened.proxy
 
     return run
 
 
-async def _traced_async_request(tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any) -> Any:
+async def _traced_async_request(
+    tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any, opened: _Opened
+) -> Any:
     inv = start_stream(tel, MESSAGES, instance, {**kwargs, "stream": True})
     if inv is None:
         return await api_request
@@ -264,7 +285,30 @@ async def _traced_async_request(tel: Telemetry, instance: Any, kwargs: dict[str,
     except BaseException as exc:
         fail_stream(inv, exc)
         raise
-    return finish_stream(tel, MESSAGES, inv, raw, True)
+    opened.proxy = finish_stream(tel, MESSAGES, inv, raw, True)
+    return opened.proxy
+
+
+class _ManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
+    """The SDK's stream manager closes the stream on exit without the exception: pass it on first."""
+
+    def __init__(self, wrapped: Any, opened: _Opened) -> None:
+        super().__init__(wrapped)
+        self._self_opened = opened
+
+    def __enter__(self) -> Any:
+        return self.__wrapped__.__enter__()
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        self._self_opened.fail(exc)
+        return self.__wrapped__.__exit__(exc_type, exc, tb)
+
+    async def __aenter__(self) -> Any:
+        return await self.__wrapped__.__aenter__()
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        self._self_opened.fail(exc)
+        return await self.__wrapped__.__aexit__(exc_type, exc, tb)
 
 
 def _stream_helper(is_async: bool) -> Callable[[Telemetry], Callable[..., Any]]:
@@ -277,12 +321,14 @@ def _stream_helper(is_async: bool) -> Callable[[Telemetry], Callable[..., Any]]:
                     prefix = "_Async" + type(manager).__name__ if is_async else "_" + type(manager).__name__
                 attr = f"{prefix}__api_request"
                 original = getattr(manager, attr)
+                opened = _Opened()
                 traced = (
-                    _traced_async_request(tel, instance, kwargs, original)
+                    _traced_async_request(tel, instance, kwargs, original, opened)
                     if is_async
-                    else _traced_request(tel, instance, kwargs, original)
+                    else _traced_request(tel, instance, kwargs, original, opened)
                 )
                 setattr(manager, attr, traced)
+                return _ManagerProxy(manager, opened)
             except Exception as exc:
                 internal_error("anthropic messages.stream", exc)
             return manager

@@ -1,0 +1,422 @@
+"""Redaction: built-in secret patterns, the user's policy (extra regexes, JSON paths, switches).
+
+Speed matters (it runs on every captured message): each pattern carries literal anchors, and its
+regex only runs over a text that contains one of them. Typical prose with no secret costs a few
+substring tests per KB instead of a regex scan per pattern.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class PolicyError(ValueError):
+    """An invalid redaction policy; the message names the file and the key or line."""
+
+
+def _luhn(digits: str) -> bool:
+    total, parity = 0, len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = ord(ch) - 48
+        if i % 2 == parity:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+# Text reduced to a shape (digit "d", space or hyphen "s", anything else "x") by one C-level
+# translate; a card needs 13+ digits with at most one separator between them, and that regex has
+# a literal prefix, so the test costs a couple of µs per KB even in digit-heavy text.
+_SHAPE = bytes(100 if 48 <= i <= 57 else 115 if i in (32, 45) else 120 for i in range(256))
+_CARD_SHAPE = re.compile(rb"dddd(?:s?d){9,15}")
+
+
+_TOKEN_SHAPE = bytes(
+    116 if (48 <= i <= 57 or 65 <= i <= 90 or 97 <= i <= 122 or i in (45, 95)) else 120 for i in range(256)
+)
+_LONG_TOKEN = b"t" * 20
+
+
+def _has_long_token(text: str) -> bool:
+    """API keys and tokens are runs of 20+ [A-Za-z0-9_-]: prose without one skips all their patterns."""
+    return _LONG_TOKEN in text.encode("utf-8", "surrogatepass").translate(_TOKEN_SHAPE)
+
+
+def _may_hold_card(text: str) -> bool:
+    return _CARD_SHAPE.search(text.encode("utf-8", "surrogatepass").translate(_SHAPE)) is not None
+
+
+def _card_ok(match: str) -> bool:
+    digits = re.sub(r"[ -]", "", match)
+    return 13 <= len(digits) <= 19 and _luhn(digits)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    regex: str
+    # The regex runs only over a text containing one of these (empty: always runs).
+    anchors: tuple[str, ...] = ()
+    # Anchors are lower-case and tested against the lower-cased text.
+    fold_case: bool = False
+    replacement: str | None = None
+    # A match is a secret only if this says so (e.g. the Luhn check of a card number).
+    check: Callable[[str], bool] | None = None
+    # Chars a match may start before its anchor and end after it: the regex then runs only in
+    # those windows around each anchor instead of over the whole text (None: the whole text).
+    window: tuple[int, int] | None = None
+    # A cheap test the text must pass before the regex runs (for patterns with no literal anchor).
+    prefilter: Callable[[str], bool] | None = None
+
+
+# Order matters where kinds overlap: the more specific formats come first.
+BUILTIN: tuple[Pattern, ...] = (
+    Pattern(
+        "private_key",
+        r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----.*?-----END[A-Z ]{0,40}PRIVATE KEY-----",
+        ("PRIVATE KEY",),
+    ),
+    Pattern("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]{20,}", ("sk-ant-",), prefilter=_has_long_token),
+    Pattern("openai_key", r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",), prefilter=_has_long_token),
+    Pattern(
+        "aws_access_key",
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+        ("AKIA", "ASIA", "ABIA", "ACCA"),
+        window=(1, 24),
+        prefilter=_has_long_token,
+    ),
+    Pattern(
+        "aws_secret_key",
+        r"(?i:aws_?secret_?(?:access_?)?key)[\"'\s:=]{1,6}[A-Za-z0-9/+=]{40}",
+        ("secret",),
+        fold_case=True,
+    ),
+    Pattern(
+        "github_token",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        window=(1, 512),
+        prefilter=_has_long_token,
+    ),
+    Pattern("google_api_key", r"\bAIza[0-9A-Za-z_\-]{35}", ("AIza",), window=(1, 48), prefilter=_has_long_token),
+    Pattern(
+        "jwt",
+        r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
+        ("eyJ",),
+        window=(1, 16384),
+        prefilter=_has_long_token,
+    ),
+    Pattern("bearer_token", r"(?i:\bbearer)\s+[A-Za-z0-9._~+/=\-]{8,}", ("bearer",), fold_case=True),
+    # The look-behind makes every position inside a word fail at once: linear in the text.
+    Pattern(
+        "email",
+        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}",
+        ("@",),
+        window=(66, 512),
+    ),
+    Pattern(
+        "credit_card",
+        r"\d(?<![\d-]\d)(?:[ -]?\d){12,18}(?!\d)",
+        check=_card_ok,
+        prefilter=_may_hold_card,
+    ),
+)
+BUILTIN_NAMES = tuple(p.name for p in BUILTIN)
+
+
+class _Compiled:
+    __slots__ = ("anchors", "check", "fold_case", "name", "prefilter", "regex", "replacement", "window")
+
+    def __init__(self, pattern: Pattern) -> None:
+        self.name = pattern.name
+        self.regex = re.compile(pattern.regex, re.DOTALL)
+        self.anchors = pattern.anchors
+        self.fold_case = pattern.fold_case
+        self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
+        self.check = pattern.check
+        self.window = pattern.window
+        self.prefilter = pattern.prefilter
+
+
+class Redactor:
+    """Replaces every secret of the enabled patterns with `[REDACTED:<kind>]` (or the pattern's replacement)."""
+
+    def __init__(self, patterns: Iterable[Pattern] = BUILTIN) -> None:
+        self.patterns = tuple(patterns)
+        self._compiled = [_Compiled(p) for p in self.patterns]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.patterns)
+
+    def redact(self, text: str) -> tuple[str, int]:
+        """Returns the redacted text and how many secrets were replaced."""
+        total = 0
+        lowered: str | None = None
+        passed: dict[Callable[[str], bool], bool] = {}  # each prefilter runs once per text
+        for p in self._compiled:
+            if p.prefilter is not None:
+                ok = passed.get(p.prefilter)
+                if ok is None:
+                    ok = passed[p.prefilter] = p.prefilter(text)
+                if not ok:
+                    continue
+            if p.anchors:
+                if p.fold_case:
+                    if lowered is None:
+                        lowered = text.lower()
+                    haystack = lowered
+                else:
+                    haystack = text
+                for anchor in p.anchors:
+                    if anchor in haystack:
+                        break
+                else:
+                    continue
+            if p.window is not None:
+                text, count = self._windowed(p, text)
+            elif p.check is None:
+                text, count = p.regex.subn(p.replacement, text)
+            else:
+                text, count = self._checked(p, p.regex.finditer(text), text)
+            if count:
+                total += count
+                lowered = None
+                passed.clear()
+        return text, total
+
+    @staticmethod
+    def _checked(p: _Compiled, matches: Iterable[re.Match[str]], text: str) -> tuple[str, int]:
+        spans = [(m.start(), m.end()) for m in matches if p.check is None or p.check(m.group(0))]
+        return Redactor._replace(p, spans, text)
+
+    @staticmethod
+    def _replace(p: _Compiled, spans: list[tuple[int, int]], text: str) -> tuple[str, int]:
+        if not spans:
+            return text, 0
+        pieces, last, count = [], 0, 0
+        for start, end in sorted(set(spans)):
+            if start < last:  # overlaps a match already replaced
+                continue
+            pieces.append(text[last:start])
+            pieces.append(p.replacement)
+            last, count = end, count + 1
+        pieces.append(text[last:])
+        return "".join(pieces), count
+
+    @staticmethod
+    def _windowed(p: _Compiled, text: str) -> tuple[str, int]:
+        """Run the regex only around each anchor (pos/endpos keep look-behinds and \\b exact)."""
+        assert p.window is not None
+        before, after = p.window
+        size = len(text)
+        matches: list[re.Match[str]] = []
+        for anchor in p.anchors:
+            i = text.find(anchor)
+            while i != -1:
+                matches.extend(p.regex.finditer(text, max(0, i - before), min(size, i + after)))
+                i = text.find(anchor, i + 1)
+        return Redactor._checked(p, matches, text)
+
+
+# --- JSON paths -------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"\.\.(?P<deep>[A-Za-z_][\w-]*|\*)|\.(?P<key>[A-Za-z_][\w-]*|\*)|\[(?P<index>\*|\d+|'[^']*'|\"[^\"]*\")\]"
+)
+ROOTS = ("input", "output", "system", "tools", "arguments", "result")
+
+
+@dataclass(frozen=True)
+class PathRule:
+    """`$.arguments.password`, `$..api_key`, `$.input[*].parts[*].content` — drop or mask what they select.
+
+    The first step names the content it applies to: input (messages sent), output (messages
+    returned), system (instructions), tools (definitions), arguments and result (of tool calls);
+    a path starting with `..` applies to all of them."""
+
+    path: str
+    action: str  # drop | mask
+    steps: tuple[tuple[str, str], ...] = field(default=())
+
+    @staticmethod
+    def parse(path: str, action: str) -> PathRule:
+        if action not in ("drop", "mask"):
+            raise ValueError(f"action must be 'drop' or 'mask', got {action!r}")
+        if not path.startswith("$"):
+            raise ValueError(f"a JSON path starts with '$': {path!r}")
+        steps: list[tuple[str, str]] = []
+        rest = path[1:]
+        while rest:
+            m = _TOKEN.match(rest)
+            if m is None:
+                raise ValueError(f"cannot parse JSON path {path!r} at {rest!r}")
+            if m.group("deep") is not None:
+                steps.append(("deep", m.group("deep")))
+            elif m.group("key") is not None:
+                steps.append(("key", m.group("key")))
+            else:
+                index = m.group("index")
+                steps.append(("key", index[1:-1]) if index[0] in "'\"" else ("index", index))
+            rest = rest[m.end() :]
+        if not steps:
+            raise ValueError(f"JSON path {path!r} selects the whole document")
+        if steps[0][0] == "key" and steps[0][1] not in (*ROOTS, "*"):
+            raise ValueError(f"JSON path {path!r} must start with one of {', '.join(ROOTS)} or '..'")
+        return PathRule(path, action, tuple(steps))
+
+    def apply(self, root: str, value: Any) -> tuple[Any, int]:
+        """The value with what the path selects dropped or masked (a copy when anything changed)."""
+        doc = {root: value}
+        hits = self._walk(doc, self.steps, probe=True)
+        if not hits:
+            return value, 0
+        doc = {root: copy.deepcopy(value)}
+        count = self._walk(doc, self.steps, probe=False)
+        return doc[root], count
+
+    def _edit(self, container: Any, key: Any, probe: bool) -> int:
+        if not probe:
+            if self.action == "drop":
+                del container[key]
+            else:
+                container[key] = f"[REDACTED:{self.path}]"
+        return 1
+
+    def _children(self, node: Any) -> list[tuple[Any, Any]]:
+        if isinstance(node, dict):
+            return list(node.items())
+        if isinstance(node, list):
+            return list(enumerate(node))
+        return []
+
+    def _walk(self, node: Any, steps: tuple[tuple[str, str], ...], probe: bool) -> int:
+        kind, arg = steps[0]
+        last = len(steps) == 1
+        count = 0
+        if kind == "deep":
+            # `..name`: this level's match, then the same step again below every child
+            count += self._walk(node, (("key", arg), *steps[1:]), probe)
+            for _, child in self._children(node):
+                if isinstance(child, (dict, list)):
+                    count += self._walk(child, steps, probe)
+            return count
+        keys: list[Any]
+        if kind == "key" and isinstance(node, dict):
+            keys = list(node) if arg == "*" else ([arg] if arg in node else [])
+        elif kind == "index" and isinstance(node, list):
+            keys = list(range(len(node)))[::-1] if arg == "*" else ([int(arg)] if int(arg) < len(node) else [])
+        elif kind == "key" and arg == "*" and isinstance(node, list):
+            keys = list(range(len(node)))[::-1]
+        else:
+            return 0
+        for key in keys:
+            if last:
+                count += self._edit(node, key, probe)
+            else:
+                count += self._walk(node[key], steps[1:], probe)
+        return count
+
+
+def apply_paths(rules: Iterable[PathRule], root: str, value: Any) -> tuple[Any, int]:
+    total = 0
+    for rule in rules:
+        value, count = rule.apply(root, value)
+        total += count
+    return value, total
+
+
+# --- the policy -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RedactionPolicy:
+    patterns: tuple[Pattern, ...] = BUILTIN
+    paths: tuple[PathRule, ...] = ()
+
+    def redactor(self) -> Redactor:
+        return Redactor(self.patterns)
+
+
+_POLICY_KEYS = {"disable", "patterns", "paths"}
+
+
+def parse_policy(table: Any, source: str) -> RedactionPolicy:
+    """`{disable = [...], patterns = [{name, regex, replacement?}], paths = [{path, action}]}`."""
+    if not isinstance(table, dict):
+        raise PolicyError(f"{source}: expected a table, got {type(table).__name__}")
+    for key in table:
+        if key not in _POLICY_KEYS:
+            raise PolicyError(f"{source}.{key}: unknown key (allowed: {', '.join(sorted(_POLICY_KEYS))})")
+    disable = table.get("disable", [])
+    if not isinstance(disable, list) or not all(isinstance(n, str) for n in disable):
+        raise PolicyError(f"{source}.disable: expected a list of built-in pattern names")
+    for name in disable:
+        if name not in BUILTIN_NAMES:
+            raise PolicyError(f"{source}.disable: no built-in pattern {name!r} (known: {', '.join(BUILTIN_NAMES)})")
+    patterns = [p for p in BUILTIN if p.name not in disable]
+    raw_patterns = table.get("patterns", [])
+    if not isinstance(raw_patterns, list):
+        raise PolicyError(f"{source}.patterns: expected an array of tables")
+    for i, raw in enumerate(raw_patterns):
+        where = f"{source}.patterns[{i}]"
+        if not isinstance(raw, dict):
+            raise PolicyError(f"{where}: expected a table with name and regex")
+        unknown = set(raw) - {"name", "regex", "replacement"}
+        if unknown:
+            raise PolicyError(f"{where}.{sorted(unknown)[0]}: unknown key (allowed: name, regex, replacement)")
+        name, regex = raw.get("name"), raw.get("regex")
+        if not isinstance(name, str) or not name:
+            raise PolicyError(f"{where}.name: expected a non-empty string")
+        if not isinstance(regex, str) or not regex:
+            raise PolicyError(f"{where}.regex: expected a non-empty string")
+        try:
+            re.compile(regex)
+        except re.error as exc:
+            raise PolicyError(f"{where}.regex: invalid regular expression: {exc}") from None
+        replacement = raw.get("replacement")
+        if replacement is not None and not isinstance(replacement, str):
+            raise PolicyError(f"{where}.replacement: expected a string")
+        patterns.append(Pattern(name, regex, replacement=replacement))
+    raw_paths = table.get("paths", [])
+    if not isinstance(raw_paths, list):
+        raise PolicyError(f"{source}.paths: expected an array of tables")
+    paths = []
+    for i, raw in enumerate(raw_paths):
+        where = f"{source}.paths[{i}]"
+        if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
+            raise PolicyError(f"{where}.path: expected a JSON path string")
+        unknown = set(raw) - {"path", "action"}
+        if unknown:
+            raise PolicyError(f"{where}.{sorted(unknown)[0]}: unknown key (allowed: path, action)")
+        try:
+            paths.append(PathRule.parse(raw["path"], raw.get("action", "mask")))
+        except ValueError as exc:
+            raise PolicyError(f"{where}: {exc}") from None
+    return RedactionPolicy(tuple(patterns), tuple(paths))
+
+
+def load_policy_file(path: str) -> RedactionPolicy:
+    """A policy file: TOML (`.toml`) or JSON, with the keys of `[tool.agenttrace.redaction]` at the top."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        text = open(path, encoding="utf-8").read()
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read the redaction policy: {exc.strerror}") from None
+    try:
+        table = json.loads(text) if not path.endswith(".toml") else tomllib.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PolicyError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: invalid TOML: {exc}") from None
+    return parse_policy(table, path)
