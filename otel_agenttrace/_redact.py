@@ -410,7 +410,8 @@ def load_policy_file(path: str) -> RedactionPolicy:
     else:  # pragma: no cover
         import tomli as tomllib
     try:
-        text = open(path, encoding="utf-8").read()
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read the redaction policy: {exc.strerror}") from None
     try:
