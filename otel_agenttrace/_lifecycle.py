@@ -205,12 +205,14 @@ class Invocation:
         if self.done:
             return
         self.done = True
-        if attributes:
-            self.attributes.update(attributes)
-            self.span.set_attributes(attributes)
-        self._set_content(output)
-        self._record_metrics()
-        self.span.end()
+        try:
+            if attributes:
+                self.attributes.update(attributes)
+                self.span.set_attributes(attributes)
+            self._set_content(output)
+            self._record_metrics()
+        finally:  # whatever failed above, the span still ends exactly once
+            self.span.end()
 
     def fail(
         self,
@@ -222,26 +224,28 @@ class Invocation:
         if self.done:
             return
         self.done = True
-        etype = etype or error_type(exc)
-        attrs = dict(attributes) if attributes else {}
-        attrs[semconv.ERROR_TYPE] = etype
-        self.attributes.update(attrs)
-        self.span.set_attributes(attrs)
-        message, _, _ = self.tel.policy.text(str(exc))
-        self.span.set_status(Status(StatusCode.ERROR, message))
-        self.span.add_event(
-            semconv.Event.EXCEPTION,
-            {
-                semconv.EXCEPTION_TYPE: type(exc).__qualname__,
-                semconv.EXCEPTION_MESSAGE: message,
-                semconv.EXCEPTION_STACKTRACE: self.tel.policy.text(
-                    "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-                )[0],
-            },
-        )
-        self._set_content(output)
-        self._record_metrics()
-        self.span.end()
+        try:
+            etype = etype or error_type(exc)
+            attrs = dict(attributes) if attributes else {}
+            attrs[semconv.ERROR_TYPE] = etype
+            self.attributes.update(attrs)
+            self.span.set_attributes(attrs)
+            message, _, _ = self.tel.policy.text(str(exc))
+            self.span.set_status(Status(StatusCode.ERROR, message))
+            self.span.add_event(
+                semconv.Event.EXCEPTION,
+                {
+                    semconv.EXCEPTION_TYPE: type(exc).__qualname__,
+                    semconv.EXCEPTION_MESSAGE: message,
+                    semconv.EXCEPTION_STACKTRACE: self.tel.policy.text(
+                        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+                    )[0],
+                },
+            )
+            self._set_content(output)
+            self._record_metrics()
+        finally:
+            self.span.end()
 
     def _record_metrics(self) -> None:
         pass

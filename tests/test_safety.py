@@ -254,7 +254,9 @@ def test_internal_error_when_ending_the_span(tel, lenient, caplog) -> None:
 
     tel.tracer_provider.add_span_processor(Broken())
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    client = openai_client(fake_transport(json_response("openai/chat_text.json"), json_response("openai/error_429.json")))
+    client = openai_client(
+        fake_transport(json_response("openai/chat_text.json"), json_response("openai/error_429.json"))
+    )
     assert client.chat.completions.create(model="gpt-4o", messages=USER).id
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="gpt-4o", messages=USER)

@@ -643,7 +643,12 @@ ANTHROPIC_TOOL_OUTPUT = [
 @pytest.mark.parametrize("helper", [False, True], ids=["create", "helper"])
 def test_anthropic_tool_use_stream_attributes(tel, helper: bool) -> None:
     client = anthropic_client(fake_transport(sse_response("anthropic/messages_stream_tool_use.sse")))
-    kwargs: dict[str, Any] = {"model": "claude-sonnet-4-6", "max_tokens": 64, "messages": USER, "tools": ANTHROPIC_TOOLS}
+    kwargs: dict[str, Any] = {
+        "model": "claude-sonnet-4-6",
+        "max_tokens": 64,
+        "messages": USER,
+        "tools": ANTHROPIC_TOOLS,
+    }
     if helper:
         with client.messages.stream(**kwargs) as stream:
             stream.until_done()
