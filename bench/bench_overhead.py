@@ -47,7 +47,7 @@ import httpx2
 import openai
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind
 
@@ -126,7 +126,9 @@ class Served:
 
 def openai_client(body: bytes, sse: bool = False) -> openai.OpenAI:
     transport = httpx2.MockTransport(Served(body, sse))
-    return openai.OpenAI(api_key="k", base_url=OPENAI_URL, max_retries=0, http_client=httpx2.Client(transport=transport))
+    return openai.OpenAI(
+        api_key="k", base_url=OPENAI_URL, max_retries=0, http_client=httpx2.Client(transport=transport)
+    )
 
 
 def anthropic_client(body: bytes, sse: bool = False) -> anthropic.Anthropic:
@@ -443,10 +445,6 @@ def main(argv: list[str] | None = None) -> None:
     print(chunk_table(scenarios))
     bench.instrumentor.uninstrument()
     bench.tracer_provider.shutdown()
-
-
-def _unused(span: ReadableSpan) -> None:  # keeps the import honest for type checkers
-    del span
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
@@ -28,7 +29,7 @@ def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool,
       agenttrace dump --from jaeger http://jaeger:16686 TRACE_ID
     """
     doc = load_run_trace(app, Selection(source, ids, last))
-    text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    text = render(doc)
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
@@ -37,3 +38,21 @@ def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool,
             f.write(text)
     except OSError as exc:
         abort(f"cannot write {output}: {exc.strerror or exc}")
+
+
+def render(doc: dict[str, Any]) -> str:
+    """Run-level fields indented, each step on one line: readable, diff-friendly (a changed step is a
+    changed line), and written by the C JSON encoder (indent= falls back to the pure-Python one, 5x slower)."""
+    compact = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+    lines = ["{"]
+    items = list(doc.items())
+    for i, (key, value) in enumerate(items):
+        comma = "," if i < len(items) - 1 else ""
+        if key == "steps" and isinstance(value, list) and value:
+            lines.append('  "steps": [')
+            lines.extend(f"    {compact(step)}{',' if j < len(value) - 1 else ''}" for j, step in enumerate(value))
+            lines.append(f"  ]{comma}")
+        else:
+            lines.append(f"  {compact(key)}: {compact(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
