@@ -687,3 +687,15 @@ def test_stream_is_the_sdk_object_to_the_user(tel) -> None:
     assert isinstance(stream, openai.Stream)
     assert stream.response.status_code == 200
     read_texts(stream, KINDS[0])
+
+
+def test_beta_stream_helper_user_exception_inside_with(tel) -> None:
+    client = anthropic_client(fake_transport(sse_response("anthropic/messages_stream_text.sse")))
+    boom = UserError("the user's own bug")
+    with (
+        pytest.raises(UserError) as caught,
+        client.beta.messages.stream(model="claude-sonnet-4-6", max_tokens=64, messages=USER) as stream,
+    ):
+        next(iter(stream))
+        raise_inside(boom)
+    assert_user_error(tel.only_span(), caught.value, boom)

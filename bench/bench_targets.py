@@ -1,0 +1,176 @@
+"""Overhead of a traced tool call and a traced user `generate()` (configured targets), against the
+bare call and a floor: the same call wrapped by hand in one span with 8 attributes.
+
+    python bench/bench_targets.py [--seconds 20]
+
+The user classes are plain Python (a ToolRegistry.execute that looks a tool up and calls it, a
+BaseProvider.generate that returns a reply object without any SDK), so the numbers are the pure cost
+of tracing. Same TracerProvider (BatchSpanProcessor -> an exporter that drops everything) and
+MeterProvider for every variant; content capture on (the default) and off. Interleaved rounds, CPU
+time of the thread; medians over rounds of (variant - bare) in the same round.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
+
+from otel_agenttrace import AgentTraceInstrumentor
+from otel_agenttrace._capture import CapturePolicy, ContentMode
+from otel_agenttrace._config import parse
+
+
+class Drop(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+
+class Reply:
+    def __init__(self, text: str, input_tokens: int, output_tokens: int) -> None:
+        self.text, self.input_tokens, self.output_tokens = text, input_tokens, output_tokens
+
+
+class BaseProvider:
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def generate(self, messages: list[dict[str, Any]], temperature: float = 0.0) -> Reply:
+        return Reply("Lisbon: sunny, 21 C. " + messages[-1]["content"][:16], 120, 12)
+
+
+class ToolRegistry:
+    def __init__(self) -> None:
+        self.tools: dict[str, Callable[..., Any]] = {"get_weather": lambda city: {"city": city, "sky": "sunny"}}
+
+    def execute(self, name: str, arguments: dict[str, Any], call_id: str | None = None) -> Any:
+        return self.tools[name](**arguments)
+
+
+TARGETS = parse(
+    {
+        "targets": [
+            {
+                "kind": "llm",
+                "target": f"{__name__}:BaseProvider.generate",
+                "provider": "myapp",
+                "model": "self.model",
+                "messages": "args.messages",
+                "output": "return.text",
+                "input_tokens": "return.input_tokens",
+                "output_tokens": "return.output_tokens",
+            },
+            {
+                "kind": "tool",
+                "target": f"{__name__}:ToolRegistry.execute",
+                "name": "args.name",
+                "arguments": "args.arguments",
+                "call_id": "args.call_id",
+            },
+        ]
+    },
+    "bench",
+)
+MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Weather in Lisbon tomorrow?"}]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--round-ms", type=float, default=40.0)
+    args = parser.parse_args()
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop(), max_queue_size=1 << 16))
+    meters = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    tracer = provider.get_tracer("floor")
+    llm, tools = BaseProvider("local-7b"), ToolRegistry()
+    bare_generate, bare_execute = BaseProvider.generate, ToolRegistry.execute
+
+    def floor_generate() -> Any:
+        with tracer.start_as_current_span(
+            "chat local-7b",
+            kind=SpanKind.CLIENT,
+            attributes={"op": "chat", "provider": "myapp", "model": "local-7b", "n": 2},
+        ) as span:
+            reply = bare_generate(llm, MESSAGES)
+            span.set_attributes(
+                {"out": len(reply.text), "in_t": reply.input_tokens, "out_t": reply.output_tokens, "fin": "stop"}
+            )
+            return reply
+
+    def floor_execute() -> Any:
+        with tracer.start_as_current_span(
+            "execute_tool get_weather",
+            attributes={"op": "execute_tool", "name": "get_weather", "id": "call_1", "type": "function"},
+        ) as span:
+            result = bare_execute(tools, "get_weather", {"city": "Lisbon"}, "call_1")
+            span.set_attributes({"a": 1, "b": 2, "c": 3, "d": 4})
+            return result
+
+    instrumentor = AgentTraceInstrumentor()
+    results: dict[str, dict[str, list[float]]] = {}
+    for mode in (ContentMode.LOCAL_ONLY, ContentMode.NO_CONTENT):
+        instrumentor.instrument(
+            tracer_provider=provider,
+            meter_provider=meters,
+            run_root=False,
+            capture_policy=CapturePolicy(mode=mode),
+            targets=TARGETS,
+        )
+        label = "content on" if mode is ContentMode.LOCAL_ONLY else "content off"
+        variants: dict[str, dict[str, Callable[[], Any]]] = {
+            "generate()": {
+                "bare": lambda: bare_generate(llm, MESSAGES),
+                "floor": floor_generate,
+                "ours": lambda: llm.generate(MESSAGES),
+            },
+            "tool call": {
+                "bare": lambda: bare_execute(tools, "get_weather", {"city": "Lisbon"}, "call_1"),
+                "floor": floor_execute,
+                "ours": lambda: tools.execute("get_weather", {"city": "Lisbon"}, "call_1"),
+            },
+        }
+        for scenario, fns in variants.items():
+            per: dict[str, list[float]] = {k: [] for k in fns}
+            deadline = time.perf_counter() + args.seconds / 4
+            order = list(fns)
+            while time.perf_counter() < deadline:
+                order = order[1:] + order[:1]
+                for name in order:
+                    fn, n = fns[name], 0
+                    gc.collect()
+                    provider.force_flush()
+                    t0 = time.thread_time()
+                    end = t0 + args.round_ms / 1000
+                    while True:
+                        for _ in range(50):
+                            fn()
+                        n += 50
+                        t = time.thread_time()
+                        if t >= end:
+                            break
+                    per[name].append((t - t0) / n * 1e6)
+            results[f"{scenario}, {label}"] = per
+        instrumentor.uninstrument()
+
+    print("| scenario | bare µs | floor overhead µs | ours overhead µs | ours / floor |")
+    print("|---|---:|---:|---:|---:|")
+    for name, per in results.items():
+        bare = per["bare"]
+        floor = statistics.median(f - b for f, b in zip(per["floor"], bare))
+        ours = statistics.median(o - b for o, b in zip(per["ours"], bare))
+        print(f"| {name} | {statistics.median(bare):.2f} | {floor:.1f} | {ours:.1f} | {ours / floor:.2f}× |")
+
+
+if __name__ == "__main__":
+    main()
