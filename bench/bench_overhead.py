@@ -1,24 +1,31 @@
 """Per-call overhead of the instrumentation, against the bare SDK and a hand-made span.
 
-    python bench/bench_overhead.py                       # the full run, about 2.5 minutes
+    python bench/bench_overhead.py                       # the full run, about 2 minutes
     python bench/bench_overhead.py --seconds 3           # a quick look
-    python bench/bench_overhead.py --profile openai-chat # where our time goes, for one scenario
+    python bench/bench_overhead.py --ablate --seconds 12 # what each part of ours costs (metrics, redaction, content)
+    python bench/bench_overhead.py --profile openai-chat # cProfile of one scenario's variant
 
 Variants, measured on the same clients, the same TracerProvider (BatchSpanProcessor -> an exporter that drops
 everything) and MeterProvider (in-memory reader):
   bare       the SDK method as it was before instrumenting (the wrapped function, called directly)
   floor      the bare call inside one hand-made CLIENT span with 8 attributes (4 at start, 4 from the response)
   ours       the instrumented method, content capture on (the default: content on the span) and off (NO_CONTENT)
+Streams are read as an application reads them: each chunk's text delta, in every variant alike.
+--ablate adds: floor+metrics (the hand-made span also records the three GenAI histogram measurements inline),
+ours without metrics, ours without redaction patterns, ours-nc without metrics, and ours+metrics-thread (ours,
+then the deferred metrics recorded at once, on the clock: the CPU both threads spend).
 
 The SDK clients are real (openai, anthropic) over an httpx2.MockTransport that serves the recorded fixtures of
 tests/data from bytes built once, so the transport's cost is small and the same for every variant; the
 Anthropic client's own OpenTelemetry option is off in every variant (so `bare` makes no span at all).
 
 Runs are interleaved: each round runs every variant of a scenario for about --round-ms, in a rotating order,
-with a gc.collect() and a force_flush() of the span processor between variants (never inside a timed run);
-the clock is the thread's CPU time (other processes on a shared machine do not count; --clock wall to
-compare). The table shows medians over rounds of the per-call mean. Overheads are medians of the per-round
-differences (variant - bare in the same round), which cancels the drift between rounds.
+with a gc.collect(), a force_flush() of the span processor and a flush of our deferred metrics between variants
+(never inside a timed run); the clock is the calling thread's CPU time (other processes on a shared machine do
+not count; --clock wall to compare): what the instrumented call costs its caller. Work our instrumentation
+moves to another thread (the metrics recorder) is not on that clock; --ablate shows it. The table shows
+medians over rounds of the per-call mean. Overheads are medians of the per-round differences (variant - bare
+in the same round), which cancels the drift between rounds, with a distribution-free 95% confidence interval.
 
 Per-chunk overhead, three ways:
   isolated     (the number the goal is checked on) the SDK's own chunk objects, made once, fed from a list
@@ -37,6 +44,7 @@ import cProfile
 import gc
 import inspect
 import io
+import math
 import os
 import pstats
 import statistics
@@ -92,6 +100,7 @@ ABLATIONS = (
     "floor",
     "floor+metrics",
     "ours",
+    "ours+metrics-thread",
     "ours-no-metrics",
     "ours-no-redaction",
     "ours-nc",
@@ -298,7 +307,14 @@ class Bench:
         self.telemetry = telemetry
         self.content_on = telemetry.policy
         self.content_off = CapturePolicy(mode=ContentMode.NO_CONTENT)
-        self.histograms = (telemetry.duration, telemetry.tokens)
+        # The instrumentation's metrics recorder (it records off the caller's thread); None switches metrics off.
+        self.metrics = telemetry.metrics
+        # The hand-made span's histograms, recorded inline as a hand-made span would.
+        meter = self.meter_provider.get_meter("hand-made")
+        self.histograms = (
+            meter.create_histogram(sc.Metric.OPERATION_DURATION, unit="s"),
+            meter.create_histogram(sc.Metric.TOKEN_USAGE, unit="{token}"),
+        )
 
     def floor(self, s: Scenario, metrics: bool = False) -> Callable[[], Any]:
         tracer, bare, summary = self.floor_tracer, s.bare, s.summary
@@ -310,7 +326,6 @@ class Bench:
         }
         name = f"chat {s.model}"
         duration, tokens = self.histograms
-        assert duration is not None and tokens is not None
 
         def call() -> Any:
             with tracer.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=start) as span:
@@ -336,14 +351,14 @@ class Bench:
     def variant(self, s: Scenario, name: str) -> tuple[Callable[[], None], Callable[[], Any]]:
         """(setup outside the timing, the call)"""
         tel = self.telemetry
-        duration, tokens = self.histograms
+        recorder = self.metrics
         no_redaction = CapturePolicy(mode=ContentMode.LOCAL_ONLY, redactor=Redactor(()))
 
         def configure(policy: CapturePolicy, metrics: bool = True) -> Callable[[], None]:
             def setup() -> None:
-                # The wrappers read the policy and the histograms from the shared Telemetry at each call.
+                # The wrappers read the policy and the metrics recorder from the shared Telemetry at each call.
                 tel.policy = policy
-                tel.duration, tel.tokens = (duration, tokens) if metrics else (None, None)
+                tel.metrics = recorder if metrics else None
 
             return setup
 
@@ -356,15 +371,29 @@ class Bench:
             "ours-no-metrics": (configure(self.content_on, metrics=False), s.ours),
             "ours-nc-no-metrics": (configure(self.content_off, metrics=False), s.ours),
             "ours-no-redaction": (configure(no_redaction), s.ours),
+            "ours+metrics-thread": (configure(self.content_on), self.with_metrics_flush(s.ours)),
         }
         return calls[name]
 
+    def with_metrics_flush(self, call: Callable[[], Any]) -> Callable[[], Any]:
+        """The call, then the deferred metrics recorded at once: the CPU of both threads, on the clock."""
+        flush = self.telemetry.flush_metrics
+
+        def both() -> Any:
+            result = call()
+            flush()
+            return result
+
+        return both
+
     def settle(self) -> None:
+        self.telemetry.flush_metrics()
         self.processor.force_flush()
         gc.collect()
 
-    def calibrate(self, s: Scenario, round_ms: float, variants: tuple[str, ...]) -> int:
-        """Calls per timed run, so that one run of the slowest variant takes about round_ms."""
+    def calibrate(self, s: Scenario, round_ms: float, variants: tuple[str, ...]) -> tuple[int, float]:
+        """Calls per timed run, so that one run of the slowest variant takes about round_ms; and that
+        variant's seconds per call."""
         worst = 0.0
         for name in variants:
             setup, call = self.variant(s, name)
@@ -376,14 +405,14 @@ class Bench:
                 call()
             worst = max(worst, (time.perf_counter() - t0) / 5)
         self.settle()
-        return max(2, round(round_ms / 1000 / worst))
+        return max(2, round(round_ms / 1000 / worst)), worst
 
     def run(self, s: Scenario, seconds: float, round_ms: float, variants: tuple[str, ...] = VARIANTS) -> None:
-        calls = self.calibrate(s, round_ms, variants)
+        calls, per_call = self.calibrate(s, round_ms, variants)
         # Everything allocated so far (SDK modules, clients) is left out of the collector's work, so a full
         # collection costs microseconds and never lands in one variant's run by chance.
         gc.freeze()
-        rounds = max(10, int(seconds * 1000 / round_ms / len(variants)))
+        rounds = max(10, int(seconds / (len(variants) * calls * per_call)))
         s.results = {name: [] for name in variants}
         s.rounds = rounds
         for r in range(rounds):
@@ -518,73 +547,89 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def median_ci(values: list[float]) -> tuple[float, float]:
+    """A distribution-free 95 % confidence interval of the median (order statistics)."""
+    xs = sorted(values)
+    n = len(xs)
+    half = 1.96 * math.sqrt(n) / 2
+    return xs[max(0, math.floor(n / 2 - half))], xs[min(n - 1, math.ceil(n / 2 + half))]
+
+
+def diffs(s: Scenario, a: str, b: str = "bare") -> list[float]:
+    return [x - y for x, y in zip(s.results[a], s.results[b], strict=True)]
+
+
 def diff(s: Scenario, a: str, b: str = "bare") -> float:
     """Median of the per-round differences: drift between rounds cancels."""
-    return median([x - y for x, y in zip(s.results[a], s.results[b], strict=True)])
+    return median(diffs(s, a, b))
+
+
+def half_width(values: list[float]) -> float:
+    lo, hi = median_ci(values)
+    return (hi - lo) / 2
+
+
+def with_ci(values: list[float]) -> str:
+    lo, hi = median_ci(values)
+    return f"{median(values):.0f} ({lo:.0f}..{hi:.0f})"
 
 
 def table(scenarios: list[Scenario]) -> str:
     lines = [
-        "| scenario | content | bare µs | floor µs | ours µs | floor overhead µs | ours overhead µs "
-        "| ours / floor | goal ≤ 1.5x |",
+        "| scenario | content | bare µs | floor µs | ours µs | floor overhead µs (95% CI) "
+        "| ours overhead µs (95% CI) | ours / floor | goal ≤ 1.5x |",
         "|---|---|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for s in scenarios:
         floor_oh = diff(s, "floor")
         for variant, label in (("ours", "on"), ("ours-nc", "off")):
             ours_oh = diff(s, variant)
-            ratio = ours_oh / floor_oh if floor_oh > 0 else float("inf")
+            ratio = f"{ours_oh / floor_oh:.2f}x" if floor_oh > 0 else "n/a (floor in the noise)"
             chunks = f" ({s.chunks} chunks)" if s.chunks else ""
+            goal = "yes" if floor_oh > 0 and ours_oh / floor_oh <= 1.5 else "no"
             lines.append(
-                f"| {s.name}{chunks} | {label} | {median(s.results['bare']):.1f} | {median(s.results['floor']):.1f} "
-                f"| {median(s.results[variant]):.1f} | {floor_oh:.1f} | {ours_oh:.1f} | {ratio:.2f}x "
-                f"| {'yes' if ratio <= 1.5 else 'no'} |"
+                f"| {s.name}{chunks} | {label} | {median(s.results['bare']):.0f} | {median(s.results['floor']):.0f} "
+                f"| {median(s.results[variant]):.0f} | {with_ci(diffs(s, 'floor'))} | {with_ci(diffs(s, variant))} "
+                f"| {ratio} | {goal} |"
             )
     return "\n".join(lines)
 
 
 def chunk_table(scenarios: list[Scenario], isolated: list[ChunkCost]) -> str:
+    """Per-chunk overhead, with the half-width of a 95% CI (the SDK slope's combines its two medians')."""
     by_name = {s.name: s for s in scenarios}
     iso = {c.provider: c for c in isolated}
     lines = [
-        "| stream | content | isolated µs/chunk | SDK slope µs/chunk | brief's estimate µs/chunk | goal ≤ 2 µs |",
+        "| stream | content | isolated µs/chunk | SDK slope µs/chunk | brief's estimate µs/chunk "
+        "| goal ≤ 2 µs (isolated) |",
         "|---|---|---:|---:|---:|:---:|",
     ]
     for provider in ("openai", "anthropic"):
         short, long, chat = (by_name.get(f"{provider}-{k}") for k in ("stream", "stream-long", "chat"))
         cost = iso.get(provider)
+        if cost is None or short is None or long is None or chat is None:
+            continue
         for variant, label in (("ours", "on"), ("ours-nc", "off")):
-            cells = []
-            if cost is not None:
-                cells.append(cost.per_chunk(variant))
-            else:
-                cells.append(float("nan"))
-            if short and long:
-                cells.append((diff(long, variant) - diff(short, variant)) / (long.chunks - short.chunks))
-            else:
-                cells.append(float("nan"))
-            cells.append(
-                (diff(short, variant) - diff(chat, variant)) / short.chunks if short and chat else float("nan")
-            )
-            goal = cells[0] if cost is not None else cells[1]
-            sizes = (
-                f"{cost.short} vs {cost.long}"
-                if cost
-                else (f"{short.chunks} vs {long.chunks}" if short and long else "")
-            )
+            extra = [o - b for o, b in zip(cost.spans[variant], cost.spans["bare"], strict=True)]
+            isolated_cell = f"{cost.per_chunk(variant):.2f} ± {half_width(extra) / (cost.long - cost.short):.2f}"
+            span = long.chunks - short.chunks
+            slope = (diff(long, variant) - diff(short, variant)) / span
+            slope_hw = math.hypot(half_width(diffs(long, variant)), half_width(diffs(short, variant))) / span
+            brief = (diff(short, variant) - diff(chat, variant)) / short.chunks
             lines.append(
-                f"| {provider} ({sizes} chunks) | {label} | {cells[0]:.2f} | {cells[1]:.2f} | {cells[2]:.2f} "
-                f"| {'yes' if goal <= 2 else 'no'} |"
+                f"| {provider} (isolated {cost.short} vs {cost.long}; SDK {short.chunks} vs {long.chunks} chunks) "
+                f"| {label} | {isolated_cell} | {slope:.2f} ± {slope_hw:.2f} | {brief:.2f} "
+                f"| {'yes' if cost.per_chunk(variant) <= 2 else 'no'} |"
             )
     return "\n".join(lines)
 
 
 def ablation_table(scenarios: list[Scenario]) -> str:
-    """Overhead (median of per-round variant - bare) of each variant: what each part of ours costs."""
+    """Overhead (median of per-round variant - bare, 95% CI) of each variant: what each part of ours costs."""
     names = [n for n in ABLATIONS if n != "bare"]
     lines = ["| scenario | " + " | ".join(f"{n} µs" for n in names) + " |", "|---|" + "---:|" * len(names)]
     for s in scenarios:
-        lines.append(f"| {s.name} | " + " | ".join(f"{diff(s, n):.1f}" for n in names) + " |")
+        lines.append(f"| {s.name} | " + " | ".join(with_ci(diffs(s, n)) for n in names) + " |")
     return "\n".join(lines)
 
 

@@ -47,12 +47,7 @@ KB = 1024
 SIZES = (1, 16)
 GOAL_US_PER_KB = 5.0
 
-_WORDS = (
-    "the agent reads each step of the plan and calls a tool when the answer needs fresh data from the "
-    "outside world then it writes a short summary for the user who asked about flights hotels and the "
-    "weather in Lisbon next week while keeping the budget under control and noting every assumption "
-    "it made along the way so that a later run can check them against what actually happened"
-).split()
+_WORDS = ["the", "agent", "reads", "each", "step", "of", "the", "plan", "and", "calls", "a", "tool", "when", "the", "answer", "needs", "fresh", "data", "from", "the", "outside", "world", "then", "it", "writes", "a", "short", "summary", "for", "the", "user", "who", "asked", "about", "flights", "hotels", "and", "the", "weather", "in", "Lisbon", "next", "week", "while", "keeping", "the", "budget", "under", "control", "and", "noting", "every", "assumption", "it", "made", "along", "the", "way", "so", "that", "a", "later", "run", "can", "check", "them", "against", "what", "actually", "happened"]
 
 
 def _prose(rng: random.Random, size: int) -> str:

@@ -122,6 +122,20 @@ class CapturePolicy:
             return redacted[: self.max_length] + TRUNCATION_MARKER.format(cut), count, True
         return redacted, count, False
 
+    def _apply_paths(self, key: str, value: Any) -> tuple[Any, int]:
+        root = _PATH_ROOTS.get(key, key)
+        if not isinstance(value, str):
+            return apply_paths(self.paths, root, value)
+        # Tools often take or return JSON text: the paths apply to the document it holds.
+        if not value.lstrip().startswith(("{", "[")):
+            return value, 0
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return value, 0
+        changed, count = apply_paths(self.paths, root, parsed)
+        return (changed, count) if count else (value, 0)
+
     def content(self, values: dict[str, Any]) -> dict[str, str]:
         """Serialize each content value to JSON, redact and cap it; adds the bookkeeping attributes."""
         out: dict[str, str] = {}
@@ -130,8 +144,8 @@ class CapturePolicy:
         for key, value in values.items():
             if value is None:
                 continue
-            if self.paths and not isinstance(value, str):
-                value, dropped = apply_paths(self.paths, _PATH_ROOTS.get(key, key), value)
+            if self.paths:
+                value, dropped = self._apply_paths(key, value)
                 total += dropped
             raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
             text, count, cut = self.text(raw)
@@ -179,8 +193,9 @@ def load_redaction_policy(environ: Mapping[str, str]) -> RedactionPolicy:
 
     try:
         found = load_table(dict(environ))
-    except ConfigError:
-        return RedactionPolicy()  # reported by the target loader
+    except ConfigError as exc:
+        # The file that may hold [tool.agenttrace.redaction] cannot be read: fail closed.
+        raise PolicyError(str(exc)) from None
     if found is None or "redaction" not in found[0]:
         return RedactionPolicy()
     table, source = found
@@ -188,7 +203,11 @@ def load_redaction_policy(environ: Mapping[str, str]) -> RedactionPolicy:
 
 
 def env_snapshot(policy: CapturePolicy, environ: Mapping[str, str] | None = None) -> str | None:
-    """Allow-listed environment variables (AGENTTRACE_ENV_ALLOW=NAME,PREFIX_*) as redacted JSON."""
+    """Allow-listed environment variables (AGENTTRACE_ENV_ALLOW=NAME,PREFIX_*) as redacted JSON;
+    None when nothing is allowed or matched, or when no content is captured (NO_CONTENT, or an
+    invalid redaction policy)."""
+    if not policy.enabled:
+        return None
     env = environ if environ is not None else os.environ
     allow = [a.strip() for a in env.get(AGENTTRACE_ENV_ALLOW, "").split(",") if a.strip()]
     if not allow:

@@ -22,11 +22,12 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.metrics import Histogram, Meter
+from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from otel_agenttrace import semconv
-from otel_agenttrace._capture import CapturePolicy
+from otel_agenttrace._capture import CapturePolicy, env_snapshot
+from otel_agenttrace._metrics import MetricsRecorder
 from otel_agenttrace.environment_variables import AGENTTRACE_WORKFLOW
 
 _log = logging.getLogger("otel_agenttrace")
@@ -69,9 +70,11 @@ class RunRoot:
     """The process-level run root: parent of spans that start with no active span, so a script
     that makes many calls from threads and tasks is one run, not one per call."""
 
-    def __init__(self, tracer: Tracer, name: str | None = None) -> None:
+    def __init__(self, tracer: Tracer, name: str | None = None, policy: CapturePolicy | None = None) -> None:
         self._tracer = tracer
         self._name = name
+        # Redacts the command line and records the allow-listed environment (agenttrace.env).
+        self._policy = policy
         self._lock = threading.Lock()
         self._span: Span | None = None
         self._context: otel_context.Context | None = None
@@ -85,16 +88,22 @@ class RunRoot:
                 script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
                 script = script[:-3] if script.endswith(".py") else script
                 name = self._name or os.environ.get(AGENTTRACE_WORKFLOW) or script
+                command = " ".join(sys.argv)[:512] if sys.argv else script
+                attributes: dict[str, Any] = {
+                    semconv.GEN_AI_OPERATION_NAME: semconv.Operation.INVOKE_WORKFLOW,
+                    semconv.GEN_AI_WORKFLOW_NAME: name,
+                    semconv.AGENTTRACE_RUN_ROOT: True,
+                    # A command line may carry a key (`--api-key sk-...`).
+                    semconv.AGENTTRACE_RUN_SCRIPT: self._policy.redactor.redact(command)[0] if self._policy else command,
+                }
+                env = env_snapshot(self._policy) if self._policy is not None else None
+                if env is not None:
+                    attributes[semconv.AGENTTRACE_ENV] = env
                 self._span = self._tracer.start_span(
                     f"{semconv.Operation.INVOKE_WORKFLOW} {name}",
                     context=otel_context.Context(),
                     kind=SpanKind.INTERNAL,
-                    attributes={
-                        semconv.GEN_AI_OPERATION_NAME: semconv.Operation.INVOKE_WORKFLOW,
-                        semconv.GEN_AI_WORKFLOW_NAME: name,
-                        semconv.AGENTTRACE_RUN_ROOT: True,
-                        semconv.AGENTTRACE_RUN_SCRIPT: " ".join(sys.argv)[:512] if sys.argv else script,
-                    },
+                    attributes=attributes,
                 )
                 self._context = trace.set_span_in_context(self._span, otel_context.Context())
                 # Registered after the SDK's own shutdown hook, so it runs first (atexit is LIFO).
@@ -116,23 +125,27 @@ class Telemetry:
     meter: Meter | None
     policy: CapturePolicy
     run_root: RunRoot | None = None
-    duration: Histogram | None = field(default=None, init=False)
-    tokens: Histogram | None = field(default=None, init=False)
+    metrics: MetricsRecorder | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         if self.meter is not None:
-            self.duration = self.meter.create_histogram(
+            duration = self.meter.create_histogram(
                 semconv.Metric.OPERATION_DURATION,
                 unit="s",
                 description="GenAI operation duration",
                 explicit_bucket_boundaries_advisory=list(semconv.Metric.DURATION_BUCKETS),
             )
-            self.tokens = self.meter.create_histogram(
+            tokens = self.meter.create_histogram(
                 semconv.Metric.TOKEN_USAGE,
                 unit="{token}",
                 description="Measures number of input and output tokens used",
                 explicit_bucket_boundaries_advisory=list(semconv.Metric.TOKEN_USAGE_BUCKETS),
             )
+            self.metrics = MetricsRecorder(duration, tokens)
+
+    def flush_metrics(self) -> None:
+        if self.metrics is not None:
+            self.metrics.flush()
 
     def parent_context(self) -> otel_context.Context | None:
         """None to use the current context; the run root's when no span is active."""
@@ -318,20 +331,16 @@ class LLMInvocation(Invocation):
         super().fail(exc, attributes, output, etype)
 
     def _record_metrics(self) -> None:
-        tel = self.tel
-        if tel.duration is None:
+        metrics = self.tel.metrics
+        if metrics is None:
             return
         attrs = self.attributes
-        metric_attrs = {k: attrs[k] for k in _METRIC_KEYS if k in attrs}
-        tel.duration.record(self.elapsed(), metric_attrs)
-        if tel.tokens is not None:
-            for key, token_type in (
-                (semconv.GEN_AI_USAGE_INPUT_TOKENS, "input"),
-                (semconv.GEN_AI_USAGE_OUTPUT_TOKENS, "output"),
-            ):
-                value = attrs.get(key)
-                if value is not None:
-                    tel.tokens.record(value, {**metric_attrs, semconv.GEN_AI_TOKEN_TYPE: token_type})
+        metrics.record(
+            self.elapsed(),
+            attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
+            attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+            {k: attrs[k] for k in _METRIC_KEYS if k in attrs},
+        )
 
 
 def tool_attributes(name: str, call_id: str | None = None, tool_type: str = "function") -> dict[str, Any]:
@@ -387,6 +396,9 @@ def start_workflow(
         semconv.GEN_AI_OPERATION_NAME: semconv.Operation.INVOKE_WORKFLOW,
         semconv.GEN_AI_WORKFLOW_NAME: name,
     }
+    env = env_snapshot(tel.policy)
+    if env is not None:
+        attrs[semconv.AGENTTRACE_ENV] = env
     if extra:
         attrs.update(extra)
     return Invocation(

@@ -19,14 +19,14 @@ class PolicyError(ValueError):
     """An invalid redaction policy; the message names the file and the key or line."""
 
 
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits of the result summed
+
+
 def _luhn(digits: str) -> bool:
-    total, parity = 0, len(digits) % 2
-    for i, ch in enumerate(digits):
-        d = ord(ch) - 48
-        if i % 2 == parity:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
+    # C-level translate and byte sums instead of a Python loop: digit-heavy text has many candidates.
+    reverse = digits[::-1]
+    kept, doubled = reverse[0::2], reverse[1::2].translate(_DOUBLED)
+    return (sum(kept.encode()) + sum(doubled.encode()) - 48 * len(digits)) % 10 == 0
 
 
 # Text reduced to a shape (digit "d", space or hyphen "s", anything else "x") by one C-level
@@ -51,9 +51,39 @@ def _may_hold_card(text: str) -> bool:
     return _CARD_SHAPE.search(text.encode("utf-8", "surrogatepass").translate(_SHAPE)) is not None
 
 
-def _card_ok(match: str) -> bool:
-    digits = re.sub(r"[ -]", "", match)
-    return 13 <= len(digits) <= 19 and _luhn(digits)
+_DIGIT_GROUP = re.compile(r"\d+")
+
+
+def _card_spans(run: str) -> list[tuple[int, int]]:
+    """The card numbers in a run of 13+ digits with single spaces or hyphens between them: the whole run
+    when it is a Luhn-valid 13-19 digits, else every stretch of whole groups printed like a card (first
+    group of 4+ digits, the others 3+) that is, so a number next to a card ("qty 3 4111 1111 ...") hides
+    nothing. A longer run with no separator is an id or a timestamp, not a card."""
+    digits = run.replace(" ", "").replace("-", "")
+    if len(digits) <= 19 and _luhn(digits):
+        return [(0, len(run))]
+    if len(digits) == len(run):
+        return []
+    groups = [m.span() for m in _DIGIT_GROUP.finditer(run)]
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(groups):
+        start, end = groups[i]
+        if end - start >= 4:
+            count = 0
+            for j in range(i, len(groups)):
+                group_start, group_end = groups[j]
+                if j > i and group_end - group_start < 3:
+                    break
+                count += group_end - group_start
+                if count > 19:
+                    break
+                if count >= 13 and _luhn(run[start:group_end].replace(" ", "").replace("-", "")):
+                    spans.append((start, group_end))
+                    i = j
+                    break
+        i += 1
+    return spans
 
 
 @dataclass(frozen=True)
@@ -65,14 +95,21 @@ class Pattern:
     # Anchors are lower-case and tested against the lower-cased text.
     fold_case: bool = False
     replacement: str | None = None
-    # A match is a secret only if this says so (e.g. the Luhn check of a card number).
+    # A match is a secret only if this says so.
     check: Callable[[str], bool] | None = None
+    # The secrets within a match, as spans relative to it (e.g. the Luhn-valid card numbers in a run
+    # of digit groups); used instead of `check`.
+    locate: Callable[[str], list[tuple[int, int]]] | None = None
     # Chars a match may start before its anchor and end after it: the regex then runs only in
     # those windows around each anchor instead of over the whole text (None: the whole text).
     window: tuple[int, int] | None = None
     # A cheap test the text must pass before the regex runs (for patterns with no literal anchor).
     prefilter: Callable[[str], bool] | None = None
 
+
+# Where a token may start: after a non-word character, or after a JSON escape such as the `\n` of a
+# serialized newline (content is redacted as JSON text, where a plain `\b` would see `nghp_...` as one word).
+_START = r"(?:(?<![A-Za-z0-9_])|(?<=\\[nrtbf]))"
 
 # Order matters where kinds overlap: the more specific formats come first.
 BUILTIN: tuple[Pattern, ...] = (
@@ -85,44 +122,50 @@ BUILTIN: tuple[Pattern, ...] = (
     Pattern("openai_key", r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",), prefilter=_has_long_token),
     Pattern(
         "aws_access_key",
-        r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+        _START + r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
         ("AKIA", "ASIA", "ABIA", "ACCA"),
         window=(1, 24),
         prefilter=_has_long_token,
     ),
     Pattern(
         "aws_secret_key",
-        r"(?i:aws_?secret_?(?:access_?)?key)[\"'\s:=]{1,6}[A-Za-z0-9/+=]{40}",
+        # The label as in credentials files, env vars, boto3/STS JSON (SecretAccessKey); the separator
+        # may be JSON-escaped (content is serialized before it is redacted, tool arguments twice).
+        r"(?i:(?:aws[_-]?)?secret[_-]?access[_-]?key|aws[_-]?secret[_-]?key)[\"'\\\s:=]{1,12}[A-Za-z0-9/+=]{40}",
         ("secret",),
         fold_case=True,
     ),
     Pattern(
         "github_token",
-        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
+        _START + r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         window=(1, 512),
         prefilter=_has_long_token,
     ),
-    Pattern("google_api_key", r"\bAIza[0-9A-Za-z_\-]{35}", ("AIza",), window=(1, 48), prefilter=_has_long_token),
+    Pattern("google_api_key", _START + r"AIza[0-9A-Za-z_\-]{35}", ("AIza",), window=(1, 48), prefilter=_has_long_token),
     Pattern(
         "jwt",
-        r"\beyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
+        _START + r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
         ("eyJ",),
         window=(1, 16384),
         prefilter=_has_long_token,
     ),
-    Pattern("bearer_token", r"(?i:\bbearer)\s+[A-Za-z0-9._~+/=\-]{8,}", ("bearer",), fold_case=True),
-    # The look-behind makes every position inside a word fail at once: linear in the text.
+    Pattern("bearer_token", _START + r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}", ("bearer",), fold_case=True),
+    # The look-behinds make every position inside a word fail at once (linear in the text); a local part
+    # may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
     Pattern(
         "email",
-        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}",
+        r"(?:(?<![A-Za-z0-9._%+\-\\])|(?<=\\)(?![nrtbf])|(?<=\\[nrtbf])|(?<=\\\\))[A-Za-z0-9._%+\-]{1,64}"
+        r"@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}",
         ("@",),
         window=(66, 512),
     ),
+    # A whole run of digit groups (the look-behinds make a start inside a run fail at once); the
+    # card numbers in it are found by _card_spans.
     Pattern(
         "credit_card",
-        r"\d(?<![\d-]\d)(?:[ -]?\d){12,18}(?!\d)",
-        check=_card_ok,
+        r"\d(?<!\d\d)(?<!\d[ -]\d)(?:[ -]?\d){12,}",
+        locate=_card_spans,
         prefilter=_may_hold_card,
     ),
 )
@@ -130,7 +173,7 @@ BUILTIN_NAMES = tuple(p.name for p in BUILTIN)
 
 
 class _Compiled:
-    __slots__ = ("anchors", "check", "fold_case", "name", "prefilter", "regex", "replacement", "window")
+    __slots__ = ("anchors", "check", "fold_case", "locate", "name", "prefilter", "regex", "replacement", "window")
 
     def __init__(self, pattern: Pattern) -> None:
         self.name = pattern.name
@@ -139,6 +182,7 @@ class _Compiled:
         self.fold_case = pattern.fold_case
         self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
         self.check = pattern.check
+        self.locate = pattern.locate
         self.window = pattern.window
         self.prefilter = pattern.prefilter
 
@@ -180,7 +224,7 @@ class Redactor:
                     continue
             if p.window is not None:
                 text, count = self._windowed(p, text)
-            elif p.check is None:
+            elif p.check is None and p.locate is None:
                 text, count = p.regex.subn(p.replacement, text)
             else:
                 text, count = self._checked(p, p.regex.finditer(text), text)
@@ -192,7 +236,10 @@ class Redactor:
 
     @staticmethod
     def _checked(p: _Compiled, matches: Iterable[re.Match[str]], text: str) -> tuple[str, int]:
-        spans = [(m.start(), m.end()) for m in matches if p.check is None or p.check(m.group(0))]
+        if p.locate is not None:
+            spans = [(m.start() + s, m.start() + e) for m in matches for s, e in p.locate(m.group(0))]
+        else:
+            spans = [(m.start(), m.end()) for m in matches if p.check is None or p.check(m.group(0))]
         return Redactor._replace(p, spans, text)
 
     @staticmethod

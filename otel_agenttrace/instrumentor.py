@@ -93,7 +93,7 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         run_root_opt = kwargs.get("run_root")
         if run_root_opt is None:
             run_root_opt = _env_flag(AGENTTRACE_RUN_ROOT, True)
-        run_root = RunRoot(tracer) if run_root_opt else None
+        run_root = RunRoot(tracer, policy=policy) if run_root_opt else None
         type(self).telemetry = tel = Telemetry(tracer=tracer, meter=meter, policy=policy, run_root=run_root)
         self._wrapped = []
         seen: set[tuple[int, str]] = set()
@@ -132,6 +132,9 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         while self._wrapped:
             owner, method = self._wrapped.pop()
             unwrap(owner, method)
-        if self.telemetry is not None and self.telemetry.run_root is not None:
-            self.telemetry.run_root.end()
+        if self.telemetry is not None:
+            if self.telemetry.metrics is not None:
+                self.telemetry.metrics.close()
+            if self.telemetry.run_root is not None:
+                self.telemetry.run_root.end()
         type(self).telemetry = None

@@ -33,6 +33,7 @@ class Telemetry:
         return spans[0]
 
     def metric_points(self, name: str) -> list:
+        flush_metrics()
         data = self.metric_reader.get_metrics_data()
         points = []
         for rm in data.resource_metrics if data else ():
@@ -41,3 +42,11 @@ class Telemetry:
                     if metric.name == name:
                         points.extend(metric.data.data_points)
         return points
+
+
+def flush_metrics() -> None:
+    """The instrumentation records metrics off the caller's thread: record what is queued now."""
+    from otel_agenttrace import AgentTraceInstrumentor
+
+    if AgentTraceInstrumentor.telemetry is not None:
+        AgentTraceInstrumentor.telemetry.flush_metrics()

@@ -1,0 +1,80 @@
+"""The GenAI histograms, recorded off the caller's thread.
+
+One histogram record in the OpenTelemetry SDK costs about as much as a third of a whole span
+(attribute cleaning and hashing per record), and an LLM call makes three. The call hands its
+measurements to a deque (one append) and a daemon thread records them in batches, so the
+instrumented call pays for the span only. `flush()` records whatever is queued; it runs before the
+SDK's own exit hook (atexit is LIFO and ours registers later), on `uninstrument()`, and when asked.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.metrics import Histogram
+
+from otel_agenttrace import semconv
+
+_INTERVAL_S = 0.5
+_MAX_QUEUED = 65536  # beyond this the oldest measurements are dropped (a stuck SDK must not grow memory)
+
+
+class MetricsRecorder:
+    def __init__(self, duration: Histogram, tokens: Histogram) -> None:
+        self._duration = duration
+        self._tokens = tokens
+        self._queue: deque[tuple[float, int | None, int | None, Mapping[str, Any]]] = deque(maxlen=_MAX_QUEUED)
+        self._wake = threading.Event()
+        self._lock = threading.Lock()  # one drain at a time
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        atexit.register(self.close)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def record(
+        self, seconds: float, input_tokens: int | None, output_tokens: int | None, attrs: Mapping[str, Any]
+    ) -> None:
+        self._queue.append((seconds, input_tokens, output_tokens, attrs))
+        if self._thread is None and not self._closed:
+            self._start()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="agenttrace-metrics", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(_INTERVAL_S)
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            queue, duration, tokens = self._queue, self._duration, self._tokens
+            while queue:
+                try:
+                    seconds, input_tokens, output_tokens, attrs = queue.popleft()
+                except IndexError:
+                    return
+                duration.record(seconds, attrs)
+                if input_tokens is not None:
+                    tokens.record(input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "input"})
+                if output_tokens is not None:
+                    tokens.record(output_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "output"})
+
+    def close(self) -> None:
+        self._closed = True
+        self._wake.set()
+        self.flush()
+
+    def _after_fork(self) -> None:
+        self._thread = None
+        self._lock = threading.Lock()
+        self._queue.clear()
