@@ -177,9 +177,9 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for name, per in results.items():
         bare = per["bare"]
-        floor = statistics.median(f - b for f, b in zip(per["floor"], bare))
-        ours = statistics.median(o - b for o, b in zip(per["ours"], bare))
-        print(f"| {name} | {statistics.median(bare):.2f} | {floor:.1f} | {ours:.1f} | {ours / floor:.2f}× |")
+        floor = statistics.median(f - b for f, b in zip(per["floor"], bare, strict=True))
+        ours = statistics.median(o - b for o, b in zip(per["ours"], bare, strict=True))
+        print(f"| {name} | {statistics.median(bare):.2f} | {floor:.1f} | {ours:.1f} | {ours / floor:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ class _Binder:
     def bind(self, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         names = self.positional[1:] if instance is not None and self.positional else self.positional
         view = dict(self.defaults)
-        view.update(zip(names, args))
+        view.update(zip(names, args, strict=False))
         if self.varargs is not None and len(args) > len(names):
             view[self.varargs] = args[len(names) :]
         view.update(kwargs)

@@ -51,6 +51,10 @@ def _may_hold_card(text: str) -> bool:
     return _CARD_SHAPE.search(text.encode("utf-8", "surrogatepass").translate(_SHAPE)) is not None
 
 
+def _last_40(match: str) -> list[tuple[int, int]]:
+    return [(len(match) - 40, len(match))]
+
+
 _DIGIT_GROUP = re.compile(r"\d+")
 
 
@@ -134,6 +138,7 @@ BUILTIN: tuple[Pattern, ...] = (
         r"(?i:(?:aws[_-]?)?secret[_-]?access[_-]?key|aws[_-]?secret[_-]?key)[\"'\\\s:=]{1,12}[A-Za-z0-9/+=]{40}",
         ("secret",),
         fold_case=True,
+        locate=_last_40,  # the key only: the label stays, and so does the JSON around it
     ),
     Pattern(
         "github_token",
