@@ -47,7 +47,78 @@ KB = 1024
 SIZES = (1, 16)
 GOAL_US_PER_KB = 5.0
 
-_WORDS = ["the", "agent", "reads", "each", "step", "of", "the", "plan", "and", "calls", "a", "tool", "when", "the", "answer", "needs", "fresh", "data", "from", "the", "outside", "world", "then", "it", "writes", "a", "short", "summary", "for", "the", "user", "who", "asked", "about", "flights", "hotels", "and", "the", "weather", "in", "Lisbon", "next", "week", "while", "keeping", "the", "budget", "under", "control", "and", "noting", "every", "assumption", "it", "made", "along", "the", "way", "so", "that", "a", "later", "run", "can", "check", "them", "against", "what", "actually", "happened"]
+_WORDS = [
+    "the",
+    "agent",
+    "reads",
+    "each",
+    "step",
+    "of",
+    "the",
+    "plan",
+    "and",
+    "calls",
+    "a",
+    "tool",
+    "when",
+    "the",
+    "answer",
+    "needs",
+    "fresh",
+    "data",
+    "from",
+    "the",
+    "outside",
+    "world",
+    "then",
+    "it",
+    "writes",
+    "a",
+    "short",
+    "summary",
+    "for",
+    "the",
+    "user",
+    "who",
+    "asked",
+    "about",
+    "flights",
+    "hotels",
+    "and",
+    "the",
+    "weather",
+    "in",
+    "Lisbon",
+    "next",
+    "week",
+    "while",
+    "keeping",
+    "the",
+    "budget",
+    "under",
+    "control",
+    "and",
+    "noting",
+    "every",
+    "assumption",
+    "it",
+    "made",
+    "along",
+    "the",
+    "way",
+    "so",
+    "that",
+    "a",
+    "later",
+    "run",
+    "can",
+    "check",
+    "them",
+    "against",
+    "what",
+    "actually",
+    "happened",
+]
 
 
 def _prose(rng: random.Random, size: int) -> str:
@@ -196,7 +267,9 @@ def measure(fn: Callable[[], object], runs: int, run_ms: float) -> float:
 
 
 def build() -> dict[tuple[str, int], str]:
-    return {(kind, size): make(random.Random(f"{kind}-{size}"), size * KB) for kind, make in KINDS.items() for size in SIZES}
+    return {
+        (kind, size): make(random.Random(f"{kind}-{size}"), size * KB) for kind, make in KINDS.items() for size in SIZES
+    }
 
 
 def run(runs: int, run_ms: float) -> list[tuple[str, str, int, float, int]]:

@@ -147,6 +147,8 @@ class CapturePolicy:
             if self.paths:
                 value, dropped = self._apply_paths(key, value)
                 total += dropped
+                if value is None:  # a path dropped all of it
+                    continue
             raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
             text, count, cut = self.text(raw)
             total += count

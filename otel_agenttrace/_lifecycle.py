@@ -94,7 +94,9 @@ class RunRoot:
                     semconv.GEN_AI_WORKFLOW_NAME: name,
                     semconv.AGENTTRACE_RUN_ROOT: True,
                     # A command line may carry a key (`--api-key sk-...`).
-                    semconv.AGENTTRACE_RUN_SCRIPT: self._policy.redactor.redact(command)[0] if self._policy else command,
+                    semconv.AGENTTRACE_RUN_SCRIPT: self._policy.redactor.redact(command)[0]
+                    if self._policy
+                    else command,
                 }
                 env = env_snapshot(self._policy) if self._policy is not None else None
                 if env is not None:

@@ -1,8 +1,12 @@
 """Redaction: built-in secret patterns, the user's policy (extra regexes, JSON paths, switches).
 
 Speed matters (it runs on every captured message): each pattern carries literal anchors, and its
-regex only runs over a text that contains one of them. Typical prose with no secret costs a few
-substring tests per KB instead of a regex scan per pattern.
+regex only runs over a text that contains one of them. The API-key kinds are runs of 20+ key
+characters, so their anchors are looked for only in such runs (prose has none; JSON has a few ids),
+and typical content costs a few C-level passes per KB instead of a regex scan per pattern.
+
+Every pattern is matched against the original text and the matches are replaced together, so a
+greedy match of one kind can never consume the context another kind needs (overlaps are merged).
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,19 +40,48 @@ _SHAPE = bytes(100 if 48 <= i <= 57 else 115 if i in (32, 45) else 120 for i in 
 _CARD_SHAPE = re.compile(rb"dddd(?:s?d){9,15}")
 
 
-_TOKEN_SHAPE = bytes(
-    116 if (48 <= i <= 57 or 65 <= i <= 90 or 97 <= i <= 122 or i in (45, 95)) else 120 for i in range(256)
+# Key characters (and "." for JWTs) -> "t", anything else (non-ASCII bytes too) -> "x".
+_RUN_SHAPE = bytes(
+    116 if (48 <= i <= 57 or 65 <= i <= 90 or 97 <= i <= 122 or i in (45, 46, 95)) else 120 for i in range(256)
 )
-_LONG_TOKEN = b"t" * 20
+_LONG_RUN = b"t" * 20
 
 
-def _has_long_token(text: str) -> bool:
-    """API keys and tokens are runs of 20+ [A-Za-z0-9_-]: prose without one skips all their patterns."""
-    return _LONG_TOKEN in text.encode("utf-8", "surrogatepass").translate(_TOKEN_SHAPE)
+def _long_runs(text: str) -> bytes:
+    """The runs of 20+ [A-Za-z0-9_.-] in the text, joined by newlines (b"" when there is none).
+
+    Every match of an `in_token` pattern lies inside one such run, so its anchors are looked for
+    here: a few short runs instead of the whole text."""
+    raw = text.encode("utf-8", "surrogatepass")
+    shape = raw.translate(_RUN_SHAPE)
+    find = shape.find
+    i = find(_LONG_RUN)
+    if i < 0:
+        return b""
+    pieces = []
+    size = len(shape)
+    while i >= 0:
+        # i starts its run: the previous search began on an "x" (or at 0) and found the first 20 t's.
+        end = find(b"x", i + 20)
+        if end < 0:
+            end = size
+        pieces.append(raw[i:end])
+        i = find(_LONG_RUN, end)
+    return b"\n".join(pieces)
 
 
 def _may_hold_card(text: str) -> bool:
     return _CARD_SHAPE.search(text.encode("utf-8", "surrogatepass").translate(_SHAPE)) is not None
+
+
+_LOCAL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-")
+_DOMAIN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def _may_be_email(text: str, at: int) -> bool:
+    """An address has a local-part character right before its "@" and a domain character right after
+    it: a decorator, a handle or a lone "@" costs no regex window."""
+    return at > 0 and text[at - 1] in _LOCAL_CHARS and at + 1 < len(text) and text[at + 1] in _DOMAIN_CHARS
 
 
 def _last_40(match: str) -> list[tuple[int, int]]:
@@ -61,8 +94,9 @@ _DIGIT_GROUP = re.compile(r"\d+")
 def _card_spans(run: str) -> list[tuple[int, int]]:
     """The card numbers in a run of 13+ digits with single spaces or hyphens between them: the whole run
     when it is a Luhn-valid 13-19 digits, else every stretch of whole groups printed like a card (first
-    group of 4+ digits, the others 3+) that is, so a number next to a card ("qty 3 4111 1111 ...") hides
-    nothing. A longer run with no separator is an id or a timestamp, not a card."""
+    group of 4+ digits, the others 3+) that is one, so a number next to a card ("qty 3 4111 1111 ...")
+    hides nothing; overlapping stretches are hidden together. A longer run with no separator is an id or
+    a timestamp, not a card."""
     digits = run.replace(" ", "").replace("-", "")
     if len(digits) <= 19 and _luhn(digits):
         return [(0, len(run))]
@@ -70,23 +104,22 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
         return []
     groups = [m.span() for m in _DIGIT_GROUP.finditer(run)]
     spans: list[tuple[int, int]] = []
-    i = 0
-    while i < len(groups):
-        start, end = groups[i]
-        if end - start >= 4:
-            count = 0
-            for j in range(i, len(groups)):
-                group_start, group_end = groups[j]
-                if j > i and group_end - group_start < 3:
-                    break
-                count += group_end - group_start
-                if count > 19:
-                    break
-                if count >= 13 and _luhn(run[start:group_end].replace(" ", "").replace("-", "")):
+    for i, (start, end) in enumerate(groups):
+        if end - start < 4:
+            continue
+        count = 0
+        for j in range(i, len(groups)):
+            group_start, group_end = groups[j]
+            if j > i and group_end - group_start < 3:
+                break
+            count += group_end - group_start
+            if count > 19:
+                break
+            if count >= 13 and _luhn(run[start:group_end].replace(" ", "").replace("-", "")):
+                if spans and start <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], max(spans[-1][1], group_end))
+                else:
                     spans.append((start, group_end))
-                    i = j
-                    break
-        i += 1
     return spans
 
 
@@ -109,6 +142,10 @@ class Pattern:
     window: tuple[int, int] | None = None
     # A cheap test the text must pass before the regex runs (for patterns with no literal anchor).
     prefilter: Callable[[str], bool] | None = None
+    # Every match lies inside one run of 20+ [A-Za-z0-9_.-]: the anchors are looked for in those runs only.
+    in_token: bool = False
+    # A cheap test at each anchor found (text, index): the windowed regex runs only where it passes.
+    near: Callable[[str, int], bool] | None = None
 
 
 # Where a token may start: after a non-word character, or after a JSON escape such as the `\n` of a
@@ -122,14 +159,14 @@ BUILTIN: tuple[Pattern, ...] = (
         r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----.*?-----END[A-Z ]{0,40}PRIVATE KEY-----",
         ("PRIVATE KEY",),
     ),
-    Pattern("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]{20,}", ("sk-ant-",), prefilter=_has_long_token),
-    Pattern("openai_key", r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",), prefilter=_has_long_token),
+    Pattern("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]{20,}", ("sk-ant-",), in_token=True),
+    Pattern("openai_key", r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}", ("sk-",), in_token=True),
     Pattern(
         "aws_access_key",
         _START + r"(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
         ("AKIA", "ASIA", "ABIA", "ACCA"),
         window=(1, 24),
-        prefilter=_has_long_token,
+        in_token=True,
     ),
     Pattern(
         "aws_secret_key",
@@ -145,25 +182,34 @@ BUILTIN: tuple[Pattern, ...] = (
         _START + r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         window=(1, 512),
-        prefilter=_has_long_token,
+        in_token=True,
     ),
-    Pattern("google_api_key", _START + r"AIza[0-9A-Za-z_\-]{35}", ("AIza",), window=(1, 48), prefilter=_has_long_token),
+    Pattern(
+        "google_api_key", _START + r"AIza[0-9A-Za-z_\-]{35}", ("AIza",), window=(1, 48), in_token=True
+    ),
     Pattern(
         "jwt",
         _START + r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
         ("eyJ",),
         window=(1, 16384),
-        prefilter=_has_long_token,
+        in_token=True,
     ),
-    Pattern("bearer_token", _START + r"(?i:bearer)\s+[A-Za-z0-9._~+/=\-]{8,}", ("bearer",), fold_case=True),
+    # A token stops before another "bearer ": "Bearer a=bearer b" is two tokens, not one that hides the second.
+    Pattern(
+        "bearer_token",
+        _START + r"(?i:bearer)\s+(?:(?!(?i:bearer)\s)[A-Za-z0-9._~+/=\-]){8,}",
+        ("bearer",),
+        fold_case=True,
+    ),
     # The look-behinds make every position inside a word fail at once (linear in the text); a local part
     # may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
     Pattern(
         "email",
-        r"(?:(?<![A-Za-z0-9._%+\-\\])|(?<=\\)(?![nrtbf])|(?<=\\[nrtbf])|(?<=\\\\))[A-Za-z0-9._%+\-]{1,64}"
+        r"(?:(?<![A-Za-z0-9._%+\-\\])|(?<=\\)(?![nrtbf])|(?<=\\[nrtbf]))[A-Za-z0-9._%+\-]{1,64}"
         r"@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24}",
         ("@",),
         window=(66, 512),
+        near=_may_be_email,
     ),
     # A whole run of digit groups (the look-behinds make a start inside a run fail at once); the
     # card numbers in it are found by _card_spans.
@@ -178,18 +224,41 @@ BUILTIN_NAMES = tuple(p.name for p in BUILTIN)
 
 
 class _Compiled:
-    __slots__ = ("anchors", "check", "fold_case", "locate", "name", "prefilter", "regex", "replacement", "window")
+    __slots__ = (
+        "anchors",
+        "check",
+        "expand",
+        "fold_case",
+        "in_token",
+        "locate",
+        "near",
+        "order",
+        "prefilter",
+        "regex",
+        "replacement",
+        "token_anchors",
+        "window",
+    )
 
-    def __init__(self, pattern: Pattern) -> None:
-        self.name = pattern.name
+    def __init__(self, pattern: Pattern, order: int) -> None:
+        self.order = order
         self.regex = re.compile(pattern.regex, re.DOTALL)
         self.anchors = pattern.anchors
         self.fold_case = pattern.fold_case
         self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
+        # A user's replacement may use the match's groups (\1, \g<name>), as re.sub would.
+        self.expand = "\\" in self.replacement
         self.check = pattern.check
         self.locate = pattern.locate
         self.window = pattern.window
         self.prefilter = pattern.prefilter
+        self.near = pattern.near
+        self.in_token = pattern.in_token
+        self.token_anchors = tuple(a.encode("utf-8", "surrogatepass") for a in pattern.anchors)
+
+
+# (start, end, pattern order, replacement) of one secret found
+_Found = tuple[int, int, int, str]
 
 
 class Redactor:
@@ -197,7 +266,7 @@ class Redactor:
 
     def __init__(self, patterns: Iterable[Pattern] = BUILTIN) -> None:
         self.patterns = tuple(patterns)
-        self._compiled = [_Compiled(p) for p in self.patterns]
+        self._compiled = [_Compiled(p, i) for i, p in enumerate(self.patterns)]
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -205,8 +274,9 @@ class Redactor:
 
     def redact(self, text: str) -> tuple[str, int]:
         """Returns the redacted text and how many secrets were replaced."""
-        total = 0
+        found: list[_Found] = []
         lowered: str | None = None
+        runs: bytes | None = None
         passed: dict[Callable[[str], bool], bool] = {}  # each prefilter runs once per text
         for p in self._compiled:
             if p.prefilter is not None:
@@ -215,7 +285,17 @@ class Redactor:
                     ok = passed[p.prefilter] = p.prefilter(text)
                 if not ok:
                     continue
-            if p.anchors:
+            if p.in_token:
+                if runs is None:
+                    runs = _long_runs(text)
+                if not runs:
+                    continue
+                for token_anchor in p.token_anchors:
+                    if token_anchor in runs:
+                        break
+                else:
+                    continue
+            elif p.anchors:
                 if p.fold_case:
                     if lowered is None:
                         lowered = text.lower()
@@ -227,53 +307,61 @@ class Redactor:
                         break
                 else:
                     continue
-            if p.window is not None:
-                text, count = self._windowed(p, text)
-            elif p.check is None and p.locate is None:
-                text, count = p.regex.subn(p.replacement, text)
-            else:
-                text, count = self._checked(p, p.regex.finditer(text), text)
-            if count:
-                total += count
-                lowered = None
-                passed.clear()
-        return text, total
-
-    @staticmethod
-    def _checked(p: _Compiled, matches: Iterable[re.Match[str]], text: str) -> tuple[str, int]:
-        if p.locate is not None:
-            spans = [(m.start() + s, m.start() + e) for m in matches for s, e in p.locate(m.group(0))]
-        else:
-            spans = [(m.start(), m.end()) for m in matches if p.check is None or p.check(m.group(0))]
-        return Redactor._replace(p, spans, text)
-
-    @staticmethod
-    def _replace(p: _Compiled, spans: list[tuple[int, int]], text: str) -> tuple[str, int]:
-        if not spans:
+            self._find(p, text, found)
+        if not found:
             return text, 0
-        pieces, last, count = [], 0, 0
-        for start, end in sorted(set(spans)):
-            if start < last:  # overlaps a match already replaced
+        return self._replace(text, found)
+
+    @staticmethod
+    def _find(p: _Compiled, text: str, found: list[_Found]) -> None:
+        matches: Iterable[re.Match[str]] = (
+            p.regex.finditer(text) if p.window is None else Redactor._windowed(p, text)
+        )
+        order, replacement = p.order, p.replacement
+        for m in matches:
+            start = m.start()
+            if p.locate is not None:
+                found.extend((start + s, start + e, order, replacement) for s, e in p.locate(m.group(0)) if s < e)
+            elif m.end() > start and (p.check is None or p.check(m.group(0))):
+                found.append((start, m.end(), order, m.expand(replacement) if p.expand else replacement))
+
+    @staticmethod
+    def _replace(text: str, found: list[_Found]) -> tuple[str, int]:
+        """Every span replaced once; overlapping spans (of one kind or several) merge, the earliest
+        start's pattern (the first in order on a tie) naming the merged one."""
+        found.sort(key=lambda f: (f[0], f[2]))
+        pieces: list[str] = []
+        last = 0
+        count = 0
+        start, end, _, replacement = found[0]
+        for s, e, _, r in found[1:]:
+            if s < end:
+                if e > end:
+                    end = e
                 continue
             pieces.append(text[last:start])
-            pieces.append(p.replacement)
-            last, count = end, count + 1
-        pieces.append(text[last:])
-        return "".join(pieces), count
+            pieces.append(replacement)
+            count += 1
+            last = end
+            start, end, replacement = s, e, r
+        pieces.append(text[last:start])
+        pieces.append(replacement)
+        pieces.append(text[end:])
+        return "".join(pieces), count + 1
 
     @staticmethod
-    def _windowed(p: _Compiled, text: str) -> tuple[str, int]:
+    def _windowed(p: _Compiled, text: str) -> Iterator[re.Match[str]]:
         """Run the regex only around each anchor (pos/endpos keep look-behinds and \\b exact)."""
         assert p.window is not None
         before, after = p.window
         size = len(text)
-        matches: list[re.Match[str]] = []
+        near = p.near
         for anchor in p.anchors:
             i = text.find(anchor)
             while i != -1:
-                matches.extend(p.regex.finditer(text, max(0, i - before), min(size, i + after)))
+                if near is None or near(text, i):
+                    yield from p.regex.finditer(text, max(0, i - before), min(size, i + after))
                 i = text.find(anchor, i + 1)
-        return Redactor._checked(p, matches, text)
 
 
 # --- JSON paths -------------------------------------------------------------------------------
@@ -330,7 +418,7 @@ class PathRule:
             return value, 0
         doc = {root: copy.deepcopy(value)}
         count = self._walk(doc, self.steps, probe=False)
-        return doc[root], count
+        return doc.get(root), count  # None: the path dropped the whole value (`$.*`)
 
     def _edit(self, container: Any, key: Any, probe: bool) -> int:
         if not probe:
