@@ -89,6 +89,7 @@ def _last_40(match: str) -> list[tuple[int, int]]:
 
 
 _DIGIT_GROUP = re.compile(r"\d+")
+_CARD_FIRST = frozenset("23456")
 
 
 def _card_spans(run: str) -> list[tuple[int, int]]:
@@ -96,9 +97,11 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
     when it is a Luhn-valid 13-19 digits, else every stretch of whole groups printed like a card (first
     group of 4+ digits, the others 3+) that is one, so a number next to a card ("qty 3 4111 1111 ...")
     hides nothing; overlapping stretches are hidden together. A longer run with no separator is an id or
-    a timestamp, not a card."""
+    a timestamp, not a card. Payment cards start with 2-6 (Mastercard, Amex, Visa, Discover...): a
+    nanosecond timestamp or an id starting with 1 that happens to pass the Luhn check (one in ten) is
+    not a card."""
     digits = run.replace(" ", "").replace("-", "")
-    if len(digits) <= 19 and _luhn(digits):
+    if len(digits) <= 19 and digits[0] in _CARD_FIRST and _luhn(digits):
         return [(0, len(run))]
     if len(digits) == len(run):
         return []
@@ -115,7 +118,11 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
             count += group_end - group_start
             if count > 19:
                 break
-            if count >= 13 and _luhn(run[start:group_end].replace(" ", "").replace("-", "")):
+            if (
+                count >= 13
+                and run[start] in _CARD_FIRST
+                and _luhn(run[start:group_end].replace(" ", "").replace("-", ""))
+            ):
                 if spans and start <= spans[-1][1]:
                     spans[-1] = (spans[-1][0], max(spans[-1][1], group_end))
                 else:
@@ -184,9 +191,7 @@ BUILTIN: tuple[Pattern, ...] = (
         window=(1, 512),
         in_token=True,
     ),
-    Pattern(
-        "google_api_key", _START + r"AIza[0-9A-Za-z_\-]{35}", ("AIza",), window=(1, 48), in_token=True
-    ),
+    Pattern("google_api_key", _START + r"AIza[0-9A-Za-z_\-]{35}", ("AIza",), window=(1, 48), in_token=True),
     Pattern(
         "jwt",
         _START + r"eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}",
@@ -314,9 +319,7 @@ class Redactor:
 
     @staticmethod
     def _find(p: _Compiled, text: str, found: list[_Found]) -> None:
-        matches: Iterable[re.Match[str]] = (
-            p.regex.finditer(text) if p.window is None else Redactor._windowed(p, text)
-        )
+        matches: Iterable[re.Match[str]] = p.regex.finditer(text) if p.window is None else Redactor._windowed(p, text)
         order, replacement = p.order, p.replacement
         for m in matches:
             start = m.start()

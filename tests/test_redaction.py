@@ -218,6 +218,8 @@ VISA = "4539 5787 6362 1486"
         (f"card-{VISA.replace(' ', '-')}", "card-[REDACTED:credit_card]"),
         (f"#{VISA.replace(' ', '')}#", "#[REDACTED:credit_card]#"),
         ("4539578763621487", "4539578763621487"),  # Luhn fails
+        ("ts 1795428400120125109", "ts 1795428400120125109"),  # Luhn passes, but no card starts with 1
+        ("1795 4284 0012 0127", "1795 4284 0012 0127"),  # nor grouped (Luhn passes too)
         ("45395787636214861234", "45395787636214861234"),  # 20 digits, no separator: an id
     ],
 )
