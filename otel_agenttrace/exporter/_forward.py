@@ -3,7 +3,8 @@
 The exporter's `export()` only appends the batch to a bounded queue, so a backend that is down,
 slow or refusing never delays the local store or the instrumented program. When the queue is full
 the oldest batch is dropped and counted. Forwarded copies have content attributes stripped unless
-the user opted in to content on spans; span start records are never forwarded.
+the user opted in to content (SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT: see docs/privacy.md); span
+start records are never forwarded.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def _build(name: str) -> SpanExporter | None:
 
 
 def forward_content_from_env() -> bool:
-    """Whether content may be forwarded: the capture policy of `_capture` decides (content on spans opted in)."""
+    """Whether content may be forwarded: only on an explicit SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT."""
     return forward_content()
 
 
