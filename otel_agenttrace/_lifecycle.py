@@ -88,15 +88,16 @@ class RunRoot:
                 script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
                 script = script[:-3] if script.endswith(".py") else script
                 name = self._name or os.environ.get(AGENTTRACE_WORKFLOW) or script
-                command = " ".join(sys.argv)[:512] if sys.argv else script
+                command = " ".join(sys.argv) if sys.argv else script
+                # A command line may carry a key (`--api-key sk-...`). Redacted whole, then cut: a key cut
+                # in two is too short for its pattern, and its first characters would be recorded.
+                if self._policy is not None:
+                    command = self._policy.redactor.redact(command)[0]
                 attributes: dict[str, Any] = {
                     semconv.GEN_AI_OPERATION_NAME: semconv.Operation.INVOKE_WORKFLOW,
                     semconv.GEN_AI_WORKFLOW_NAME: name,
                     semconv.AGENTTRACE_RUN_ROOT: True,
-                    # A command line may carry a key (`--api-key sk-...`).
-                    semconv.AGENTTRACE_RUN_SCRIPT: self._policy.redactor.redact(command)[0]
-                    if self._policy
-                    else command,
+                    semconv.AGENTTRACE_RUN_SCRIPT: command[:512],
                 }
                 env = env_snapshot(self._policy) if self._policy is not None else None
                 if env is not None:
