@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from otel_agenttrace.cli import _http
 from otel_agenttrace.cli._app import App, abort
 from otel_agenttrace.exporter._records import SpanRecord
 
@@ -168,6 +167,7 @@ def _ids(ids: list[str], shown: int = 5) -> str:
 
 
 def _from_backend(kind: str, url: str, trace_id: str) -> list[SpanRecord]:
+    from otel_agenttrace.cli import _http  # urllib and ssl: only for a backend
     from otel_agenttrace.exporter._records import TraceFormatError, read_jaeger, read_tempo
 
     trace_id = trace_id.lower()
