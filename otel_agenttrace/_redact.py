@@ -173,9 +173,12 @@ _START = r"(?:(?<![A-Za-z0-9_])|(?<=\\[nrtbf]))"
 
 # Order matters where kinds overlap: the more specific formats come first.
 BUILTIN: tuple[Pattern, ...] = (
+    # A key with no END line (an output cut by max_tokens, a stream that broke off) still hides its
+    # body: the base64 lines after BEGIN, raw or JSON-escaped (`\n`), up to the first other character.
     Pattern(
         "private_key",
-        r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----.*?-----END[A-Z ]{0,40}PRIVATE KEY-----",
+        r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----"
+        r"(?:.*?-----END[A-Z ]{0,40}PRIVATE KEY-----|(?:[A-Za-z0-9+/=:,\- \t\r\n]|\\+[nrt])*)",
         ("PRIVATE KEY",),
     ),
     Pattern("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]{20,}", ("sk-ant-",), in_token=True),

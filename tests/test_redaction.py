@@ -237,6 +237,25 @@ def test_a_card_between_other_digit_groups_is_hidden_whole() -> None:
 # --- JSON escapes --------------------------------------------------------------------------------
 
 
+CUT_KEY = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAx7Zq3bW9\nQm4tYk2LpR8sVn0Hc6Jd1Ue5"
+
+
+@pytest.mark.parametrize("after", ["", '"tail', "\n", "."])
+def test_a_private_key_cut_before_its_end_line_hides_its_body(after: str) -> None:
+    """An output cut by max_tokens or a broken stream leaves a key with no END line."""
+    for text in (
+        f"key: {CUT_KEY}{after}",
+        json.dumps({"o": CUT_KEY + after}),
+        json.dumps(json.dumps([CUT_KEY + after])),
+    ):
+        out, count = REDACTOR.redact(text)
+        assert count == 1 and "[REDACTED:private_key]" in out
+        assert "MIIEow" not in out and "Qm4tYk" not in out and "Ue5" not in out
+        if text.startswith(("{", '"')):
+            json.loads(out)  # still valid JSON
+    assert REDACTOR.redact(f"{CUT_KEY}. Done.")[0] == "[REDACTED:private_key]. Done."
+
+
 def test_a_secret_after_a_serialized_newline_is_caught_and_the_json_stays_valid() -> None:
     text = json.dumps("Keys:\nghp_R7kP2mQ9xL4vW8nT3bY6R7kP2mQ9xL4vW8nT\nContact:\njohn.doe@example.com\n")
     out, count = REDACTOR.redact(text)
