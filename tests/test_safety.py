@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import importlib
+import importlib.util
 import inspect
 import json
 import logging
@@ -582,3 +582,33 @@ def test_user_objects_are_not_mutated(tel) -> None:
     result = client.chat.completions.create(model="gpt-4o", messages=messages, tools=tools)
     assert (messages, tools) == before
     assert json.loads(result.choices[0].message.tool_calls[0].function.arguments) == {"note": PLANTED}
+
+
+def test_a_library_outside_its_supported_range_is_skipped_with_one_log_line(instrument, monkeypatch, caplog) -> None:
+    from anthropic.resources.messages.messages import Messages
+    from openai.resources.chat.completions.completions import Completions
+
+    from otel_agenttrace.providers import openai as openai_provider
+
+    monkeypatch.setattr(openai_provider, "INSTRUMENTS", "openai >= 99")
+    with caplog.at_level(logging.WARNING, logger="otel_agenttrace"):
+        instrument()
+    lines = [r.getMessage() for r in caplog.records if "not instrumenting" in r.getMessage()]
+    assert len(lines) == 1 and "openai" in lines[0] and "99" in lines[0], lines
+    assert not isinstance(inspect.getattr_static(Completions, "create"), wrapt.BaseObjectProxy)
+    assert isinstance(inspect.getattr_static(Messages, "create"), wrapt.BaseObjectProxy)  # the others still are
+
+
+def test_a_library_that_is_not_installed_is_skipped_silently(instrument, monkeypatch, caplog) -> None:
+    from anthropic.resources.messages.messages import Messages
+    from openai.resources.chat.completions.completions import Completions
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "openai" else real_find_spec(name, *a)
+    )
+    with caplog.at_level(logging.DEBUG, logger="otel_agenttrace"):
+        instrument()
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert not isinstance(inspect.getattr_static(Completions, "create"), wrapt.BaseObjectProxy)
+    assert isinstance(inspect.getattr_static(Messages, "create"), wrapt.BaseObjectProxy)
