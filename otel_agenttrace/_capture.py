@@ -38,6 +38,9 @@ _log = logging.getLogger(__name__)
 DEFAULT_MAX_LENGTH = 16384
 TRUNCATION_MARKER = "…[truncated {} chars]"
 
+# One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
 
 # Content attribute -> the root name JSON paths of a redaction policy use for it.
 _PATH_ROOTS = {
@@ -149,7 +152,7 @@ class CapturePolicy:
                 total += dropped
                 if value is None:  # a path dropped all of it
                     continue
-            raw = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+            raw = value if isinstance(value, str) else _ENCODE(value)
             text, count, cut = self.text(raw)
             total += count
             if cut:
