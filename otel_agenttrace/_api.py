@@ -122,16 +122,19 @@ class _Scope:
 
         return call  # type: ignore[return-value]
 
+    # A generator runs in steps; each step (a send, or an exception the caller threw in) runs in the
+    # node's context, and the step that finishes the generator ends the span.
     def _wrap_gen(self, fn: Callable[..., Generator[Any, Any, Any]]) -> Callable[..., Generator[Any, Any, Any]]:
         @functools.wraps(fn)
         def gen(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
             inv = self._begin(False, args, kwargs)
             inner = fn(*args, **kwargs)
             sent: Any = None
+            thrown: BaseException | None = None
             while True:
                 token = otel_context.attach(trace.set_span_in_context(inv.span)) if inv else None
                 try:
-                    item = inner.send(sent)
+                    item = inner.send(sent) if thrown is None else inner.throw(thrown)
                 except StopIteration as stop:
                     self._end(inv, None, stop.value)
                     return stop.value
@@ -141,22 +144,17 @@ class _Scope:
                 finally:
                     if token is not None:
                         otel_context.detach(token)
+                sent, thrown = None, None
                 try:
                     sent = yield item
                 except GeneratorExit:
-                    inner.close()
-                    self._end(inv, None)
-                    raise
-                except BaseException as exc:  # thrown in by the caller: forward it
                     try:
-                        item = inner.throw(exc)
-                    except StopIteration as stop:
-                        self._end(inv, None, stop.value)
-                        return stop.value
-                    except BaseException as raised:
-                        self._end(inv, raised)
-                        raise
-                    sent = yield item
+                        inner.close()
+                    finally:
+                        self._end(inv, None)
+                    raise
+                except BaseException as exc:  # thrown in by the caller: the next step forwards it
+                    thrown = exc
 
         return gen
 
@@ -166,10 +164,11 @@ class _Scope:
             inv = self._begin(False, args, kwargs)
             inner = fn(*args, **kwargs)
             sent: Any = None
+            thrown: BaseException | None = None
             while True:
                 token = otel_context.attach(trace.set_span_in_context(inv.span)) if inv else None
                 try:
-                    item = await inner.asend(sent)
+                    item = await (inner.asend(sent) if thrown is None else inner.athrow(thrown))
                 except StopAsyncIteration:
                     self._end(inv, None)
                     return
@@ -179,12 +178,17 @@ class _Scope:
                 finally:
                     if token is not None:
                         otel_context.detach(token)
+                sent, thrown = None, None
                 try:
                     sent = yield item
                 except GeneratorExit:
-                    await inner.aclose()
-                    self._end(inv, None)
+                    try:
+                        await inner.aclose()
+                    finally:
+                        self._end(inv, None)
                     raise
+                except BaseException as exc:  # thrown in by the caller: the next step forwards it
+                    thrown = exc
 
         return agen
 

@@ -121,6 +121,82 @@ async def test_async_generator_decorator(tel) -> None:
     assert set(ids) == {span.context.span_id}
 
 
+class Retry(Exception):
+    pass
+
+
+def test_every_exception_thrown_into_a_generator_reaches_it(tel) -> None:
+    """The caller may throw() more than once; each goes to the user's generator, in the node's context."""
+
+    @at.node("retrying")
+    def produce():
+        seen = []
+        while True:
+            try:
+                yield len(seen)
+            except Retry:
+                seen.append(trace.get_current_span().get_span_context().span_id)
+                if len(seen) == 3:
+                    return seen
+
+    gen = produce()
+    assert next(gen) == 0
+    assert gen.throw(Retry()) == 1
+    assert gen.throw(Retry()) == 2
+    with pytest.raises(StopIteration) as stop:
+        gen.throw(Retry())
+    (span,) = tel.spans()
+    assert stop.value.value == [span.context.span_id] * 3
+    assert span.status.status_code is not StatusCode.ERROR
+
+
+def test_an_exception_the_generator_does_not_catch_ends_the_span_with_it(tel) -> None:
+    @at.node("fragile")
+    def produce():
+        yield 1
+        yield 2
+
+    gen = produce()
+    next(gen)
+    error = Boom("from the caller")
+    with pytest.raises(Boom) as raised:
+        gen.throw(error)
+    assert raised.value is error
+    (span,) = tel.spans()
+    assert span.status.status_code is StatusCode.ERROR
+
+
+async def test_every_exception_thrown_into_an_async_generator_reaches_it(tel) -> None:
+    @at.node("aretrying")
+    async def produce():
+        caught = 0
+        while True:
+            try:
+                yield caught
+            except Retry:
+                caught += 1
+                if caught == 2:
+                    return
+
+    gen = produce()
+    assert await gen.__anext__() == 0
+    assert await gen.athrow(Retry()) == 1
+    with pytest.raises(StopAsyncIteration):
+        await gen.athrow(Retry())
+    (span,) = tel.spans()
+    assert span.status.status_code is not StatusCode.ERROR
+
+    @at.node("afragile")
+    async def fragile():
+        yield 1
+
+    agen = fragile()
+    await agen.__anext__()
+    with pytest.raises(Boom):
+        await agen.athrow(Boom("from the caller"))
+    assert [s.status.status_code for s in tel.spans() if s.name == "invoke_agent afragile"] == [StatusCode.ERROR]
+
+
 async def test_async_context_manager(tel) -> None:
     async with at.workflow("aflow"):
         await asyncio.sleep(0)
