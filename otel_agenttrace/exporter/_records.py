@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -256,7 +258,7 @@ def _read_resource_spans(resource_spans: Any, source: str) -> list[SpanRecord]:
     if not isinstance(resource_spans, list):
         raise TraceFormatError(f"{source}: resourceSpans must be a list, got {type(resource_spans).__name__}")
     records: list[SpanRecord] = []
-    try:
+    with _reading(source):
         for rs in resource_spans:
             resource = _key_values((rs.get("resource") or {}).get("attributes"))
             # instrumentationLibrarySpans: the pre-1.0 OTLP name some older backends still return.
@@ -264,11 +266,18 @@ def _read_resource_spans(resource_spans: Any, source: str) -> list[SpanRecord]:
                 scope_obj = ss.get("scope") or ss.get("instrumentationLibrary") or {}
                 scope = scope_obj.get("name") or None
                 records.extend(_otlp_span(span, resource, scope) for span in ss.get("spans") or ())
+    return records
+
+
+@contextmanager
+def _reading(source: str) -> Iterator[None]:
+    """Any error reading a body's spans becomes one TraceFormatError that names the source."""
+    try:
+        yield
     except TraceFormatError as exc:
         raise TraceFormatError(f"{source}: {exc}") from None
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise TraceFormatError(f"{source}: malformed span data ({_one_line(exc)})") from None
-    return records
 
 
 def _one_line(exc: BaseException) -> str:
@@ -431,15 +440,11 @@ def read_jaeger(body: dict[str, Any]) -> list[SpanRecord]:
     if not isinstance(data, list):
         raise TraceFormatError(f"Jaeger: 'data' must be a list, got {type(data).__name__}")
     records: list[SpanRecord] = []
-    try:
+    with _reading("Jaeger"):
         for trace in data:
             processes = trace.get("processes") or {}
             trace_id = trace.get("traceID")
             records.extend(_jaeger_span(span, trace_id, processes) for span in trace.get("spans") or ())
-    except TraceFormatError as exc:
-        raise TraceFormatError(f"Jaeger: {exc}") from None
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise TraceFormatError(f"Jaeger: malformed span data ({_one_line(exc)})") from None
     return records
 
 
