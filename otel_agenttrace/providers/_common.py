@@ -75,6 +75,18 @@ def parse_json(value: Any) -> Any:
     return value
 
 
+def response_attributes(response_id: Any, model: Any, finish_reasons: list[Any] | None) -> dict[str, Any]:
+    """The response id, model and finish reasons that are present, as span attributes."""
+    attrs: dict[str, Any] = {}
+    if response_id:
+        attrs[semconv.GEN_AI_RESPONSE_ID] = response_id
+    if model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
+    if finish_reasons:
+        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = finish_reasons
+    return attrs
+
+
 def text_part(text: str) -> dict[str, Any]:
     return {"type": "text", "content": text}
 

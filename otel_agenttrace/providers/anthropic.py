@@ -22,6 +22,7 @@ from otel_agenttrace.providers._common import (
     finish_reason,
     get,
     params,
+    response_attributes,
     server_attributes,
     stop_sequences,
     text_part,
@@ -138,13 +139,7 @@ def _usage(usage: Any) -> dict[str, Any]:
 
 
 def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    attrs: dict[str, Any] = {}
-    if result.id:
-        attrs[semconv.GEN_AI_RESPONSE_ID] = result.id
-    if result.model:
-        attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.model
-    if result.stop_reason:
-        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [result.stop_reason]
+    attrs = response_attributes(result.id, result.model, [result.stop_reason] if result.stop_reason else None)
     attrs.update(_usage(result.usage))
     output = None
     if capture:
@@ -203,13 +198,7 @@ class StreamAccumulator:
                 self.usage[key] = value
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        attrs: dict[str, Any] = {}
-        if self.id:
-            attrs[semconv.GEN_AI_RESPONSE_ID] = self.id
-        if self.model:
-            attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.model
-        if self.stop_reason:
-            attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [self.stop_reason]
+        attrs = response_attributes(self.id, self.model, [self.stop_reason] if self.stop_reason else None)
         attrs.update(_usage(self.usage))
         if not self.capture:
             return attrs, None

@@ -15,6 +15,7 @@ from otel_agenttrace.providers._common import (
     finish_reason,
     get,
     params,
+    response_attributes,
     server_attributes,
     stop_sequences,
     text_part,
@@ -179,15 +180,8 @@ def _chat_output_message(message: Any, reason: Any) -> dict[str, Any]:
 
 
 def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    attrs: dict[str, Any] = {}
-    if result.id:
-        attrs[semconv.GEN_AI_RESPONSE_ID] = result.id
-    if result.model:
-        attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.model
     choices = result.choices or ()
-    reasons = [c.finish_reason for c in choices if c.finish_reason]
-    if reasons:
-        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = reasons
+    attrs = response_attributes(result.id, result.model, [c.finish_reason for c in choices if c.finish_reason])
     attrs.update(_usage_attributes(result.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
     output = None
     if capture:
@@ -242,13 +236,7 @@ class ChatStreamAccumulator:
                     call["arguments"].append(function.arguments)
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        attrs: dict[str, Any] = {}
-        if self.id:
-            attrs[semconv.GEN_AI_RESPONSE_ID] = self.id
-        if self.model:
-            attrs[semconv.GEN_AI_RESPONSE_MODEL] = self.model
-        if self.finish:
-            attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [self.finish[i] for i in sorted(self.finish)]
+        attrs = response_attributes(self.id, self.model, [self.finish[i] for i in sorted(self.finish)])
         attrs.update(_usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
         if not self.capture:
             return attrs, None
@@ -354,14 +342,9 @@ def _responses_output(response: Any) -> tuple[list[dict[str, Any]], str]:
 
 
 def responses_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    attrs: dict[str, Any] = {}
-    if result.id:
-        attrs[semconv.GEN_AI_RESPONSE_ID] = result.id
-    if result.model:
-        attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.model
     parts, reason = _responses_output(result)
     status = get(result, "status")
-    attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = [status if isinstance(status, str) else reason]
+    attrs = response_attributes(result.id, result.model, [status if isinstance(status, str) else reason])
     attrs.update(_usage_attributes(result.usage, "input_tokens", "output_tokens", "input_tokens_details"))
     output = None
     if capture:
