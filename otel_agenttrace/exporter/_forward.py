@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from otel_agenttrace import semconv
 from otel_agenttrace._capture import content_mode_from_env, forward_content
 from otel_agenttrace.environment_variables import AGENTTRACE_FORWARD
+from otel_agenttrace.exporter._streak import FailureStreak
 
 _log = logging.getLogger(__name__)
 
@@ -196,7 +197,7 @@ class Forwarder:
         self.dropped_spans = 0
         self._unreported = 0
         self._next_warning = 0.0
-        self._failing = False
+        self._failures = FailureStreak(_log)
         self._thread = self._start_thread()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
@@ -278,11 +279,9 @@ class Forwarder:
                 return
             self.exporter.export(spans)
         except Exception as exc:  # the real exporters log their own failures; this is for the unexpected
-            if not self._failing:
-                self._failing = True
-                _log.warning("agenttrace: forwarding spans failed: %s", exc)
+            self._failures.failed("agenttrace: forwarding spans failed: %s", exc)
             return
-        self._failing = False
+        self._failures.succeeded()
 
     def force_flush(self, timeout_millis: float = 30000) -> bool:
         """Wait until everything queued has been handed to the exporter (or the timeout passes)."""

@@ -26,6 +26,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_agenttrace.exporter._records import SpanRecord, from_readable_span
+from otel_agenttrace.exporter._streak import FailureStreak
 from otel_agenttrace.exporter.store import RunStore
 
 _log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class InFlightRecorder(SpanProcessor):
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopped = False
-        self._failing = False
+        self._failures = FailureStreak(_log)
         self._thread = self._start_thread()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
@@ -115,13 +116,9 @@ class InFlightRecorder(SpanProcessor):
                     if records:
                         store.write_starts(records)
             except Exception as exc:  # never into the instrumented program, never kill this thread
-                if not self._failing:
-                    self._failing = True
-                    _log.warning("agenttrace: cannot record span starts in %s: %s", store.path, exc)
+                self._failures.failed("agenttrace: cannot record span starts in %s: %s", store.path, exc)
                 return False
-            if self._failing:
-                self._failing = False
-                _log.info("agenttrace: recording span starts in %s again", store.path)
+            self._failures.succeeded("agenttrace: recording span starts in %s again", store.path)
             return True
 
 

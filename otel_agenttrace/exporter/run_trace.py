@@ -21,6 +21,7 @@ from otel_agenttrace import semconv
 from otel_agenttrace.exporter._forward import Forwarder, exporter_from_env, forward_content_from_env
 from otel_agenttrace.exporter._inflight import InFlightRecorder, install_inflight_recorder
 from otel_agenttrace.exporter._records import SpanRecord, from_readable_span
+from otel_agenttrace.exporter._streak import FailureStreak
 from otel_agenttrace.exporter.store import RunStore
 
 _log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class RunTraceExporter(SpanExporter):
         inflight: bool | None = None,
     ) -> None:
         self._shutdown_done = False
-        self._store_failing = False
+        self._store_failures = FailureStreak(_log)
         self._owns_store = not isinstance(store, RunStore)
         self.store: RunStore | None
         if isinstance(store, RunStore):
@@ -120,13 +121,9 @@ class RunTraceExporter(SpanExporter):
                 store.write_starts(starts)
             store.write_spans(finished)
         except Exception as exc:
-            if not self._store_failing:
-                self._store_failing = True
-                _log.warning("agenttrace: cannot record spans in %s: %s", store.path, exc)
+            self._store_failures.failed("agenttrace: cannot record spans in %s: %s", store.path, exc)
             return False
-        if self._store_failing:
-            self._store_failing = False
-            _log.info("agenttrace: recording spans in %s again", store.path)
+        self._store_failures.succeeded("agenttrace: recording spans in %s again", store.path)
         return True
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
