@@ -10,8 +10,18 @@ from otel_agenttrace.version import __version__
 if TYPE_CHECKING:
     from otel_agenttrace._api import node, tool, workflow
     from otel_agenttrace.instrumentor import AgentTraceInstrumentor
+    from otel_agenttrace.replay import replay
 
-__all__ = ["AgentTraceInstrumentor", "__version__", "instrument", "node", "tool", "uninstrument", "workflow"]
+__all__ = [
+    "AgentTraceInstrumentor",
+    "__version__",
+    "instrument",
+    "node",
+    "replay",
+    "tool",
+    "uninstrument",
+    "workflow",
+]
 
 # Imported on first use: the CLI (`agenttrace dump`) and the exporter import this package but need none
 # of the instrumentation, whose imports (wrapt, asyncio, the OTel instrumentation API) cost 0.2 s.
@@ -20,6 +30,7 @@ _LAZY = {
     "node": "otel_agenttrace._api",
     "tool": "otel_agenttrace._api",
     "workflow": "otel_agenttrace._api",
+    "replay": "otel_agenttrace.replay",
 }
 
 

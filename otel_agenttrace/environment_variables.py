@@ -43,3 +43,18 @@ is reported at startup and then no content is captured at all: redaction is neve
 AGENTTRACE_ENV_ALLOW: Final = "AGENTTRACE_ENV_ALLOW"
 """Environment variables recorded on the run (agenttrace.env), e.g. `APP_VERSION,MYAPP_*`. Default: none.
 Values matching redaction patterns are masked."""
+
+AGENTTRACE_REPLAY: Final = "AGENTTRACE_REPLAY"
+"""Set by `agenttrace replay` in the program it re-runs: the run-trace file (with its recording) to replay."""
+
+AGENTTRACE_REPLAY_MODE: Final = "AGENTTRACE_REPLAY_MODE"
+"""model (default: LLM calls answered from the recording) | live (LLM calls sent for real)."""
+
+AGENTTRACE_REPLAY_TOOLS: Final = "AGENTTRACE_REPLAY_TOOLS"
+"""replay (default: matching tool calls return their recorded results) | live (tools run for real)."""
+
+AGENTTRACE_REPLAY_STRICT: Final = "AGENTTRACE_REPLAY_STRICT"
+"""1: a request that does not match the recording exactly raises ReplayDivergence instead of being served by order."""
+
+AGENTTRACE_REPLAY_REPORT: Final = "AGENTTRACE_REPLAY_REPORT"
+"""Set by `agenttrace replay`: the file the replayed program writes its divergences to at exit."""

@@ -110,6 +110,9 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrapt.wrap_function_wrapper(owner, method, target.wrapper(tel))
                 self._wrapped.append((owner, method))
         self._patch_configured_targets(tel, kwargs.get("targets"))
+        from otel_agenttrace.replay import _api as replay_api
+
+        replay_api.install(tel)  # recording of LLM exchanges and tool results; replay when AGENTTRACE_REPLAY asks
 
     def _patch_configured_targets(self, tel: Telemetry, specs: list[TargetSpec] | None) -> None:
         """User classes from [tool.agenttrace] / AGENTTRACE_TARGETS (or `targets=` given in code)."""
@@ -126,6 +129,9 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             type(self)._patcher = patcher
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        from otel_agenttrace.replay import _api as replay_api
+
+        replay_api.uninstall()
         if self._patcher is not None:
             self._patcher.uninstall()
             type(self)._patcher = None
