@@ -22,32 +22,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from otel_agenttrace.replay._format import canonical, request_key
+from otel_agenttrace.replay.compare import first_difference
 from otel_agenttrace.replay.errors import EXHAUSTED, REQUEST, TOOL, UNUSED, Divergence, ReplayDivergence
 
 MODES = ("model", "live")
 TOOL_MODES = ("replay", "live")
-
-
-def first_difference(a: Any, b: Any, path: str = "") -> tuple[str, Any, Any] | None:
-    """The first place two JSON values differ: (path, a's value, b's value), or None when equal."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in list(a) + [k for k in b if k not in a]:
-            if key not in a or key not in b:
-                return f"{path}/{key}", a.get(key), b.get(key)
-            found = first_difference(a[key], b[key], f"{path}/{key}")
-            if found:
-                return found
-        return None
-    if isinstance(a, list) and isinstance(b, list):
-        for i, (x, y) in enumerate(zip(a, b, strict=False)):
-            found = first_difference(x, y, f"{path}/{i}")
-            if found:
-                return found
-        if len(a) != len(b):
-            i = min(len(a), len(b))
-            return f"{path}/{i}", a[i] if i < len(a) else None, b[i] if i < len(b) else None
-        return None
-    return None if a == b else (path or "/", a, b)
 
 
 class _Queues:
