@@ -70,7 +70,7 @@ def _print(app: App, outcome: Any) -> None:
             app.out(f"  {divergence.kind}: {divergence.message}")
 
 
-@click.command("replay", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.command("replay")
 @click.argument("run", required=False, metavar="RUN")
 @click.option("--last", is_flag=True, help="Replay the newest run in the store.")
 @click.option(

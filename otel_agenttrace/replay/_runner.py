@@ -95,7 +95,9 @@ def _child_env(doc: dict[str, Any], base: Mapping[str, str], command: Sequence[s
     environ = dict(base)
     recorded = (doc.get("command") or {}).get("env") or {}
     for name, value in recorded.items():
-        if isinstance(value, str) and "[REDACTED" not in value:  # a masked secret keeps today's value
+        # The recorded value fills in what this environment lacks (set a variable to override it);
+        # a masked secret is never passed on.
+        if name not in environ and isinstance(value, str) and "[REDACTED" not in value:
             environ[name] = value
     for name in (env.AGENTTRACE_REPLAY, env.AGENTTRACE_REPLAY_REPORT, env.AGENTTRACE_REPLAY_STRICT):
         environ.pop(name, None)
