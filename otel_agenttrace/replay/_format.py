@@ -71,7 +71,13 @@ def _exchange(data: dict[str, Any], policy: Any) -> dict[str, Any]:
     chunks = data.get("chunks")
     raw = b"".join(chunks) if chunks is not None else data.get("body")
     try:
-        response.update(_body_field(_decode_body(raw, encoding), policy, normalise=False))
+        text = _decode_body(raw, encoding)
+        if response["stream"] and text is not None and policy is not None:
+            from otel_agenttrace.replay._sse import redact_event_stream
+
+            response["body_text"] = redact_event_stream(text, policy.redactor.redact)
+        else:
+            response.update(_body_field(text, policy, normalise=False))
     except (zlib.error, OSError):
         response["replayable"] = False
     return {

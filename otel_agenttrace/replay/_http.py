@@ -212,13 +212,14 @@ class _Call:
         data = entry.data
         data["status"] = response.status_code
         data["headers"] = _kept_headers(response.headers)
-        if stream:
-            data["stream"] = "text/event-stream" in data["headers"].get("content-type", "")
+        data["stream"] = "text/event-stream" in data["headers"].get("content-type", "")
+        if stream and not hasattr(response, "_content"):
             data["chunks"] = []
             tee, async_tee, _, _ = _classes(self.module)
             response.stream = async_tee(response.stream, entry) if self.is_async else tee(response.stream, entry)
         else:
-            # Read already (send without stream=True): the decoded body; its encoding no longer applies.
+            # Read already (send without stream=True, or a transport that answered with the whole body):
+            # the decoded body; its encoding no longer applies.
             data["headers"].pop("content-encoding", None)
             data["body"] = getattr(response, "_content", None)
             data["complete"] = True
