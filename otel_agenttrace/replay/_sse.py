@@ -10,6 +10,7 @@ written back. Only `Redactor.redact()` is used: the spans come from the markers 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -57,10 +58,8 @@ def redact_event_stream(text: str, redact: Any) -> str:
         if line.startswith("data:"):
             payload = line[5:].lstrip(" ")
             if payload.startswith(("{", "[")):
-                try:
+                with contextlib.suppress(ValueError):
                     docs.append((i, json.loads(payload)))
-                except ValueError:
-                    pass
     groups: dict[tuple[Any, ...], list[tuple[Any, Any]]] = {}
     for _, doc in docs:
         _leaves(doc, (), groups)

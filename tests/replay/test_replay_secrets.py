@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -78,10 +79,8 @@ def program(client: Any) -> list[str]:
                 r = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}])
                 answers.append(str(r.choices[0].message.content))
             vault(value)
-            try:
+            with contextlib.suppress(PermissionError):
                 vault(value + "!")
-            except PermissionError:
-                pass
     return answers
 
 
