@@ -32,7 +32,7 @@ class Entry:
 
     __slots__ = ("data", "done", "kind", "policy", "seq", "trace_id")
 
-    def __init__(self, kind: str, trace_id: str, data: dict[str, Any], policy: Any, done: bool = True) -> None:
+    def __init__(self, kind: str, trace_id: int | str, data: dict[str, Any], policy: Any, done: bool = True) -> None:
         self.kind = kind  # "exchange" | "tool"
         self.trace_id = trace_id
         self.seq = next_seq()

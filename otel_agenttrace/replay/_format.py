@@ -65,13 +65,19 @@ def _body_field(text: str | None, policy: Any, normalise: bool) -> dict[str, Any
 
 
 def _exchange(data: dict[str, Any], policy: Any) -> dict[str, Any]:
-    headers = dict(data.get("headers") or {})
+    from otel_agenttrace.replay._http import kept_headers
+
+    raw = data.get("headers")
+    headers = kept_headers(raw) if isinstance(raw, list) else dict(raw or {})
     encoding = headers.pop("content-encoding", None)
-    response: dict[str, Any] = {"status": data.get("status"), "headers": headers, "stream": bool(data.get("stream"))}
+    if data.get("decoded"):
+        encoding = None
+    stream = "text/event-stream" in headers.get("content-type", "")
+    response: dict[str, Any] = {"status": data.get("status"), "headers": headers, "stream": stream}
     chunks = data.get("chunks")
-    raw = b"".join(chunks) if chunks is not None else data.get("body")
+    body = b"".join(chunks) if chunks is not None else data.get("body")
     try:
-        text = _decode_body(raw, encoding)
+        text = _decode_body(body, encoding)
         if response["stream"] and text is not None and policy is not None:
             from otel_agenttrace.replay._sse import redact_event_stream
 
@@ -80,11 +86,13 @@ def _exchange(data: dict[str, Any], policy: Any) -> dict[str, Any]:
             response.update(_body_field(text, policy, normalise=False))
     except (zlib.error, OSError):
         response["replayable"] = False
+    url = data.get("url")
+    span_id = data.get("span_id")
     return {
-        "span_id": data.get("span_id"),
+        "span_id": format(span_id, "016x") if isinstance(span_id, int) else span_id,
         "node": data.get("node"),
         "method": data.get("method"),
-        "path": data.get("path"),
+        "path": url.path if url is not None else data.get("path"),
         "request": _body_field(_decode_body(data.get("request_body")), policy, normalise=True),
         "response": response,
         "complete": bool(data.get("complete", True)),
@@ -148,9 +156,10 @@ def encode_entries(entries: Iterable[Any], channel: Any) -> list[tuple[str, str,
         except Exception:  # a broken entry is dropped, never the batch
             continue
         item["seq"] = entry.seq
-        if channel.first_of_trace(entry.trace_id):
-            rows.append((entry.trace_id, "process", pack(_process(channel, entry.policy))))
-        rows.append((entry.trace_id, entry.kind, pack(item)))
+        trace_id = format(entry.trace_id, "032x") if isinstance(entry.trace_id, int) else entry.trace_id
+        if channel.first_of_trace(trace_id):
+            rows.append((trace_id, "process", pack(_process(channel, entry.policy))))
+        rows.append((trace_id, entry.kind, pack(item)))
     return rows
 
 

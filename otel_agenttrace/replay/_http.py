@@ -41,25 +41,30 @@ def _is_llm(request: Any) -> bool:
     return current_llm.get() is not None or "x-stainless-lang" in request.headers
 
 
-def _kept_headers(headers: Any) -> dict[str, str]:
-    return {
-        k: v for k, v in ((k.lower(), v) for k, v in headers.items()) if k in _HEADERS or k.startswith(_HEADER_PREFIXES)
-    }
+def kept_headers(raw: Any) -> dict[str, str]:
+    """The response headers worth recording, from httpx's raw (bytes) header list; on the export thread."""
+    out: dict[str, str] = {}
+    for key, value in raw:
+        name = key.decode("latin-1").lower()
+        if name in _HEADERS or name.startswith(_HEADER_PREFIXES):
+            out[name] = value.decode("latin-1")
+    return out
 
 
-def _mark(mode: str) -> tuple[str | None, str | None]:
-    """Mark the current LLM span as replayed; return (trace_id, span_id) of the call."""
+def _mark(mode: str | None) -> tuple[int, int] | tuple[None, None]:
+    """Mark the current LLM span as replayed (mode given); return (trace_id, span_id) of the call.
+    The ids stay ints here: the export thread formats them."""
     inv = current_llm.get()
     span = inv.span if inv is not None else trace.get_current_span()
     ctx = span.get_span_context()
     if not ctx.is_valid:
         return None, None
     engine = RUNTIME.engine
-    if engine is not None and span.is_recording():
+    if mode is not None and engine is not None and span.is_recording():
         span.set_attribute(semconv.AGENTTRACE_REPLAY_MODE, mode)
         if engine.replay_of:
             span.set_attribute(semconv.AGENTTRACE_REPLAY_OF, engine.replay_of)
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+    return ctx.trace_id, ctx.span_id
 
 
 def _closed(entry: Entry) -> None:
@@ -161,12 +166,12 @@ class _Call:
         body = getattr(request, "_content", None)
         if engine is not None:
             trace_id, span_id = _mark(engine.mode)
-            engine.note_trace(trace_id)
+            engine.note_trace(format(trace_id, "032x") if trace_id is not None else None)
             if engine.mode == "model":
                 text = body.decode("utf-8", errors="replace") if body else None
                 self.served = engine.match_exchange(request.method, request.url.path, current_node.get(), text)
         else:
-            trace_id, span_id = _mark("")
+            trace_id, span_id = _mark(None)
         if self.policy is not None and trace_id is not None:
             self.entry = Entry(
                 "exchange",
@@ -175,7 +180,7 @@ class _Call:
                     "span_id": span_id,
                     "node": current_node.get(),
                     "method": request.method,
-                    "path": request.url.path,
+                    "url": request.url,  # its path is read on the export thread
                     "request_body": body,
                     "complete": False,
                 },
@@ -211,8 +216,7 @@ class _Call:
             return response
         data = entry.data
         data["status"] = response.status_code
-        data["headers"] = _kept_headers(response.headers)
-        data["stream"] = "text/event-stream" in data["headers"].get("content-type", "")
+        data["headers"] = response.headers.raw  # filtered on the export thread (kept_headers)
         if stream and not hasattr(response, "_content"):
             data["chunks"] = []
             tee, async_tee, _, _ = _classes(self.module)
@@ -220,7 +224,7 @@ class _Call:
         else:
             # Read already (send without stream=True, or a transport that answered with the whole body):
             # the decoded body; its encoding no longer applies.
-            data["headers"].pop("content-encoding", None)
+            data["decoded"] = True
             data["body"] = getattr(response, "_content", None)
             data["complete"] = True
             entry.done = True
