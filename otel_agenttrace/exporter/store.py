@@ -449,8 +449,9 @@ class RunStore:
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             self._check_or_create(conn)
-            conn.execute(_RECORDINGS_TABLE)
-            conn.execute(_RECORDINGS_INDEX)
+            with contextlib.suppress(sqlite3.OperationalError):  # a read-only store of an older version
+                conn.execute(_RECORDINGS_TABLE)
+                conn.execute(_RECORDINGS_INDEX)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 _log.debug("run store %s is in %s journal mode, not WAL", self.path, mode)
@@ -621,9 +622,12 @@ class RunStore:
     def recordings(self, run_id: str) -> list[tuple[str, bytes]]:
         """The run's replay recording entries (kind, compressed data), in the order they were written."""
         with self._read() as conn:
-            rows = conn.execute(
-                "SELECT kind, data FROM recordings WHERE trace_id = ? ORDER BY id", (run_id,)
-            ).fetchall()
+            try:
+                rows = conn.execute(
+                    "SELECT kind, data FROM recordings WHERE trace_id = ? ORDER BY id", (run_id,)
+                ).fetchall()
+            except sqlite3.OperationalError:  # no such table: a read-only store made before recordings
+                return []
         return [(kind, bytes(data)) for kind, data in rows]
 
     def write_starts(self, records: Sequence[SpanRecord]) -> None:

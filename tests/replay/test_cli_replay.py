@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from otel_agenttrace.exporter._schema import validate
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "examples"))
 import stub_server  # noqa: E402
@@ -83,6 +85,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Recorded]:
 
 def test_the_recording_holds_the_exchanges_tools_and_command(recorded: Recorded) -> None:
     doc = recorded.doc
+    validate(doc)  # dump --with-recording output matches the published schema
     assert doc["schema_version"] == 2
     assert doc["command"]["argv"] == [str(REPO / "examples" / "demo_agent.py")]
     assert doc["command"]["env"] == {"AGENTTRACE_DEMO_BASE_URL": recorded.base_url}
