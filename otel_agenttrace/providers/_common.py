@@ -132,4 +132,6 @@ FINISH_REASONS = {
 
 
 def finish_reason(value: Any) -> str:
-    return FINISH_REASONS.get(value, value) if isinstance(value, str) else "stop"
+    """The spec's finish reason of an output message. None (no reason received: a stream closed or cut
+    before its end) is "error", as the spec says; never a "stop" that did not happen."""
+    return FINISH_REASONS.get(value, value) if isinstance(value, str) else "error"
