@@ -191,6 +191,18 @@ def start_stream(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict
     return inv
 
 
+def absorb_nested(
+    tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, Any], result: Any, is_async: bool
+) -> Any:
+    """For helpers: a result `start_stream` made no span for because another LLM call is current folds
+    into that call (its stream reports when the outer call reads it)."""
+    outer = current_llm.get()
+    if outer is None:
+        return result
+    proxy = guarded("nested llm call", _absorb, tel, endpoint, outer, instance, kwargs, result, is_async)
+    return result if proxy is None else proxy
+
+
 def finish_stream(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any, is_async: bool) -> Any:
     return _finish(tel, endpoint, inv, result, is_async)
 

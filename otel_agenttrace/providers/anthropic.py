@@ -15,7 +15,7 @@ import wrapt
 
 from otel_agenttrace import semconv
 from otel_agenttrace._lifecycle import Telemetry, current_llm, internal_error
-from otel_agenttrace._llm import Endpoint, fail_stream, finish_stream, make_wrapper, start_stream
+from otel_agenttrace._llm import Endpoint, absorb_nested, fail_stream, finish_stream, make_wrapper, start_stream
 from otel_agenttrace.providers._common import (
     Target,
     dump,
@@ -251,9 +251,11 @@ def _traced_request(
     tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any, opened: _Opened
 ) -> Callable[[], Any]:
     def run() -> Any:
-        inv = start_stream(tel, MESSAGES, instance, {**kwargs, "stream": True})
+        request = {**kwargs, "stream": True}
+        inv = start_stream(tel, MESSAGES, instance, request)
         if inv is None:
-            return api_request()
+            opened.proxy = absorb_nested(tel, MESSAGES, instance, request, api_request(), False)
+            return opened.proxy
         try:
             raw = api_request()
         except BaseException as exc:
@@ -268,9 +270,11 @@ def _traced_request(
 async def _traced_async_request(
     tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any, opened: _Opened
 ) -> Any:
-    inv = start_stream(tel, MESSAGES, instance, {**kwargs, "stream": True})
+    request = {**kwargs, "stream": True}
+    inv = start_stream(tel, MESSAGES, instance, request)
     if inv is None:
-        return await api_request
+        opened.proxy = absorb_nested(tel, MESSAGES, instance, request, await api_request, True)
+        return opened.proxy
     try:
         raw = await api_request
     except BaseException as exc:
