@@ -16,8 +16,8 @@ import wrapt
 from otel_agenttrace import semconv
 from otel_agenttrace._lifecycle import Telemetry, current_llm, internal_error
 from otel_agenttrace._llm import Endpoint, absorb_nested, fail_stream, finish_stream, make_wrapper, start_stream
+from otel_agenttrace._patch_table import Target
 from otel_agenttrace.providers._common import (
-    Target,
     dump,
     finish_reason,
     get,

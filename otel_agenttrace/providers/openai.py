@@ -9,8 +9,8 @@ from typing import Any
 
 from otel_agenttrace import semconv
 from otel_agenttrace._llm import Endpoint, make_wrapper
+from otel_agenttrace._patch_table import Target
 from otel_agenttrace.providers._common import (
-    Target,
     dump,
     finish_reason,
     get,
