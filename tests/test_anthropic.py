@@ -7,7 +7,16 @@ import json
 import anthropic
 import httpx2
 import pytest
-from fakes import ANTHROPIC_BASE_URL, TEST_API_KEY, anthropic_client, fake_transport, json_response, sse_response
+from fakes import (
+    ANTHROPIC_BASE_URL,
+    TEST_API_KEY,
+    anthropic_client,
+    assert_first_chunk_time,
+    fake_transport,
+    json_response,
+    slow_sse_response,
+    sse_response,
+)
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agenttrace import semconv as sc
@@ -75,16 +84,20 @@ def test_tool_use(tel) -> None:
 
 
 def test_stream_true(tel) -> None:
-    client = anthropic_client(fake_transport(sse_response("anthropic/messages_stream_text.sse")))
+    response = slow_sse_response("anthropic/messages_stream_text.sse")
+    client = anthropic_client(fake_transport(response))
     texts = [
         e.delta.text
         for e in client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, stream=True)
         if e.type == "content_block_delta"
     ]
-    a = tel.only_span().attributes
+    span = tel.only_span()
+    a = span.attributes
     assert a[sc.GEN_AI_REQUEST_STREAM] is True
-    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
-    assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    assert_first_chunk_time(
+        a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], (span.end_time - span.start_time) / 1e9, response
+    )
+    assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (14 + 2048, 24)
     (out,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert out["parts"] == [{"type": "text", "content": "".join(texts)}]
 

@@ -6,7 +6,15 @@ import json
 
 import openai
 import pytest
-from fakes import WeatherReport, fake_transport, json_response, openai_client, sse_response
+from fakes import (
+    WeatherReport,
+    assert_first_chunk_time,
+    fake_transport,
+    json_response,
+    openai_client,
+    slow_sse_response,
+    sse_response,
+)
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agenttrace import semconv as sc
@@ -153,7 +161,8 @@ async def test_async_chat(tel) -> None:
 
 
 def test_chat_stream_with_usage(tel) -> None:
-    client = openai_client(fake_transport(sse_response("openai/chat_stream_text.sse")))
+    response = slow_sse_response("openai/chat_stream_text.sse")
+    client = openai_client(fake_transport(response))
     stream = client.chat.completions.create(
         model="gpt-4o", messages=USER, stream=True, stream_options={"include_usage": True}
     )
@@ -161,8 +170,12 @@ def test_chat_stream_with_usage(tel) -> None:
     span = tel.only_span()
     a = span.attributes
     assert a[sc.GEN_AI_REQUEST_STREAM] is True
-    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
-    assert isinstance(a[sc.GEN_AI_USAGE_INPUT_TOKENS], int)
+    assert_first_chunk_time(
+        a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], (span.end_time - span.start_time) / 1e9, response
+    )
+    # the final chunk's usage: 1536 prompt tokens (1280 of them cached), 20 completion tokens
+    assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (1536, 20)
+    assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1280
     (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": "".join(texts)}]
 
