@@ -207,9 +207,34 @@ def test_responses_api(tel) -> None:
 def test_responses_tool_call(tel) -> None:
     client = openai_client(fake_transport(json_response("openai/responses_tool_call.json")))
     client.responses.create(model="gpt-4o", input=[{"role": "user", "content": "weather?"}])
-    (message,) = json.loads(tel.only_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    a = tel.only_span().attributes
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["finish_reason"] == "tool_call"
     assert message["parts"][0]["type"] == "tool_call"
+    # the response's status ("completed") is not a finish reason: the attribute agrees with the message
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["tool_call"]
+
+
+@pytest.mark.parametrize(
+    ("status", "details", "reason"),
+    [
+        ("completed", None, "stop"),
+        ("incomplete", {"reason": "max_output_tokens"}, "length"),
+        ("incomplete", {"reason": "content_filter"}, "content_filter"),
+        ("failed", None, "error"),
+    ],
+)
+def test_responses_finish_reason_from_status(tel, status, details, reason) -> None:
+    from fakes import load_json
+
+    body = load_json("openai/responses_text.json")
+    body.update(status=status, incomplete_details=details)
+    client = openai_client(fake_transport(json_response(body)))
+    client.responses.create(model="gpt-4o", input="Capital of France?")
+    a = tel.only_span().attributes
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == [reason]
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["finish_reason"] == reason
 
 
 def test_responses_stream(tel) -> None:
@@ -283,3 +308,47 @@ def test_no_content_mode(instrument) -> None:
     a = t.only_span().attributes
     assert not (set(a) & sc.CONTENT_ATTRIBUTES)
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
+
+
+def test_openai_service_tier_and_fingerprint(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_text.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER, service_tier="flex")
+    a = tel.only_span().attributes
+    assert a[sc.OPENAI_REQUEST_SERVICE_TIER] == "flex"
+    assert a[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default"
+    assert a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_9788c4a012"
+    for point in tel.metric_points(sc.Metric.OPERATION_DURATION) + tel.metric_points(sc.Metric.TOKEN_USAGE):
+        assert point.attributes[sc.OPENAI_REQUEST_SERVICE_TIER] == "flex"
+        assert point.attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default"
+        assert point.attributes[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_9788c4a012"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"extra_body": {"service_tier": "priority"}}, "priority"),
+        ({"service_tier": "auto"}, None),  # the conventions: not when "auto"
+        ({}, None),
+    ],
+)
+def test_openai_request_service_tier_sources(tel, kwargs, expected) -> None:
+    client = openai_client(fake_transport(json_response("openai/responses_text.json")))
+    client.responses.create(model="gpt-4o", input="hi", **kwargs)
+    a = tel.only_span().attributes
+    assert a.get(sc.OPENAI_REQUEST_SERVICE_TIER) == expected
+    assert a[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default"
+
+
+def test_openai_stream_service_tier_and_fingerprint(tel) -> None:
+    client = openai_client(fake_transport(sse_response("openai/chat_stream_text.sse")))
+    for _ in client.chat.completions.create(model="gpt-4o", messages=USER, stream=True):
+        pass
+    a = tel.only_span().attributes
+    assert a[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default"
+    assert a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_9788c4a012"
+
+
+def test_zero_cached_tokens_are_recorded(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/responses_text.json")))
+    client.responses.create(model="gpt-4o", input="hi")
+    assert tel.only_span().attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0

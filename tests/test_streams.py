@@ -612,7 +612,7 @@ def test_openai_responses_stream_attributes(tel) -> None:
     a = tel.only_span().attributes
     assert a[sc.GEN_AI_RESPONSE_ID] == "resp_4e90e77778338aa13ca73fe34b0004a87b35c4fc8921c16452"
     assert a[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024-08-06"
-    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["completed"]
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["stop"]  # status "completed" mapped
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0 and a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
     assert_first_chunk_time(a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], _duration_s(tel.only_span()), response)
     assert "".join(texts) == "The capital of France is Paris."
