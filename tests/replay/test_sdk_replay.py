@@ -111,10 +111,7 @@ def test_anthropic_stream_replays(recorder: Any, async_: bool) -> None:
     r.assert_reproduced()
 
 
-def test_anthropic_create_and_raw_response_replay(recorder: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Spans of with_raw_response calls are helper h8p's fix; until it lands, an internal error there is
-    # logged (as in production) rather than raised, so this test checks the replay alone.
-    monkeypatch.setattr("otel_agenttrace._lifecycle.STRICT", False)
+def test_anthropic_create_and_raw_response_replay(recorder: Any) -> None:
     transport = fake_transport(
         json_response("anthropic/messages_text.json"), json_response("anthropic/messages_text.json")
     )
