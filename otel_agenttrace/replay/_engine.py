@@ -127,6 +127,7 @@ class ReplayEngine:
     def _diverge(self, divergence: Divergence, fatal: bool) -> None:
         self.divergences.append(divergence)
         if fatal:
+            divergence.extra["raised"] = True  # the program was stopped here (strict, or exhausted)
             raise ReplayDivergence(divergence)
 
     def match_exchange(self, method: str, path: str, node: str | None, body_text: str | None) -> dict[str, Any]:

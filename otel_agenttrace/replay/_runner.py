@@ -51,6 +51,8 @@ class Outcome:
     def exit_code(self) -> int:
         if any(d.kind == EXHAUSTED for d in self.divergences):
             return EXHAUSTED_EXIT
+        if any(d.extra.get("raised") for d in self.divergences):
+            return DIVERGED  # --strict stopped the program at a mismatch: its failure is the divergence
         if any(d.kind == FAILED for d in self.divergences):
             return FAILED_EXIT
         return DIVERGED if self.divergences else REPRODUCED
@@ -160,7 +162,7 @@ def run_replay(
         )
     outcome = Outcome(doc, None, mode, tools, code, [Divergence.from_dict(d) for d in data.get("divergences", [])])
     outcome.replay = _replayed_run(home, data.get("trace_ids") or {}, since_ns)
-    if code != 0 and doc.get("status") == "ok" and not any(d.kind == EXHAUSTED for d in outcome.divergences):
+    if code != 0 and doc.get("status") == "ok" and not any(d.extra.get("raised") for d in outcome.divergences):
         outcome.divergences.append(Divergence(FAILED, f"the program exited with {code}; the original run succeeded"))
     if outcome.replay is not None:
         outcome.comparison = compare_runs(doc, outcome.replay)

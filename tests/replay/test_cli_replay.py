@@ -175,3 +175,18 @@ def test_trouble_is_exit_2_on_one_line(recorded: Recorded, tmp_path: Path) -> No
     newer.write_text(json.dumps({**recorded.doc, "schema_version": 99}), encoding="utf-8")
     refused = agenttrace(["replay", str(newer)], tmp_path)
     assert refused.returncode == 2 and "schema_version 99" in refused.stderr and refused.stderr.count("\n") == 1
+
+
+def test_strict_stops_the_program_at_the_changed_request(recorded: Recorded) -> None:
+    script = recorded.copy_of_demo("strict", "nodes.py", "into short steps", "into small steps")
+    done = recorded.replay("--strict", "--json", "--", sys.executable, str(script))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "ReplayDivergence" in done.stderr and "differs from the recording at /messages/0/content" in done.stderr
+    report = json.loads(done.stdout)
+    assert report["result"] == "diverged" and report["divergences"][0]["kind"] == "request"
+
+
+def test_a_program_that_fails_where_the_original_did_not_is_exit_4(recorded: Recorded) -> None:
+    done = recorded.replay("--", sys.executable, "-c", "raise SystemExit(5)")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "failed" in done.stdout and "exited with 5" in done.stdout
