@@ -1,4 +1,4 @@
-"""The one pure function that turns the span records of one trace into a run trace (schema_version 1).
+"""The one pure function that turns the span records of one trace into a run trace (schema_version 2).
 
 Every source is read into SpanRecords first (_records.py), so the live exporter, the store, the OTLP
 file and the backends all produce the same JSON for the same spans. The output's shape is published

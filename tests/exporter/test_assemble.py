@@ -1,4 +1,4 @@
-"""assemble(): span records of one trace -> run-trace JSON (schema_version 1).
+"""assemble(): span records of one trace -> run-trace JSON (schema_version 2).
 
 Every document assembled here is also validated against semconv/run-trace.schema.json.
 """
