@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_agenttrace import semconv
+from otel_agenttrace import _settings, semconv
 from otel_agenttrace._redact import (
     PathRule,
     PolicyError,
@@ -26,16 +26,11 @@ from otel_agenttrace._redact import (
     load_policy_file,
     parse_policy,
 )
-from otel_agenttrace.environment_variables import (
-    AGENTTRACE_ENV_ALLOW,
-    AGENTTRACE_MAX_CONTENT_LENGTH,
-    AGENTTRACE_REDACTION_POLICY,
-    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
-)
+from otel_agenttrace.environment_variables import AGENTTRACE_ENV_ALLOW
 
 _log = logging.getLogger(__name__)
 
-DEFAULT_MAX_LENGTH = 16384
+DEFAULT_MAX_LENGTH = _settings.DEFAULT_MAX_CONTENT_LENGTH
 TRUNCATION_MARKER = "…[truncated {} chars]"
 
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
@@ -62,34 +57,11 @@ class ContentMode(enum.Enum):
     LOCAL_ONLY = "LOCAL_ONLY"
 
 
-_ALIASES = {"TRUE": ContentMode.SPAN_ONLY, "FALSE": ContentMode.NO_CONTENT}
-_warned_aliases: set[str] = set()
-
-
-def content_mode_from_env(environ: dict[str, str] | None = None) -> ContentMode:
-    raw = (environ if environ is not None else os.environ).get(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)
-    if raw is None or not raw.strip():
-        return ContentMode.LOCAL_ONLY
-    value = raw.strip().upper()
-    if value in _ALIASES:
-        if value not in _warned_aliases:
-            _warned_aliases.add(value)
-            _log.warning(
-                "%s=%s is a legacy alias; use %s",
-                OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
-                raw,
-                _ALIASES[value].value,
-            )
-        return _ALIASES[value]
-    try:
-        return ContentMode(value)
-    except ValueError:
-        _log.warning(
-            "%s=%r is not one of NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT; capturing no content",
-            OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
-            raw,
-        )
-        return ContentMode.NO_CONTENT
+def content_mode_from_env(environ: Mapping[str, str] | None = None) -> ContentMode:
+    """The content mode of `environ`, or of the process's settings (see _settings)."""
+    if environ is None:
+        return ContentMode(_settings.current().content_mode)
+    return ContentMode(_settings.content_mode(environ))
 
 
 def forward_content(mode: ContentMode | None = None) -> bool:
@@ -169,42 +141,42 @@ class CapturePolicy:
 def policy_from_env(
     environ: Mapping[str, str] | None = None, redaction: RedactionPolicy | None = None
 ) -> CapturePolicy:
-    """The capture policy from the environment. An invalid redaction policy never disables
-    redaction silently: it is reported, and no content is captured at all."""
-    env = environ if environ is not None else os.environ
-    mode = content_mode_from_env(dict(env))
+    """The capture policy of `environ` (None: the process's settings)."""
+    settings = _settings.current() if environ is None else _settings.Settings.from_env(environ)
+    return policy_from_settings(settings, redaction)
+
+
+def policy_from_settings(settings: _settings.Settings, redaction: RedactionPolicy | None = None) -> CapturePolicy:
+    """The capture policy. An invalid redaction policy never disables redaction silently: it is
+    reported, and no content is captured at all."""
+    mode = ContentMode(settings.content_mode)
     if redaction is None:
         try:
-            redaction = load_redaction_policy(env)
+            redaction = load_redaction_policy(settings)
         except PolicyError as exc:
             _log.error("otel-agenttrace: redaction policy error: %s; capturing no content", exc)
             redaction, mode = RedactionPolicy(), ContentMode.NO_CONTENT
-    max_length = DEFAULT_MAX_LENGTH
-    raw = env.get(AGENTTRACE_MAX_CONTENT_LENGTH)
-    if raw:
-        try:
-            max_length = max(64, int(raw))
-        except ValueError:
-            _log.warning("%s=%r is not an integer; using %d", AGENTTRACE_MAX_CONTENT_LENGTH, raw, DEFAULT_MAX_LENGTH)
-    return CapturePolicy(mode=mode, max_length=max_length, redactor=redaction.redactor(), paths=redaction.paths)
+    return CapturePolicy(
+        mode=mode,
+        max_length=settings.max_content_length,
+        redactor=redaction.redactor(),
+        paths=redaction.paths,
+    )
 
 
-def load_redaction_policy(environ: Mapping[str, str]) -> RedactionPolicy:
+def load_redaction_policy(settings: _settings.Settings | Mapping[str, str]) -> RedactionPolicy:
     """AGENTTRACE_REDACTION_POLICY (a file) when set, else [tool.agenttrace.redaction], else the defaults."""
-    path = environ.get(AGENTTRACE_REDACTION_POLICY)
-    if path and path.strip():
-        return load_policy_file(path.strip())
-    from otel_agenttrace._config import ConfigError, load_table
-
-    try:
-        found = load_table(dict(environ))
-    except ConfigError as exc:
+    if not isinstance(settings, _settings.Settings):
+        settings = _settings.Settings.from_env(settings)
+    if settings.redaction_policy_path:
+        return load_policy_file(settings.redaction_policy_path)
+    if settings.table_error is not None:
         # The file that may hold [tool.agenttrace.redaction] cannot be read: fail closed.
-        raise PolicyError(str(exc)) from None
-    if found is None or "redaction" not in found[0]:
+        raise PolicyError(settings.table_error)
+    table = settings.table
+    if not isinstance(table, dict) or "redaction" not in table:
         return RedactionPolicy()
-    table, source = found
-    return parse_policy(table["redaction"], f"{source}.redaction")
+    return parse_policy(table["redaction"], f"{settings.table_source}.redaction")
 
 
 def env_snapshot(policy: CapturePolicy, environ: Mapping[str, str] | None = None) -> str | None:
@@ -213,8 +185,12 @@ def env_snapshot(policy: CapturePolicy, environ: Mapping[str, str] | None = None
     invalid redaction policy)."""
     if not policy.enabled:
         return None
-    env = environ if environ is not None else os.environ
-    allow = [a.strip() for a in env.get(AGENTTRACE_ENV_ALLOW, "").split(",") if a.strip()]
+    if environ is None:
+        env: Mapping[str, str] = os.environ
+        allow: tuple[str, ...] = _settings.current().env_allow
+    else:
+        env = environ
+        allow = _settings.allow_list(environ.get(AGENTTRACE_ENV_ALLOW, ""))
     if not allow:
         return None
     picked = {

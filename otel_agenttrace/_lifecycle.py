@@ -25,21 +25,21 @@ from opentelemetry import trace
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from otel_agenttrace import semconv
+from otel_agenttrace import _settings, semconv
 from otel_agenttrace._capture import CapturePolicy, env_snapshot
 from otel_agenttrace._metrics import MetricsRecorder
-from otel_agenttrace.environment_variables import AGENTTRACE_WORKFLOW
 
 _log = logging.getLogger("otel_agenttrace")
 
-# Set by the test-suite so that bugs in our wrappers surface instead of being swallowed.
-STRICT = os.environ.get("AGENTTRACE_STRICT", "").lower() in ("1", "true")
+# None: AGENTTRACE_STRICT from the settings (the test-suite sets it, so that bugs in our wrappers
+# surface instead of being swallowed); a test may set True/False here.
+STRICT: bool | None = None
 _reported: set[tuple[str, type[BaseException]]] = set()
 
 
 def internal_error(where: str, exc: BaseException) -> None:
     """An error in our own code: logged once per place and kind, never raised into user code."""
-    if STRICT:
+    if STRICT if STRICT is not None else _settings.current().strict:
         raise exc
     key = (where, type(exc))
     if key in _reported:
@@ -87,7 +87,7 @@ class RunRoot:
             if self._context is None:
                 script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
                 script = script[:-3] if script.endswith(".py") else script
-                name = self._name or os.environ.get(AGENTTRACE_WORKFLOW) or script
+                name = self._name or _settings.current().workflow or script
                 command = " ".join(sys.argv) if sys.argv else script
                 # A command line may carry a key (`--api-key sk-...`). Redacted whole, then cut: a key cut
                 # in two is too short for its pattern, and its first characters would be recorded.

@@ -15,12 +15,12 @@ from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
-from otel_agenttrace._capture import CapturePolicy, policy_from_env
+from otel_agenttrace import _settings
+from otel_agenttrace._capture import CapturePolicy, policy_from_settings
 from otel_agenttrace._config import ConfigError, TargetSpec
 from otel_agenttrace._config import load as load_targets
 from otel_agenttrace._lifecycle import RunRoot, Telemetry
 from otel_agenttrace._targets import TargetPatcher
-from otel_agenttrace.environment_variables import AGENTTRACE_RUN_ROOT
 from otel_agenttrace.package import _instruments
 from otel_agenttrace.providers._common import Target
 from otel_agenttrace.version import __version__
@@ -62,12 +62,10 @@ def _provider_modules() -> Iterator[ModuleType]:
 
 
 def _env_flag(name: str, default: bool) -> bool:
-    import os
+    """Kept for callers of the old helper: the flag as the process's settings read it."""
+    from otel_agenttrace._settings import _flag
 
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    return raw.strip().lower() not in ("0", "false", "no", "off")
+    return _flag(_settings.current().environ, name, default)
 
 
 class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
@@ -89,11 +87,12 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = metrics.get_meter(SCOPE, __version__, meter_provider=kwargs.get("meter_provider"))
-        policy: CapturePolicy = kwargs.get("capture_policy") or policy_from_env()
+        settings = _settings.current()
+        policy: CapturePolicy = kwargs.get("capture_policy") or policy_from_settings(settings)
         run_root_opt = kwargs.get("run_root")
         if run_root_opt is None:
-            run_root_opt = _env_flag(AGENTTRACE_RUN_ROOT, True)
-        run_root = RunRoot(tracer, policy=policy) if run_root_opt else None
+            run_root_opt = settings.run_root
+        run_root = RunRoot(tracer, name=settings.workflow, policy=policy) if run_root_opt else None
         type(self).telemetry = tel = Telemetry(tracer=tracer, meter=meter, policy=policy, run_root=run_root)
         self._wrapped = []
         seen: set[tuple[int, str]] = set()

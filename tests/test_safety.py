@@ -33,7 +33,7 @@ from fakes import (
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from otel_agenttrace import AgentTraceInstrumentor, _capture, _lifecycle
+from otel_agenttrace import AgentTraceInstrumentor, _lifecycle, _settings
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._capture import CapturePolicy, ContentMode, content_mode_from_env, policy_from_env
 from otel_agenttrace.environment_variables import (
@@ -410,7 +410,7 @@ def test_capture_modes(instrument, monkeypatch, value, on_span, on_event) -> Non
 
 @pytest.mark.parametrize(("alias", "mode"), [("true", ContentMode.SPAN_ONLY), ("FALSE", ContentMode.NO_CONTENT)])
 def test_boolean_aliases_warn_once(monkeypatch, caplog, alias, mode) -> None:
-    monkeypatch.setattr(_capture, "_warned_aliases", set())
+    monkeypatch.setattr(_settings, "_warned", set())
     caplog.set_level(logging.WARNING)
     env = {OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: alias}
     assert content_mode_from_env(env) is mode
