@@ -1,7 +1,8 @@
 """Content capture policy, redaction and size caps.
 
 Everything that could carry a secret (messages, tool arguments and results, exception messages)
-passes through `CapturePolicy.content()` or `Redactor.redact()` before it becomes an attribute:
+passes through `CapturePolicy.content()` or `Redactor.redact()` before it becomes an attribute
+(on the caller's thread when the user opted in; on the export thread for content beside the span):
 redaction is applied to the serialized value, so a secret can never reach an exporter, a log
 line or the local store by a path that skipped it.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_agenttrace import _settings, semconv
+from otel_agenttrace._beside import CHANNEL
 from otel_agenttrace._redact import (
     PathRule,
     PolicyError,
@@ -53,7 +55,7 @@ class ContentMode(enum.Enum):
     SPAN_ONLY = "SPAN_ONLY"
     EVENT_ONLY = "EVENT_ONLY"
     SPAN_AND_EVENT = "SPAN_AND_EVENT"
-    # Unset: content for the local run trace only (its purpose is debugging), stripped when forwarded.
+    # Unset: content beside the span, for the local run trace only (its purpose is debugging).
     LOCAL_ONLY = "LOCAL_ONLY"
 
 
@@ -78,16 +80,27 @@ class CapturePolicy:
     paths: tuple[PathRule, ...] = ()
 
     @property
+    def beside(self) -> bool:
+        """Unset switch: content goes beside the span to the run-trace exporter, never on the span."""
+        return self.mode is ContentMode.LOCAL_ONLY
+
+    @property
     def on_span(self) -> bool:
-        return self.mode in (ContentMode.SPAN_ONLY, ContentMode.SPAN_AND_EVENT, ContentMode.LOCAL_ONLY)
+        return self.mode in (ContentMode.SPAN_ONLY, ContentMode.SPAN_AND_EVENT)
 
     @property
     def on_event(self) -> bool:
+        """As a `gen_ai.client.inference.operation.details` log record."""
         return self.mode in (ContentMode.EVENT_ONLY, ContentMode.SPAN_AND_EVENT)
 
     @property
     def enabled(self) -> bool:
-        return self.mode is not ContentMode.NO_CONTENT
+        """Whether to build content at all: never with NO_CONTENT; with the switch unset, only while a
+        run-trace exporter is there to take it (otherwise there is nowhere for it to go)."""
+        mode = self.mode
+        if mode is ContentMode.LOCAL_ONLY:
+            return CHANNEL.active
+        return mode is not ContentMode.NO_CONTENT
 
     def text(self, value: str) -> tuple[str, int, bool]:
         """Redact, then cap. Returns (text, redactions, truncated)."""
@@ -182,8 +195,9 @@ def load_redaction_policy(settings: _settings.Settings | Mapping[str, str]) -> R
 def env_snapshot(policy: CapturePolicy, environ: Mapping[str, str] | None = None) -> str | None:
     """Allow-listed environment variables (AGENTTRACE_ENV_ALLOW=NAME,PREFIX_*) as redacted JSON;
     None when nothing is allowed or matched, or when no content is captured (NO_CONTENT, or an
-    invalid redaction policy)."""
-    if not policy.enabled:
+    invalid redaction policy). The allow-list is an opt-in of its own: recorded as an attribute whether
+    or not a run-trace exporter is there."""
+    if policy.mode is ContentMode.NO_CONTENT:
         return None
     if environ is None:
         env: Mapping[str, str] = os.environ

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from otel_agenttrace._beside import Later, Piece, snapshot_values
 from otel_agenttrace._lifecycle import LLMInvocation, Telemetry, current_llm, guarded, internal_error
 from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, StreamProxy, StreamState
 
@@ -39,7 +40,15 @@ class Endpoint:
 
 def _begin(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, Any]) -> LLMInvocation:
     attrs = endpoint.request(instance, kwargs)
-    content = endpoint.request_content(kwargs) if tel.policy.enabled else None
+    policy = tel.policy
+    content: Piece | None = None
+    if policy.enabled:
+        # Beside the span (the default): a snapshot of the request, turned into content on the export thread.
+        content = (
+            Later(endpoint.request_content, snapshot_values(kwargs))
+            if policy.beside
+            else endpoint.request_content(kwargs)
+        )
     return LLMInvocation(tel, endpoint.operation, attrs, content)
 
 
@@ -58,10 +67,20 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
         if endpoint.accumulator is not None and endpoint.is_stream is not None and endpoint.is_stream(result):
             state = StreamState(inv, endpoint.accumulator(tel.policy.enabled))
             return AsyncStreamProxy(result, state) if is_async else StreamProxy(result, state)
-        inv.stop(*_response(endpoint, result, tel.policy.enabled))
+        policy = tel.policy
+        if policy.enabled and policy.beside:
+            attrs, _ = _response(endpoint, result, False)
+            inv.stop(attrs, Later(_output, endpoint, result))
+        else:
+            inv.stop(*_response(endpoint, result, policy.enabled))
     except Exception as exc:
         internal_error(f"{endpoint.operation} end", exc)
     return result
+
+
+def _output(endpoint: Endpoint, result: Any) -> Content:
+    """The output content of a response, built on the export thread (content beside the span)."""
+    return _response(endpoint, result, True)[1]  # an error is the caller's thread's error, reported once
 
 
 def _failed(inv: LLMInvocation, exc: BaseException) -> None:

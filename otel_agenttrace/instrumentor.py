@@ -68,10 +68,20 @@ def _env_flag(name: str, default: bool) -> bool:
     return _flag(_settings.current().environ, name, default)
 
 
+def _details_logger(logger_provider: Any) -> Any:
+    """The OTel Logs API logger for details events: on the `logger_provider` given (as
+    `opentelemetry-instrument` passes it), else the global one."""
+    try:
+        from opentelemetry import _logs
+    except ImportError:  # pragma: no cover - an API without the Logs signal
+        return None
+    return _logs.get_logger(SCOPE, __version__, logger_provider=logger_provider)
+
+
 class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments the OpenAI and Anthropic SDKs (whichever are installed).
 
-    `instrument(tracer_provider=..., meter_provider=..., capture_policy=..., run_root=...)`;
+    `instrument(tracer_provider=..., meter_provider=..., logger_provider=..., capture_policy=..., run_root=...)`;
     calling it twice is a no-op, and `uninstrument()` restores every original method.
     """
 
@@ -93,7 +103,10 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if run_root_opt is None:
             run_root_opt = settings.run_root
         run_root = RunRoot(tracer, name=settings.workflow, policy=policy) if run_root_opt else None
-        type(self).telemetry = tel = Telemetry(tracer=tracer, meter=meter, policy=policy, run_root=run_root)
+        logger = _details_logger(kwargs.get("logger_provider")) if policy.on_event else None
+        type(self).telemetry = tel = Telemetry(
+            tracer=tracer, meter=meter, policy=policy, run_root=run_root, logger=logger
+        )
         self._wrapped = []
         seen: set[tuple[int, str]] = set()
         for provider in _provider_modules():
