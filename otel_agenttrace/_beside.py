@@ -17,6 +17,7 @@ Nothing is left behind by a span that never reaches the exporter:
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import weakref
@@ -136,7 +137,8 @@ class ContentChannel:
             self.refused += 1
             return
         try:
-            ref = weakref.ref(anchor, lambda _, key=key, entries=entries: entries.pop(key, None))
+            # The callback is entries.pop(key, ref): removes the entry, never raises.
+            ref = weakref.ref(anchor, functools.partial(entries.pop, key))
         except TypeError:
             self.refused += 1
             return

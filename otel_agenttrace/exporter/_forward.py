@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from otel_agenttrace import _settings, semconv
-from otel_agenttrace._capture import content_mode_from_env, forward_content
+from otel_agenttrace._capture import forward_content
 from otel_agenttrace.environment_variables import AGENTTRACE_FORWARD
 from otel_agenttrace.exporter._streak import FailureStreak
 
@@ -60,13 +60,7 @@ def forward_name_from_env(environ: Mapping[str, str] | None = None) -> str:
     sdk_exporters = {n.strip().lower() for n in env.get(OTEL_TRACES_EXPORTER, "").split(",")}
     if sdk_exporters & _OTLP_NAMES:
         # OTEL_TRACES_EXPORTER=agenttrace,otlp: the SDK ships to the endpoint itself; a second copy would duplicate.
-        # That exporter sends spans as they are: content the user kept local would leave with them.
-        if not forward_content(content_mode_from_env(env)):
-            _log.warning(
-                "agenttrace: OTEL_TRACES_EXPORTER includes an OTLP exporter, which sends message content that"
-                " is meant to stay local; set OTEL_TRACES_EXPORTER=agenttrace (it forwards to"
-                " OTEL_EXPORTER_OTLP_ENDPOINT itself, without content)"
-            )
+        # Content the user kept local is beside the span, not on it: that exporter sends metadata only.
         return "none"
     return "otlp"
 
