@@ -38,6 +38,53 @@ TRUNCATION_MARKER = "…[truncated {} chars]"
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
 
+# Defensive serialisation, for values the encoder cannot take as they are (a tool's arguments nested
+# 100k deep, a cycle, an object whose __str__/__repr__ raises): the step keeps everything else.
+MAX_DEPTH = 64
+DEPTH_MARKER = "[…nested too deep]"
+CYCLE_MARKER = "[…circular reference]"
+UNREPRESENTABLE = "[unrepresentable {}]"
+
+
+def _text_of(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return UNREPRESENTABLE.format(type(value).__qualname__)
+
+
+def jsonable(value: Any, _depth: int = 0, _path: set[int] | None = None) -> Any:
+    """`value` as plain JSON data, whatever it is: containers at most MAX_DEPTH deep, a cycle marked
+    where it closes, anything else as its str() or, when that raises, a marker naming its type."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if not isinstance(value, (dict, list, tuple, set, frozenset)):
+        return _text_of(value)
+    if _depth >= MAX_DEPTH:
+        return DEPTH_MARKER
+    path = _path if _path is not None else set()
+    ident = id(value)
+    if ident in path:
+        return CYCLE_MARKER
+    path.add(ident)
+    try:
+        if isinstance(value, dict):
+            return {
+                key if isinstance(key, str) else _text_of(key): jsonable(item, _depth + 1, path)
+                for key, item in list(value.items())
+            }
+        return [jsonable(item, _depth + 1, path) for item in list(value)]
+    finally:
+        path.discard(ident)
+
+
+def encode(value: Any) -> str:
+    """JSON text of a content value; never raises (see `jsonable`)."""
+    try:
+        return _ENCODE(value)
+    except Exception:  # RecursionError, a cycle, a key or a __str__ the encoder cannot take
+        return _ENCODE(jsonable(value))
+
 
 # Content attribute -> the root name JSON paths of a redaction policy use for it.
 _PATH_ROOTS = {
@@ -133,11 +180,14 @@ class CapturePolicy:
             if value is None:
                 continue
             if self.paths:
-                value, dropped = self._apply_paths(key, value)
+                try:
+                    value, dropped = self._apply_paths(key, value)
+                except Exception:  # too deep or circular for the paths: apply them to its plain form
+                    value, dropped = self._apply_paths(key, jsonable(value))
                 total += dropped
                 if value is None:  # a path dropped all of it
                     continue
-            raw = value if isinstance(value, str) else _ENCODE(value)
+            raw = value if isinstance(value, str) else encode(value)
             text, count, cut = self.text(raw)
             total += count
             if cut:

@@ -25,7 +25,7 @@ from opentelemetry import trace
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from otel_agenttrace import _settings, semconv
+from otel_agenttrace import _logging, _settings, semconv
 from otel_agenttrace._beside import CHANNEL, Later, Piece, resolve, snapshot_values
 from otel_agenttrace._capture import CapturePolicy, env_snapshot
 from otel_agenttrace._metrics import MetricsRecorder
@@ -57,6 +57,7 @@ def internal_error(where: str, exc: BaseException) -> None:
     if key in _reported:
         return
     _reported.add(key)
+    _logging.install()  # the line is redacted, like every line we log
     debug = _settings.current().debug
     _log.warning(
         "otel-agenttrace: internal error in %s; the call goes on untraced: %s%s",
@@ -264,7 +265,11 @@ class Invocation:
             attrs[semconv.ERROR_TYPE] = etype
             self.attributes.update(attrs)
             self.span.set_attributes(attrs)
-            message, _, _ = self.tel.policy.text(str(exc))
+            try:
+                text = str(exc)
+            except Exception:  # an exception whose __str__ raises still fails the span, with a marker
+                text = f"[unrepresentable {type(exc).__qualname__}]"
+            message, _, _ = self.tel.policy.text(text)
             self.span.set_status(Status(StatusCode.ERROR, message))
             self.span.add_event(
                 semconv.Event.EXCEPTION,

@@ -15,7 +15,7 @@ from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
-from otel_agenttrace import _settings
+from otel_agenttrace import _logging, _settings
 from otel_agenttrace._capture import CapturePolicy, policy_from_settings
 from otel_agenttrace._config import ConfigError, TargetSpec
 from otel_agenttrace._config import load as load_targets
@@ -122,6 +122,7 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrapt.wrap_function_wrapper(owner, method, target.wrapper(tel))
                 self._wrapped.append((owner, method))
         self._patch_configured_targets(tel, kwargs.get("targets"))
+        _logging.install()  # every module of ours that logs is imported by now
 
     def _patch_configured_targets(self, tel: Telemetry, specs: list[TargetSpec] | None) -> None:
         """User classes from [tool.agenttrace] / AGENTTRACE_TARGETS (or `targets=` given in code)."""

@@ -17,7 +17,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_agenttrace import semconv
+from otel_agenttrace import _logging, semconv
 from otel_agenttrace._beside import CHANNEL
 from otel_agenttrace.exporter._forward import Forwarder, exporter_from_env, forward_content_from_env
 from otel_agenttrace.exporter._inflight import InFlightRecorder, install_inflight_recorder
@@ -63,6 +63,7 @@ class RunTraceExporter(SpanExporter):
         inflight: bool | None = None,
     ) -> None:
         self._shutdown_done = False
+        _logging.install()
         # Content beside the span (the switch unset) flows only while a run-trace exporter is open.
         CHANNEL.open()
         self._store_failures = FailureStreak(_log)
