@@ -40,10 +40,12 @@ def _options(*, capture: bool) -> re2.Options:
 class _Linear:
     """A built-in pattern compiled for RE2."""
 
-    __slots__ = ("check", "locate", "order", "prefilter", "regex", "replacement", "restart")
+    __slots__ = ("check", "locate", "name", "order", "prefilter", "regex", "replacement", "restart", "shadows")
 
     def __init__(self, pattern: Pattern, order: int) -> None:
         self.order = order
+        self.name = pattern.name
+        self.shadows = pattern.shadows
         self.regex = re2.compile(pattern.regex.encode("utf-8"), _options(capture=True))
         self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
         self.check = pattern.check
@@ -143,11 +145,16 @@ class Redactor:
             spans.extend((s, e, p, ms, me) for s, e, ms, me in p.spans(raw, lowered, pos) if e > s)
         if not spans:
             return
+        shadowed = {(name, ms, me) for _, _, p, ms, me in spans for name in p.shadows}
+        if shadowed:
+            spans = [x for x in spans if not any(n == x[2].name and ms <= x[0] < me for n, ms, me in shadowed)]
         to_char = _char_offsets(text, raw, [x for s, e, _, ms, me in spans for x in (s, e, ms, me)])
         for s, e, p, ms, me in spans:
             start, end = to_char(s), to_char(e)
             if p.locate is not None:
-                found.extend((start + a, start + b, p.order, p.replacement) for a, b in p.locate(text[start:end]) if a < b)
+                found.extend(
+                    (start + a, start + b, p.order, p.replacement) for a, b in p.locate(text[start:end]) if a < b
+                )
             elif p.check is None or p.check(text[start:end], text[to_char(ms) : to_char(me)]):
                 found.append((start, end, p.order, p.replacement))
 

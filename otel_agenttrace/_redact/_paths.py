@@ -111,4 +111,3 @@ def apply_paths(rules: Iterable[PathRule], root: str, value: Any) -> tuple[Any, 
         value, count = rule.apply(root, value)
         total += count
     return value, total
-

@@ -35,6 +35,9 @@ class Pattern:
     prefilter: Callable[[str], bool] | None = None
     # A secret ends before this (lower-case) word: the search resumes at it, so "Bearer a=bearer b" is two.
     restart: str | None = None
+    # Matches of these patterns that start inside a match of this one are not secrets of theirs (the
+    # `password@db.example.com` of a URL is not an e-mail address: the host stays).
+    shadows: tuple[str, ...] = ()
 
 
 # --- helpers of the card and assignment patterns ------------------------------------------------
@@ -110,7 +113,8 @@ def _is_assigned_secret(value: str, match: str) -> bool:
         return False
     if match.endswith(("'", '"')):
         return True
-    return not ((value.isidentifier() and value.islower()) or "(" in value or "[" in value or value.startswith("self."))
+    key = match[: match.index("=")].rstrip()
+    return not (value.lower() == key.lower() or "(" in value or "[" in value or value.startswith("self."))
 
 
 def _builtin(name: str, regex: str, **options: Any) -> Pattern:
@@ -132,9 +136,11 @@ _SECRET_KEY = (
     r"credentials?|db[_-]?pass|contrase(?:ñ|n)a)"
 )
 # An unquoted value: printable ASCII but for quotes, backslashes (a JSON escape ends it) and delimiters.
-_BARE = "[" + "".join(
-    "\\" + c if not c.isalnum() else c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\&;,)]}<>`"
-) + "]"
+_BARE = (
+    "["
+    + "".join("\\" + c if not c.isalnum() else c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\&;,)]}<>`")
+    + "]"
+)
 # A quote, JSON-escaped any number of times (`"`, `\"`, `\\\"`) or single.
 _Q = r"\\{0,7}[\"']"
 
@@ -168,7 +174,8 @@ BUILTIN: tuple[Pattern, ...] = (
     # Bot, user, app-level, refresh and configuration tokens.
     _builtin(
         "slack_token",
-        _T + r"(xox[abposre]-[0-9]{6,}-[A-Za-z0-9\-]{8,}|xoxe\.xox[bp]-[A-Za-z0-9\-]{20,}|xapp-[0-9]-[A-Za-z0-9\-]{20,})",
+        _T
+        + r"(xox[abposre]-[0-9]{6,}-[A-Za-z0-9\-]{8,}|xoxe\.xox[bp]-[A-Za-z0-9\-]{20,}|xapp-[0-9]-[A-Za-z0-9\-]{20,})",
     ),
     _builtin("slack_webhook", r"(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_\-]{20,}"),
     # Secret and restricted keys (live, test), and webhook signing secrets; publishable keys (pk_) are public.
@@ -197,15 +204,31 @@ BUILTIN: tuple[Pattern, ...] = (
     _builtin(
         "url_credentials",
         r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@\"'<>\\]{0,256}:([^\s/?#@\"'<>\\]{1,256})@",
+        shadows=("email",),
     ),
     _builtin("bearer_token", _T + r"(?i:bearer)\s+([A-Za-z0-9._~+/=\-]{8,})", restart="bearer"),
     # The value of a JSON key, a Python dict key or a `key=value` assignment whose key names a secret:
     # quoted (any JSON escaping), or unquoted up to whitespace, a delimiter or a non-ASCII character.
     _builtin(
         "secret_assignment",
-        r"[\"']" + _SECRET_KEY + _Q + r"\s*:\s*" + _Q + r"([^\"'\r\n]{1,512}?)" + _Q
-        + r"|\b" + _SECRET_KEY + r"\s*=\s*" + _Q + r"([^\"'\r\n]{1,512}?)" + _Q
-        + r"|\b" + _SECRET_KEY + "=(" + _BARE + "{1,512})",
+        r"[\"']"
+        + _SECRET_KEY
+        + _Q
+        + r"\s*:\s*"
+        + _Q
+        + r"([^\"'\r\n]{1,512}?)"
+        + _Q
+        + r"|\b"
+        + _SECRET_KEY
+        + r"\s*=\s*"
+        + _Q
+        + r"([^\"'\r\n]{1,512}?)"
+        + _Q
+        + r"|\b"
+        + _SECRET_KEY
+        + "=("
+        + _BARE
+        + "{1,512})",
         check=_is_assigned_secret,
     ),
     # A local part may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
