@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import re2
 
@@ -37,16 +38,42 @@ def _options(*, capture: bool) -> re2.Options:
     return options
 
 
+_Spans = list[tuple[int, int]]  # the match's span, then each group's ((-1, -1): did not take part)
+
+
+def _searcher(regex: Any) -> Callable[[bytes, int], _Spans | None]:
+    """`search(raw, pos)` -> the spans of the first match from `pos`, or None.
+
+    Through the extension object when the wrapper exposes it: one C call per match, where the wrapper's
+    `search` builds a generator and a match object (several µs, more than the scan of a KB)."""
+    native = getattr(regex, "_regexp", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    if native is not None and anchor is not None and hasattr(native, "Match"):
+        match = native.Match
+
+        def search(raw: bytes, pos: int) -> _Spans | None:
+            spans: _Spans = match(anchor, raw, pos, len(raw))
+            return None if spans[0][0] < 0 else spans
+
+        return search
+
+    def search_public(raw: bytes, pos: int) -> _Spans | None:
+        m = regex.search(raw, pos)
+        return None if m is None else [m.span(i) for i in range(regex.groups + 1)]
+
+    return search_public
+
+
 class _Linear:
     """A built-in pattern compiled for RE2."""
 
-    __slots__ = ("check", "locate", "name", "order", "prefilter", "regex", "replacement", "restart", "shadows")
+    __slots__ = ("check", "locate", "name", "order", "prefilter", "replacement", "restart", "search", "shadows")
 
     def __init__(self, pattern: Pattern, order: int) -> None:
         self.order = order
         self.name = pattern.name
         self.shadows = pattern.shadows
-        self.regex = re2.compile(pattern.regex.encode("utf-8"), _options(capture=True))
+        self.search = _searcher(re2.compile(pattern.regex.encode("utf-8"), _options(capture=True)))
         self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
         self.check = pattern.check
         self.locate = pattern.locate
@@ -55,17 +82,16 @@ class _Linear:
 
     def spans(self, raw: bytes, lowered: bytes | None, pos: int) -> Iterator[tuple[int, int, int, int]]:
         """(secret start, secret end, match start, match end) in bytes, from `pos` on."""
-        search = self.regex.search
-        groups = self.regex.groups
+        search = self.search
         while True:
-            m = search(raw, pos)
-            if m is None:
+            spans = search(raw, pos)
+            if spans is None:
                 return
-            start, end = m.span()
-            secret = (start, end)
-            for group in range(1, groups + 1):
-                if m.start(group) >= 0:
-                    secret = m.span(group)
+            start, end = spans[0]
+            secret = spans[0]
+            for group in spans[1:]:
+                if group[0] >= 0:
+                    secret = group
                     break
             yield secret[0], secret[1], start, end
             if self.restart is not None and lowered is not None:
@@ -95,13 +121,13 @@ class Redactor:
         self.patterns = tuple(patterns)
         self._linear = [_Linear(p, i) for i, p in enumerate(self.patterns) if p.linear]
         self._other = [_Backtracking(p, i) for i, p in enumerate(self.patterns) if not p.linear]
-        self._gate: re2._Regexp | None = None
+        self._gate: Callable[[bytes, int], _Spans | None] | None = None
         self._set: re2.Set | None = None
         self._restart = any(p.restart for p in self._linear)
         if self._linear:
             linear = [p for p in self.patterns if p.linear]
-            self._gate = re2.compile(
-                b"|".join(b"(?:" + p.regex.encode("utf-8") + b")" for p in linear), _options(capture=False)
+            self._gate = _searcher(
+                re2.compile(b"|".join(b"(?:" + p.regex.encode("utf-8") + b")" for p in linear), _options(capture=False))
             )
             self._set = re2.Set.SearchSet(_options(capture=False))
             for p in linear:
@@ -117,9 +143,9 @@ class Redactor:
         found: list[_Found] = []
         if self._gate is not None:
             raw = text.encode("utf-8", "surrogatepass")
-            first = self._gate.search(raw)
+            first = self._gate(raw, 0)
             if first is not None:
-                self._find_linear(text, raw, first.start(), found)
+                self._find_linear(text, raw, first[0][0], found)
         for p in self._other:
             self._find_other(p, text, found)
         if not found:

@@ -114,7 +114,7 @@ def _is_assigned_secret(value: str, match: str) -> bool:
     if match.endswith(("'", '"')):
         return True
     key = match[: match.index("=")].rstrip()
-    return not (value.lower() == key.lower() or "(" in value or "[" in value or value.startswith("self."))
+    return not (value.lower() == key.lower() or value.startswith(("self.", "os.")))
 
 
 def _builtin(name: str, regex: str, **options: Any) -> Pattern:
@@ -138,7 +138,7 @@ _SECRET_KEY = (
 # An unquoted value: printable ASCII but for quotes, backslashes (a JSON escape ends it) and delimiters.
 _BARE = (
     "["
-    + "".join("\\" + c if not c.isalnum() else c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\&;,)]}<>`")
+    + "".join("\\" + c if not c.isalnum() else c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\&;,()[]{}<>`")
     + "]"
 )
 # A quote, JSON-escaped any number of times (`"`, `\"`, `\\\"`) or single.
