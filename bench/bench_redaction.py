@@ -349,7 +349,7 @@ WORST: dict[str, tuple[str, ...]] = {
     "mailchimp_key": ("0123456789abcdef0123456789abcdef-us", "0-us1"),
     "google_api_key": ("AIza", "AIza-"),
     "jwt": ("-eyJ", "eyJa.eyJa.", "eyJaaaa.eyJ"),
-    "url_credentials": ("a://", "a://b:", "postgres://u:p"),
+    "url_credentials": ("a://", "a://b:", "postgres://u:p", "a://b:c@d.ee "),
     "bearer_token": ("bearer ", "Bearer a=bearer "),
     "secret_assignment": ('"password": "', "password=", '\\"token\\":\\"a', "a_password"),
     "email": ("a@", "a@b.", "a.a@a-a."),

@@ -123,7 +123,6 @@ class Redactor:
         self._other = [_Backtracking(p, i) for i, p in enumerate(self.patterns) if not p.linear]
         self._gate: Callable[[bytes, int], _Spans | None] | None = None
         self._set: re2.Set | None = None
-        self._restart = any(p.restart for p in self._linear)
         if self._linear:
             linear = [p for p in self.patterns if p.linear]
             self._gate = _searcher(
@@ -158,7 +157,7 @@ class Redactor:
         # The set runs a DFA only: when a crafted text exhausts its memory it answers nothing, and every
         # pattern runs instead (the gate, which can fall back to the NFA, has seen a match).
         chosen = [self._linear[i] for i in hits] if hits else self._linear
-        lowered = raw.lower() if self._restart else None
+        lowered = raw.lower() if any(p.restart for p in chosen) else None
         spans: list[tuple[int, int, _Linear, int, int]] = []
         passed: dict[object, bool] = {}
         for p in chosen:
@@ -171,9 +170,8 @@ class Redactor:
             spans.extend((s, e, p, ms, me) for s, e, ms, me in p.spans(raw, lowered, pos) if e > s)
         if not spans:
             return
-        shadowed = {(name, ms, me) for _, _, p, ms, me in spans for name in p.shadows}
-        if shadowed:
-            spans = [x for x in spans if not any(n == x[2].name and ms <= x[0] < me for n, ms, me in shadowed)]
+        if any(p.shadows for _, _, p, _, _ in spans):
+            spans = _unshadowed(spans)
         to_char = _char_offsets(text, raw, [x for s, e, _, ms, me in spans for x in (s, e, ms, me)])
         for s, e, p, ms, me in spans:
             start, end = to_char(s), to_char(e)
@@ -189,6 +187,32 @@ class Redactor:
         for m in p.regex.finditer(text):
             if m.end() > m.start():
                 found.append((m.start(), m.end(), p.order, m.expand(p.replacement) if p.expand else p.replacement))
+
+
+def _unshadowed(spans: list[tuple[int, int, _Linear, int, int]]) -> list[tuple[int, int, _Linear, int, int]]:
+    """The spans without those of a shadowed kind that start inside a match of a kind shadowing it: one sweep
+    over the spans in order of start (a crafted text of URL after URL stays linear)."""
+    regions: dict[str, list[tuple[int, int]]] = {}
+    for _, _, p, ms, me in spans:
+        for name in p.shadows:
+            regions.setdefault(name, []).append((ms, me))
+    for intervals in regions.values():
+        intervals.sort()
+    kept = []
+    reach: dict[str, tuple[int, int]] = {}  # name -> (index of the next region, furthest end seen so far)
+    for span in sorted(spans, key=lambda x: x[0]):
+        shadowing = regions.get(span[2].name)
+        if shadowing is None:
+            kept.append(span)
+            continue
+        index, furthest = reach.get(span[2].name, (0, -1))
+        while index < len(shadowing) and shadowing[index][0] <= span[0]:
+            furthest = max(furthest, shadowing[index][1])
+            index += 1
+        reach[span[2].name] = (index, furthest)
+        if span[0] >= furthest:
+            kept.append(span)
+    return kept
 
 
 def _char_offsets(text: str, raw: bytes, offsets: list[int]) -> Callable[[int], int]:
