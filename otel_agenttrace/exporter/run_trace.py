@@ -24,7 +24,7 @@ from otel_agenttrace.exporter._inflight import InFlightRecorder, install_infligh
 from otel_agenttrace.exporter._records import SpanRecord, from_readable_span
 from otel_agenttrace.exporter._streak import FailureStreak
 from otel_agenttrace.exporter.store import RunStore
-from otel_agenttrace.replay._channel import CHANNEL
+from otel_agenttrace.replay._channel import CHANNEL as RECORDINGS
 from otel_agenttrace.replay._channel import write_pending as write_recordings
 
 _log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ class RunTraceExporter(SpanExporter):
             except Exception as exc:
                 _log.warning("agenttrace: cannot record span starts: %s", exc)
         if self.store is not None:
-            CHANNEL.attach()  # replay recordings now have a store to go to
+            RECORDINGS.attach()  # replay recordings now have a store to go to
         target = exporter_from_env() if forward is FROM_ENV else forward
         self.forwarder: Forwarder | None = None
         if target is not None:
@@ -166,7 +166,7 @@ class RunTraceExporter(SpanExporter):
             if self.forwarder is not None:
                 self.forwarder.shutdown(timeout_millis)
             if self.store is not None:
-                CHANNEL.detach()
+                RECORDINGS.detach()
                 write_recordings(self.store, final=True)
             if self.store is not None and self._owns_store:
                 self.store.close()

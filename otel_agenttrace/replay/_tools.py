@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from otel_agenttrace import semconv
+from otel_agenttrace._beside import Later
 from otel_agenttrace._lifecycle import Invocation, current_node, internal_error
 from otel_agenttrace.replay._channel import CHANNEL, Entry
 from otel_agenttrace.replay._runtime import RUNTIME
@@ -23,7 +24,10 @@ class _ToolCall:
 
     def __init__(self, inv: Invocation) -> None:
         name = str(inv.attributes.get(semconv.GEN_AI_TOOL_NAME, ""))
-        arguments = (inv.content or {}).get(semconv.GEN_AI_TOOL_CALL_ARGUMENTS)
+        content = inv.content
+        if isinstance(content, Later):  # content built on demand (beside the span)
+            content = content()
+        arguments = (content or {}).get(semconv.GEN_AI_TOOL_CALL_ARGUMENTS)
         ctx = inv.span.get_span_context()
         self.trace_id = format(ctx.trace_id, "032x")
         node = current_node.get()
