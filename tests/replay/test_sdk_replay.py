@@ -191,3 +191,17 @@ def test_no_content_run_has_no_recording(no_content_recorder: Any) -> None:
     assert "recording" not in doc
     with pytest.raises(Exception, match="has no recording"):
         otel_agenttrace.replay(doc)
+
+
+def test_responses_api_stream_replays(recorder: Any) -> None:
+    def program(client: Any) -> list[str]:
+        stream = client.responses.create(model="gpt-4o-mini", input="hi", stream=True)
+        return [event.type for event in stream]
+
+    with workflow("t"):
+        original = program(openai_client(fake_transport(sse_response("openai/responses_stream.sse"))))
+    assert "response.completed" in original
+    doc = recorder.run()
+    with otel_agenttrace.replay(doc) as r:
+        assert program(openai_client(no_network())) == original
+    r.assert_reproduced()
