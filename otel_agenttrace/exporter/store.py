@@ -527,9 +527,9 @@ class RunStore:
     def _tighten_modes(self, created: bool) -> None:
         """Directory 0700 (when we made it, or it holds nothing but a store), database file 0600."""
         try:
-            if created or set(os.listdir(self.home)) <= {DB_FILE + suffix for suffix in _DB_SUFFIXES}:
-                if os.stat(self.home).st_mode & 0o077:
-                    os.chmod(self.home, DIR_MODE)
+            ours = created or set(os.listdir(self.home)) <= {DB_FILE + suffix for suffix in _DB_SUFFIXES}
+            if ours and os.stat(self.home).st_mode & 0o077:
+                os.chmod(self.home, DIR_MODE)
             # Create the file ourselves, 0600 whatever the umask: SQLite would create it 0644.
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
         except OSError as exc:  # not ours to change (another user's store, a read-only mount): open as it is

@@ -108,7 +108,7 @@ def test_a_read_only_store_opens_the_file_read_only(tmp_path: Path) -> None:
     before = (home / "runs.db").stat().st_mtime_ns
     with RunStore(home, read_only=True) as store:
         assert store.run(TRACE) is not None
-        with pytest.raises(Exception, match="readonly|read-only"):
+        with pytest.raises(Exception, match=r"readonly|read-only"):
             store._connection().execute("DELETE FROM runs")
     assert (home / "runs.db").stat().st_mtime_ns == before
 
