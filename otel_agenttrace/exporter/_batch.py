@@ -10,11 +10,13 @@ tool calls in a tight loop reaches in milliseconds, and says so only in a log li
   itself, after shutdown, or when the export thread is gone;
 - counts every span it still has to drop, per run, and hands the counts to the exporter, which
   stores them: `list`, `show` and `dump` then say "lost N spans" for that run;
-- survives `fork`: the child gets an empty queue and its own export thread, and flushes
-  synchronously whenever a span ends that has no parent started in that child (a pool task, the
-  work of a forked child), so a child that leaves through `os._exit` (multiprocessing does) has
-  already written its steps. A multiprocessing child also flushes at exit through
-  `multiprocessing.util.Finalize`.
+- survives `fork`: the child gets an empty queue and its own export thread. Python has no exit hook
+  for `os._exit` (which multiprocessing uses to end its children) nor for a pool worker that
+  `Pool.terminate()` kills, so in a forked child: a span that ends with no parent started in that
+  child (a pool task, the work of a forked child) is exported at once, on the ending thread (at
+  most once per `CHILD_FLUSH_INTERVAL_S`; in a burst the export thread takes the rest right away);
+  `os._exit` flushes first (the child's `os._exit` is wrapped); and a multiprocessing child also
+  flushes through `multiprocessing.util.Finalize`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Final
+from typing import Final, NoReturn
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -40,6 +42,10 @@ DEFAULT_MAX_EXPORT_BATCH_SIZE: Final = 4096
 DEFAULT_SCHEDULE_DELAY_S: Final = 0.2
 # The longest a span's end waits for room in a full queue before the span is dropped (and counted).
 BLOCK_LIMIT_S: Final = 10.0
+# In a forked child: the least time between two exports on the thread that ends a local root.
+CHILD_FLUSH_INTERVAL_S: Final = 0.02
+# How long a forked child's os._exit may spend writing what is queued.
+EXIT_FLUSH_BUDGET_S: Final = 2.0
 
 LostCallback = Callable[[Mapping[str, int]], None]
 
@@ -70,6 +76,7 @@ class RunSpanProcessor(SpanProcessor):
         self.dropped_spans = 0
         self._forked = False
         self._started_here: set[int] = set()
+        self._next_child_flush = 0.0
         self._thread = self._start_thread()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
@@ -114,8 +121,14 @@ class RunSpanProcessor(SpanProcessor):
             if len(self._queue) >= self._batch_size:
                 self._cond.notify_all()
         if local_root:
-            # A forked child may vanish through os._exit at any moment after its work: write it now.
-            self._flush_here()
+            # A forked child may vanish at any moment after its work (os._exit, Pool.terminate): write it now.
+            now = time.monotonic()
+            if now >= self._next_child_flush:
+                self._next_child_flush = now + CHILD_FLUSH_INTERVAL_S
+                self._flush_here()
+            else:
+                with self._cond:
+                    self._cond.notify_all()
 
     def _wait_for_room(self) -> bool:
         """Called holding the condition with a full queue: backpressure, where it is safe."""
@@ -172,6 +185,7 @@ class RunSpanProcessor(SpanProcessor):
         while True:
             with self._cond:
                 if not self._shutdown and len(self._queue) < self._batch_size:
+                    # In a forked child a local root's end wakes us early: export what is there.
                     self._cond.wait(self._delay_s)
                 if self._shutdown:
                     return  # shutdown() exports what is left
@@ -232,6 +246,7 @@ class RunSpanProcessor(SpanProcessor):
         if self._shutdown:
             return
         self._thread = self._start_thread()
+        _flush_before_os_exit(self)
         mp_util = sys.modules.get("multiprocessing.util")
         if mp_util is not None:
             # multiprocessing ends its children with os._exit after running its finalizers.
@@ -243,6 +258,29 @@ class RunSpanProcessor(SpanProcessor):
         if processor is not None and not processor._shutdown:
             processor._flush_here()
             processor._report_lost()
+
+
+_exit_flushers: weakref.WeakSet[RunSpanProcessor] = weakref.WeakSet()
+_real_os_exit = os._exit
+
+
+def _os_exit_flushing(status: int) -> NoReturn:
+    try:
+        deadline = time.monotonic() + EXIT_FLUSH_BUDGET_S
+        for processor in list(_exit_flushers):
+            if not processor._shutdown and time.monotonic() < deadline:
+                processor._flush_here()
+                processor._report_lost()
+    except BaseException:  # nothing may stop the exit the program asked for
+        pass
+    _real_os_exit(status)
+
+
+def _flush_before_os_exit(processor: RunSpanProcessor) -> None:
+    """In a forked child: os._exit writes the child's queued spans first (it has no hook of its own)."""
+    _exit_flushers.add(processor)
+    if os._exit is not _os_exit_flushing:
+        os._exit = _os_exit_flushing
 
 
 def _env_number(environ: Mapping[str, str], name: str, default: float) -> float:
