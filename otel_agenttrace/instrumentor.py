@@ -15,6 +15,7 @@ from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
+from otel_agenttrace import _mp
 from otel_agenttrace._capture import CapturePolicy, policy_from_env
 from otel_agenttrace._config import ConfigError, TargetSpec
 from otel_agenttrace._config import load as load_targets
@@ -110,6 +111,7 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrapt.wrap_function_wrapper(owner, method, target.wrapper(tel))
                 self._wrapped.append((owner, method))
         self._patch_configured_targets(tel, kwargs.get("targets"))
+        _mp.install()  # the run context crosses into spawned multiprocessing children
 
     def _patch_configured_targets(self, tel: Telemetry, specs: list[TargetSpec] | None) -> None:
         """User classes from [tool.agenttrace] / AGENTTRACE_TARGETS (or `targets=` given in code)."""
@@ -126,6 +128,7 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             type(self)._patcher = patcher
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        _mp.uninstall()
         if self._patcher is not None:
             self._patcher.uninstall()
             type(self)._patcher = None
