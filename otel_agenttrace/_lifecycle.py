@@ -98,6 +98,7 @@ class RunRoot:
         self._lock = threading.Lock()
         self._span: Span | None = None
         self._context: otel_context.Context | None = None
+        self._pid = os.getpid()
 
     def context(self) -> otel_context.Context:
         ctx = self._context
@@ -129,11 +130,14 @@ class RunRoot:
                     attributes=attributes,
                 )
                 self._context = trace.set_span_in_context(self._span, otel_context.Context())
+                self._pid = os.getpid()
                 # Registered after the SDK's own shutdown hook, so it runs first (atexit is LIFO).
                 atexit.register(self.end)
             return self._context
 
     def end(self) -> None:
+        if self._pid != os.getpid():
+            return  # a forked child: the root is the parent's to end (the child's steps stay under it)
         with self._lock:
             span, self._span, self._context = self._span, None, None
         if span is not None:

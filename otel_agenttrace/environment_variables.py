@@ -46,3 +46,7 @@ is reported at startup and then no content is captured at all: redaction is neve
 AGENTTRACE_ENV_ALLOW: Final = "AGENTTRACE_ENV_ALLOW"
 """Environment variables recorded on the run (agenttrace.env), e.g. `APP_VERSION,MYAPP_*`. Default: none.
 Values matching redaction patterns are masked."""
+
+AGENTTRACE_RUN_ORIGIN: Final = "AGENTTRACE_RUN_ORIGIN"
+"""Set by `agenttrace run` for its program (a random token): the store remembers which runs that program's
+process tree wrote, so `run` reports its own runs only, not those of other processes writing the same store."""
