@@ -199,7 +199,13 @@ class Client:
             location = response.getheader("Location")
             if status >= 300:
                 return status, reason, location, response.read1(2048) if status >= 400 else b""
-            return status, reason, location, self._body(response, shown)
+            body = self._body(response, shown)
+            if expired.is_set():  # the watchdog's shutdown looks like the end of the body
+                raise BackendError(f"{shown}: no complete answer within the {self.deadline:g} s deadline")
+            length = response.getheader("Content-Length")
+            if length and length.isdigit() and len(body) < int(length):
+                raise BackendError(f"{shown}: the answer ended after {len(body)} of {length} bytes")
+            return status, reason, location, body
         except BackendError:
             raise
         except TimeoutError:
