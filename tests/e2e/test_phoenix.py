@@ -132,6 +132,8 @@ def test_a_run_sent_to_phoenix_reads_back(phoenix: str, tmp_path: Path) -> None:
     remote = json.loads(dumped.stdout)
     assert _core(remote) == _core(local)
     assert remote["final_output"] == local["final_output"]  # content was opted in, so it came back
+    root = remote["steps"][0]
+    assert root["type"] == "workflow" and root["input"] and root["output"]  # the run's input and output, on its root
 
     wrong = _agenttrace("list", "--from", "phoenix", phoenix, "--project", "no-such-project", env=env)
     assert wrong.returncode == 1 and len(wrong.stderr.splitlines()) == 1 and "no-such-project" in wrong.stderr
