@@ -127,10 +127,14 @@ class Client:
 
     def get(self, url: str) -> bytes:
         target = url
+        origin = _origin(url)
         for _ in range(_MAX_REDIRECTS + 1):
-            status, reason, location, body = self._once(target)
+            # Credentials go only to the origin the user named, never to where a redirect points elsewhere.
+            status, reason, location, body = self._once(target, credentials=_origin(target) == origin)
             if status in (301, 302, 303, 307, 308) and location:
                 target = urllib.parse.urljoin(target, location)
+                if urllib.parse.urlsplit(target).scheme not in ("http", "https"):
+                    raise BackendError(f"{safe_url(url)}: redirected to a non-HTTP URL")
                 continue
             if status == 404:
                 raise NotFoundError(f"{safe_url(url)}: not found (HTTP 404){_detail(body)}")
@@ -142,7 +146,7 @@ class Client:
             return body
         raise BackendError(f"{safe_url(url)}: more than {_MAX_REDIRECTS} redirects")
 
-    def _once(self, url: str) -> tuple[int, str, str | None, bytes]:
+    def _once(self, url: str, credentials: bool = True) -> tuple[int, str, str | None, bytes]:
         shown = safe_url(url)
         left = self.remaining()
         if left <= 0:
@@ -151,10 +155,11 @@ class Client:
         host, port = parts.hostname or "", parts.port
         path = urllib.parse.urlunsplit(("", "", parts.path or "/", parts.query, ""))
         headers = {"Accept": "application/json", "User-Agent": f"agenttrace/{__version__}", "Connection": "close"}
-        if parts.username is not None:
+        if credentials and parts.username is not None:
             creds = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
             headers["Authorization"] = "Basic " + base64.b64encode(creds.encode()).decode()
-        headers.update(self.headers)
+        if credentials:
+            headers.update(self.headers)
         timeout = min(self.connect_timeout, left)
         proxy = _proxy_for(parts)
         conn: http.client.HTTPConnection
@@ -233,6 +238,11 @@ class Client:
             if size > self.max_bytes:
                 raise BackendError(f"{shown}: the answer is over the {_mib(self.max_bytes)} limit")
             chunks.append(chunk)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
 
 
 def _proxy_for(parts: urllib.parse.SplitResult) -> tuple[str, int] | None:

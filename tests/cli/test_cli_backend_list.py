@@ -236,3 +236,19 @@ def test_total_deadline_against_a_dripping_server(invoke: Invoke, one_line_error
             "1.5 s deadline",
         )
     assert time.monotonic() - started < 4
+
+
+def test_redirects_are_followed_and_credentials_stay_with_their_origin(invoke: Invoke) -> None:
+    with serve(tempo_api) as (other, other_seen):
+
+        def respond(conn: Any) -> None:
+            location = f"{other}/api/v2/traces/{TRACE}"
+            conn.sendall(
+                f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+            )
+
+        with raw_server(respond) as url:
+            doc = _json(invoke, "dump", "--from", "tempo", url, TRACE, "--header", "Authorization: Bearer tok")
+    assert doc["run_id"] == TRACE
+    assert other_seen.paths == [f"/api/v2/traces/{TRACE}"]
+    assert "authorization" not in other_seen.headers[0]  # another origin: the token is not sent there
