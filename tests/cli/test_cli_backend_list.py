@@ -21,6 +21,7 @@ from .fake_backends import (
     js,
     phoenix_api,
     raw_server,
+    sample,
     serve,
     silent,
     tempo_api,
@@ -252,3 +253,16 @@ def test_redirects_are_followed_and_credentials_stay_with_their_origin(invoke: I
     assert doc["run_id"] == TRACE
     assert other_seen.paths == [f"/api/v2/traces/{TRACE}"]
     assert "authorization" not in other_seen.headers[0]  # another origin: the token is not sent there
+
+
+def test_tempo_before_2_5_falls_back_to_the_v1_api(invoke: Invoke, schema_validator: Any) -> None:
+    def old_tempo(path: str, query: dict[str, list[str]], headers: dict[str, str]) -> tuple[int, bytes, str]:
+        if path == f"/api/traces/{TRACE}":
+            return js(sample("tempo-api-traces-v1.json"))
+        return 404, b"404 page not found\n", "text/plain"
+
+    with serve(old_tempo) as (url, seen):
+        doc = _json(invoke, "dump", "--from", "tempo", url, TRACE)
+    schema_validator.validate(doc)
+    assert doc["run_id"] == TRACE and len(doc["steps"]) == 5
+    assert seen.paths == [f"/api/v2/traces/{TRACE}", f"/api/traces/{TRACE}"]
