@@ -44,7 +44,7 @@ from otel_agenttrace.exporter._records import SpanRecord
 
 BACKENDS = ("tempo", "jaeger", "phoenix")
 _HEX = re.compile(r"^[0-9a-f]{1,32}$")
-_META = "agenttrace.backend"
+_META = "agenttrace:backend-options"  # a key in click.Context.meta (not an attribute)
 _CHUNK = 1024 * 1024
 DEFAULT_MAX_MIB = 64.0
 
