@@ -72,6 +72,9 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # one instance: json.loads(**kw) builds one a call
+
+
 def loads_bounded(data: str | bytes, what: str = "JSON", max_depth: int = MAX_JSON_DEPTH) -> Any:
     """json.loads for untrusted input; every failure is a one-line TraceFormatError naming `what`."""
     if isinstance(data, bytes):
@@ -80,14 +83,17 @@ def loads_bounded(data: str | bytes, what: str = "JSON", max_depth: int = MAX_JS
         except UnicodeDecodeError as exc:
             raise TraceFormatError(f"{what} is not UTF-8 text (byte {exc.start})") from None
     try:
-        value = json.loads(data, parse_constant=_no_constant)
+        value = _DECODER.decode(data)
     except RecursionError:
         raise TraceFormatError(f"{what}: JSON nested too deeply (over {max_depth} levels)") from None
     except json.JSONDecodeError as exc:
         raise TraceFormatError(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
     except ValueError as exc:  # an integer of thousands of digits, NaN/Infinity
         raise TraceFormatError(f"{what}: invalid JSON: {' '.join(str(exc).split())[:120]}") from None
-    return check_json_value(value, what, max_depth, fix_surrogates=bool(_SURROGATE_ESCAPE.search(data)))
+    fix = "\\u" in data and bool(_SURROGATE_ESCAPE.search(data))
+    if not fix and data.count("[") + data.count("{") <= max_depth:
+        return value  # cannot nest deeper than it has brackets: skip the walk (the common, small case)
+    return check_json_value(value, what, max_depth, fix_surrogates=fix)
 
 
 def check_json_value(value: Any, what: str, max_depth: int = MAX_JSON_DEPTH, fix_surrogates: bool = False) -> Any:
