@@ -266,3 +266,25 @@ def test_tempo_before_2_5_falls_back_to_the_v1_api(invoke: Invoke, schema_valida
     schema_validator.validate(doc)
     assert doc["run_id"] == TRACE and len(doc["steps"]) == 5
     assert seen.paths == [f"/api/v2/traces/{TRACE}", f"/api/traces/{TRACE}"]
+
+
+def test_split_selection_for_commands_that_read_several_runs() -> None:
+    import click
+
+    from otel_agenttrace.cli._sources import Selection, split_selection
+
+    remote = split_selection(Selection("tempo", ("http://t:3200", "aaaa", "bbbb"), False), 2)
+    assert remote == [
+        Selection("tempo", ("http://t:3200", "aaaa"), False),
+        Selection("tempo", ("http://t:3200", "bbbb"), False),
+    ]
+    assert split_selection(Selection(None, ("aaaa", "bbbb"), False), 2)[1] == Selection(None, ("bbbb",), False)
+    with pytest.raises(click.UsageError):
+        split_selection(Selection("phoenix", ("http://p", "aaaa"), False), 2)
+
+
+def test_bad_header_environment_is_a_usage_error(invoke: Invoke, one_line_error) -> None:
+    result = invoke(
+        "dump", "--from", "tempo", "http://127.0.0.1:1", TRACE, env={"AGENTTRACE_BACKEND_HEADERS": "novalue-s3cr3t"}
+    )
+    assert "s3cr3t" not in one_line_error(result, 2, "AGENTTRACE_BACKEND_HEADERS")
