@@ -890,7 +890,9 @@ class RunStore:
         if not rows:
             raise UnknownRunError(f"no run {prefix!r} in {self.path}")
         if len(rows) > 1:
-            shown = ", ".join(row[0][:12] for row in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            from otel_agenttrace._ids import distinct_prefixes
+
+            shown = distinct_prefixes([row[0] for row in rows[:5]]) + (", ..." if len(rows) > 5 else "")
             raise AmbiguousRunError(f"run id {prefix!r} is ambiguous: it matches {shown}; give more characters")
         return str(rows[0][0])
 
