@@ -1,4 +1,4 @@
-"""What an LLM call cost: token usage × the model's price, from an offline price table.
+"""What an LLM call cost: token usage times the model's price, from an offline price table.
 
 Prices come from `genai-prices` (Pydantic's maintained table of LLM API prices; its data ships inside
 the package and we never ask it to update over the network) and from an optional user file named by
