@@ -21,7 +21,23 @@ def _iso(ns: int | None) -> str | None:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _as_json(run: Any) -> dict[str, Any]:
+def run_cost(app: App, run_id: str) -> dict[str, Any] | None:
+    """A stored run's cost: its spans read and assembled, then priced like `show` prices them."""
+    from otel_agenttrace._cost import annotate
+    from otel_agenttrace.exporter._assemble import assemble
+    from otel_agenttrace.exporter._records import TraceFormatError
+
+    records = app.store().spans(run_id)
+    if not records:
+        return None
+    try:
+        cost: dict[str, Any] | None = annotate(assemble(records)).get("cost")
+    except TraceFormatError:
+        return None
+    return cost
+
+
+def _as_json(run: Any, cost: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "workflow": run.workflow,
@@ -33,6 +49,7 @@ def _as_json(run: Any) -> dict[str, Any]:
         "input_tokens": run.input_tokens,
         "output_tokens": run.output_tokens,
         "models": list(run.models or []),
+        "cost": cost,
     }
 
 
@@ -45,32 +62,40 @@ def _as_json(run: Any) -> dict[str, Any]:
 @pass_app
 def list_command(app: App, limit: int, as_json: bool) -> None:
     """List the recent runs in the store, newest first."""
+    from otel_agenttrace._cost import PriceFileError
+
     runs = app.store().list_runs(limit=limit) if app.home.exists() else []
+    try:
+        costs = [run_cost(app, r.run_id) for r in runs]
+    except PriceFileError as exc:
+        app.abort(f"AGENTTRACE_PRICES: {exc}")
     if as_json:
-        app.out(json.dumps([_as_json(r) for r in runs], indent=2))
+        app.out(json.dumps([_as_json(r, c) for r, c in zip(runs, costs, strict=True)], indent=2))
         return
     if not runs:
         app.note(f"no runs recorded yet in {app.home}")
         return
-    headers = ("RUN ID", "WORKFLOW", "STATUS", "STARTED", "DURATION", "STEPS", "TOKENS IN/OUT", "MODELS")
+    headers = ("RUN ID", "WORKFLOW", "STATUS", "STARTED", "DURATION", "STEPS", "TOKENS IN/OUT", "COST", "MODELS")
+    text = _format.printable  # names come from the recorded program
     rows = [
         (
-            r.run_id[:SHORT_ID],
-            r.workflow or "-",
-            r.status,
+            text(r.run_id[:SHORT_ID]),
+            text(r.workflow or "-"),
+            text(r.status),
             _format.local_time(r.started_ns),
             _format.duration(r.duration_ms),
             str(r.steps),
             _format.tokens(r.input_tokens, r.output_tokens),
-            ", ".join(r.models or []) or "-",
+            _format.run_cost(cost),
+            text(", ".join(r.models or [])) or "-",
         )
-        for r in runs
+        for r, cost in zip(runs, costs, strict=True)
     ]
 
     def paint(column: int, cell: str) -> str:
         return app.style(cell, fg=STATUS_COLORS[cell]) if column == 2 and cell in STATUS_COLORS else cell
 
-    lines = _format.table(headers, rows, right=(4, 5, 6), paint=paint)
+    lines = _format.table(headers, rows, right=(4, 5, 6, 7), paint=paint)
     app.out(app.style(lines[0], bold=True))
     for line in lines[1:]:
         app.out(line)

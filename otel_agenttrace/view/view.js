@@ -173,7 +173,7 @@
     const a = $("axis");
     a.textContent = "";
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
-      const t = el("span", "tick", dur(runMs * f));
+      const t = el("span", f === 0.25 || f === 0.75 ? "tick minor" : "tick", dur(runMs * f));
       t.style.left = f * 100 + "%";
       a.append(t);
     }
@@ -265,6 +265,7 @@
   // --- the detail panel ---------------------------------------------------------------------------
   function closeDetail() {
     $("detail").hidden = true;
+    document.body.classList.remove("with-detail");
     paint();
   }
 
@@ -282,14 +283,14 @@
     body.append(node);
   }
 
-  function pre(text) { return el("pre", null, text); }
+  function pre(text, cls) { return el("pre", cls || null, text); }
 
   function part(p) {
     const d = el("div", "part");
     if (!p || typeof p !== "object") { d.append(pre(json(p))); return d; }
     if (p.type === "text" || p.type === "reasoning") {
       if (p.type === "reasoning") d.append(el("div", "label", "reasoning"));
-      d.append(pre(p.content));
+      d.append(pre(p.content, "prose"));
     } else if (p.type === "tool_call") {
       d.append(el("div", "label", "tool call " + (p.id || "")));
       d.append(pre((p.name || "?") + "(" + json(p.arguments) + ")"));
@@ -337,6 +338,7 @@
     const body = $("detail-body");
     body.textContent = "";
     $("detail").hidden = false;
+    document.body.classList.add("with-detail");
     $("detail-title").textContent = "#" + s.index + " " + (TYPE_LABEL[s.type] || s.type) + " · " + s.name;
     const a = s.attributes || {};
     const u = s.usage || {};
@@ -362,7 +364,7 @@
     if (s.error) {
       const box = el("div", "error-box");
       box.append(el("span", "etype", s.error.type || "error"));
-      if (s.error.message) box.append(pre(s.error.message));
+      if (s.error.message) box.append(pre(s.error.message, "prose"));
       section(body, "error", box);
     }
     if (s.request && Object.keys(s.request).length) section(body, "request parameters", facts(Object.entries(s.request).map(([k, v]) => [k, json(v)])));

@@ -33,6 +33,7 @@ def test_timeline_of_a_run(invoke: Invoke, home: Path) -> None:
         "ok",
         "2.40s",
         "tokens in/out 812/95",
+        "cost $0.0030",
         "models gpt-4o",
         "service whale-agent",
     ]
@@ -42,11 +43,11 @@ def test_timeline_of_a_run(invoke: Invoke, home: Path) -> None:
     assert workflow.split()[:4] == ["+0ms", "2.40s", "workflow", "whaleflow"]
     assert node.split()[:4] == ["+1ms", "2.39s", "node", "planner"]
     assert ask.split()[:5] == ["+3ms", "810ms", "llm", "[planner]", "gpt-4o"]
-    assert ask.endswith('→ search(q="blue whale length") 400/40')
+    assert ask.endswith('→ search(q="blue whale length") 400/40 $0.0014')
     assert tool.split()[:4] == ["+815ms", "1.00s", "tool", "[planner]"]
     assert 'search(q="blue whale length") ✗ TimeoutError: search backend timed out' in tool
     assert answer.split()[:2] == ["+1.82s", "570ms"]
-    assert answer.endswith('gpt-4o: "Blue whales grow up to about 30 m long." 412/55')
+    assert answer.endswith('gpt-4o: "Blue whales grow up to about 30 m long." 412/55 $0.0016')
     # Indented by depth: the workflow, its node, the node's steps.
     assert _indent(node, "node") == _indent(workflow, "workflow") + 2
     assert _indent(ask, "llm") == _indent(tool, "tool") == _indent(answer, "llm") == _indent(node, "node") + 2

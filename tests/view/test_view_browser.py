@@ -74,7 +74,8 @@ def test_expanded_llm_call(page: Page, demo_html: Path) -> None:
     assert contents[0] == "You plan. Break the user's request into short steps; submit them."
     assert "Lisbon and then Atlantis" in contents[1]
     assert contents[2].startswith("submit_plan(") and "Get the weather in Atlantis" in contents[2]
-    for expected in ("gpt-4o-mini", "openai", "tool_calls", "125", "58", "$0.000054", "temperature", "finish: tool_call"):
+    facts = ("gpt-4o-mini", "openai", "tool_calls", "125", "58", "$0.000054", "temperature", "finish: tool_call")
+    for expected in facts:
         assert expected in detail, expected
     assert "tool definitions (1)" in detail.lower()
     p.keyboard.press("End")  # the streamed final answer
