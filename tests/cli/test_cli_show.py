@@ -130,3 +130,23 @@ def test_summaries_of_other_shapes() -> None:
     assert show.summary(tool) == 'lookup(id=7) → {"rows":3}'
     span = {"type": "span", "name": "GET /invoices", "attributes": {}}
     assert show.summary(span) == "GET /invoices"
+
+
+def test_filters(invoke: Invoke, home: Path) -> None:
+    def steps(*args: str) -> tuple[list[str], str]:
+        result = invoke("show", WHALE_RUN, *args, home=home)
+        assert result.exit_code == 0, result.stderr
+        header, blank, *body, blank2, footer = result.stdout.splitlines()
+        assert blank == blank2 == "" and header.startswith(f"run {WHALE_RUN}")
+        return [line.split()[2] for line in body], footer
+
+    assert steps("--errors") == (["tool"], "1 of 5 steps shown (errors)")
+    assert steps("--type", "llm") == (["llm", "llm"], "2 of 5 steps shown (type llm)")
+    assert steps("--type", "tool_call", "--type", "workflow")[0] == ["workflow", "tool"]
+    assert steps("--node", "planner")[0] == ["node", "llm", "tool", "llm"]
+    assert steps("--node", "planner", "--type", "llm", "--errors") == (
+        [],
+        "0 of 5 steps shown (errors; node planner; type llm)",
+    )
+    one_line_error = invoke("show", WHALE_RUN, "--type", "bogus", home=home)
+    assert one_line_error.exit_code == 2 and "bogus" in one_line_error.stderr
