@@ -132,7 +132,8 @@ def test_override_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_mixed_currencies_have_no_run_total(tmp_path: Path) -> None:
-    table = PriceTable(load_price_file(str(_price_file(tmp_path, {"currency": "EUR", "models": {"x": {"input": 1, "output": 1}}}))))
+    euro = _price_file(tmp_path, {"currency": "EUR", "models": {"x": {"input": 1, "output": 1}}})
+    table = PriceTable(load_price_file(str(euro)))
     run = table.annotate(doc(llm("x", None, input_tokens=1), CASES[0][0]))
     assert run["steps"][1]["cost"]["currency"] == "EUR" and run["steps"][2]["cost"]["currency"] == "USD"
     assert "cost" not in run
