@@ -109,11 +109,15 @@ def clip(text: str, width: int) -> str:
     return text[: max(0, width - 1)].rstrip() + ELLIPSIS
 
 
+# One encoder for every value: json.dumps with options builds a new encoder per call (a third of `show`'s time).
+_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def short_value(value: Any, width: int = 24) -> str:
     """A compact literal for an argument value: strings quoted, the rest as JSON."""
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError):
+        text = _compact(value)
+    except (TypeError, ValueError, RecursionError):
         text = repr(value)
     return clip(text, width)
 

@@ -438,4 +438,5 @@
   applyFilters(false);
   list.focus();
   document.body.dataset.ready = "1";
+  document.body.dataset.readyMs = String(Math.round(performance.now())); // read by bench/bench_view.py
 })();

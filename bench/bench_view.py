@@ -1,0 +1,117 @@
+"""`show`, `list` and `view` on a run of 10,000 steps (goals: show under 1 s; the page opens and filters smoothly).
+
+    python bench/bench_view.py [--steps 10000] [--repeat 3] [--no-browser]
+
+The run is bench_dump.py's (a workflow root, then LLM calls with ~1 KB of message content and tool
+calls, alternating), written to a fresh store through RunTraceExporter. Timed, medians of --repeat:
+  show          `agenttrace show RUN` as a subprocess, stdout to a file (interpreter start-up included)
+  show --errors the same, filtered (rendering is not what costs: reading and assembling the run is)
+  list          `agenttrace list` with the 10k-step run in the store (its cost needs the run's spans)
+  view write    `agenttrace view RUN -o FILE` as a subprocess; the page's size
+  first render  headless Chromium (Debian's, through Playwright): navigation start to the first rows
+                on screen (the page's own mark, body[data-ready-ms]), and the time to filter by type
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_dump import make_run
+
+from otel_agenttrace.exporter.run_trace import RunTraceExporter
+from otel_agenttrace.exporter.store import RunStore
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def timed(argv: list[str], env: dict[str, str], repeat: int, stdout: Path) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        with open(stdout, "wb") as out:
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "otel_agenttrace.cli", *argv], env=env, stdout=out, check=True)
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def browser(page_file: Path, repeat: int) -> tuple[list[float], list[float]]:
+    from playwright.sync_api import sync_playwright
+
+    ready, filtering = [], []
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(repeat):
+            page = b.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(page_file.resolve().as_uri())
+            page.wait_for_selector("body[data-ready='1']", timeout=60_000)
+            ready.append(float(page.get_attribute("body", "data-ready-ms") or "nan") / 1000)
+            t0 = time.perf_counter()
+            page.click("#type-filters .chip[data-type='tool_call']")
+            page.wait_for_selector("#list .row[data-type='tool_call']")
+            filtering.append(time.perf_counter() - t0)
+            page.close()
+        b.close()
+    return ready, filtering
+
+
+def row(label: str, times: list[float], note: str = "") -> str:
+    return f"| {label} | {statistics.median(times):.3f} s | {min(times):.3f} s | {note} |"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-browser", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        store = RunStore(home)
+        exporter = RunTraceExporter(store=store, forward=None)
+        spans = make_run(args.steps)
+        for i in range(0, len(spans), 512):
+            exporter.export(spans[i : i + 512])
+        exporter.shutdown()
+        store.close()
+        run_id = format(spans[0].context.trace_id, "032x")
+        env = {**os.environ, "AGENTTRACE_HOME": home}
+        env.pop("NO_COLOR", None)
+        out = Path(home) / "out.txt"
+        page = Path(home) / "run.html"
+        show = timed(["show", run_id], env, args.repeat, out)
+        text_mb = out.stat().st_size / 1e6
+        filtered = timed(["show", run_id, "--errors", "--type", "tool"], env, args.repeat, out)
+        listed = timed(["list"], env, args.repeat, out)
+        viewed = timed(["view", run_id, "-o", str(page)], env, args.repeat, out)
+        lines = [
+            f"| {args.steps:,}-step run | median | min | |",
+            "|---|---:|---:|---|",
+            row("`agenttrace show RUN` (subprocess)", show, f"{text_mb:.1f} MB of text"),
+            row("`agenttrace show RUN --errors --type tool`", filtered),
+            row("`agenttrace list` (cost read from the run's spans)", listed),
+            row("`agenttrace view RUN -o FILE` (subprocess)", viewed, f"{page.stat().st_size / 1e6:.1f} MB page"),
+        ]
+        if not args.no_browser and Path(CHROMIUM).exists():
+            ready, filtering = browser(page, args.repeat)
+            lines.append(row("first rows on screen in headless Chromium (navigation start → rows)", ready))
+            lines.append(row("filter by type (click → rows shown)", filtering))
+        print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
