@@ -150,3 +150,16 @@ def test_filters(invoke: Invoke, home: Path) -> None:
     )
     one_line_error = invoke("show", WHALE_RUN, "--type", "bogus", home=home)
     assert one_line_error.exit_code == 2 and "bogus" in one_line_error.stderr
+
+
+def test_the_run_trace_carries_its_cost(invoke: Invoke, home: Path, schema_validator: Any) -> None:
+    doc = json.loads(invoke("dump", WHALE_RUN, home=home).stdout)
+    schema_validator.validate(doc)
+    assert doc["cost"] == {"amount": 0.00298, "currency": "USD", "unpriced_calls": 0}
+    llm = [s for s in doc["steps"] if s["type"] == "llm_call"]
+    assert [s["cost"] for s in llm] == [{"amount": 0.0014, "currency": "USD"}, {"amount": 0.00158, "currency": "USD"}]
+    assert all("cost" not in s for s in doc["steps"] if s["type"] != "llm_call")
+    # the nightly run: claude-sonnet-4 served by an "openai" (compatible) endpoint has no known price: no guess
+    nightly = json.loads(invoke("dump", NIGHTLY_RUN, home=home).stdout)
+    schema_validator.validate(nightly)
+    assert "cost" not in nightly and all("cost" not in s for s in nightly["steps"])
