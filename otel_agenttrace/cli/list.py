@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from otel_agenttrace import semconv as sc
 from otel_agenttrace.cli import _format
 from otel_agenttrace.cli._app import App, home_option, pass_app
 
@@ -22,18 +23,30 @@ def _iso(ns: int | None) -> str | None:
 
 
 def run_cost(app: App, run_id: str) -> dict[str, Any] | None:
-    """A stored run's cost: its spans read and assembled, then priced like `show` prices them."""
-    from otel_agenttrace._cost import annotate
-    from otel_agenttrace.exporter._assemble import assemble
-    from otel_agenttrace.exporter._records import TraceFormatError
+    """A stored run's cost, priced like `show` prices it, from its LLM spans' model and usage only
+    (no content is parsed: a 10,000-step run costs a read of its spans, not an assembly)."""
+    from otel_agenttrace._cost import default_table
+    from otel_agenttrace.exporter._assemble import _STEP_TYPES, _USAGE, _iso
 
     records = app.store().spans(run_id)
     if not records:
         return None
-    try:
-        cost: dict[str, Any] | None = annotate(assemble(records)).get("cost")
-    except TraceFormatError:
-        return None
+    steps: list[dict[str, Any]] = []
+    for record in records:
+        attrs = record.attributes
+        operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
+        if record.end_ns is None or not isinstance(operation, str) or _STEP_TYPES.get(operation) != "llm_call":
+            continue
+        usage = {}
+        for key, name in _USAGE.items():
+            value = attrs.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                usage[name] = value
+        model = attrs.get(sc.GEN_AI_RESPONSE_MODEL) or attrs.get(sc.GEN_AI_REQUEST_MODEL)
+        provider = attrs.get(sc.GEN_AI_PROVIDER_NAME)
+        steps.append({"type": "llm_call", "model": model, "provider": provider, "usage": usage or None})
+    started = _iso(min(r.start_ns for r in records))
+    cost: dict[str, Any] | None = default_table().annotate({"started_at": started, "steps": steps}).get("cost")
     return cost
 
 
