@@ -8,6 +8,7 @@ calls, alternating), written to a fresh store through RunTraceExporter. Timed, m
   show --errors the same, filtered (rendering is not what costs: reading and assembling the run is)
   list          `agenttrace list` with the 10k-step run in the store (its cost needs the run's spans)
   view write    `agenttrace view RUN -o FILE` as a subprocess; the page's size
+  dump          `agenttrace dump RUN -o FILE`, the same run read the same way: a reference for a busy machine
   first render  headless Chromium (Debian's, through Playwright): navigation start to the first rows
                 on screen (the page's own mark, body[data-ready-ms]), and the time to filter by type
 """
@@ -98,6 +99,8 @@ def main() -> None:
         filtered = timed(["show", run_id, "--errors", "--type", "tool"], env, args.repeat, out)
         listed = timed(["list"], env, args.repeat, out)
         viewed = timed(["view", run_id, "-o", str(page)], env, args.repeat, out)
+        # The same run's dump, timed alongside: on a shared machine the ratio is what carries over.
+        dumped = timed(["dump", run_id, "-o", str(Path(home) / "run.json")], env, args.repeat, out)
         lines = [
             f"| {args.steps:,}-step run | median | min | |",
             "|---|---:|---:|---|",
@@ -105,6 +108,7 @@ def main() -> None:
             row("`agenttrace show RUN --errors --type tool`", filtered),
             row("`agenttrace list` (cost read from the run's spans)", listed),
             row("`agenttrace view RUN -o FILE` (subprocess)", viewed, f"{page.stat().st_size / 1e6:.1f} MB page"),
+            row("reference: `agenttrace dump RUN -o FILE` (subprocess)", dumped),
         ]
         if not args.no_browser and Path(CHROMIUM).exists():
             ready, filtering = browser(page, args.repeat)
