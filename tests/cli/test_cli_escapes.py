@@ -141,3 +141,13 @@ def test_dump_escapes_del_and_c1_in_json(invoke: Invoke, home: Path, tmp_path: P
     assert result.exit_code == 0, result.stderr
     assert not RAW.search(result.stdout)
     assert json.loads(result.stdout)["workflow"] == "wf" + NASTY  # the same JSON, escaped differently
+
+
+def test_notes_and_errors_escape(capsys: pytest.CaptureFixture[str]) -> None:
+    from otel_agenttrace.cli._app import abort, note
+
+    note(f"run 4bf92f3577b3 wf{NASTY} ok")  # the `run` summary's line
+    with pytest.raises(SystemExit):
+        abort(f"tempo answered 502: {NASTY}")  # a backend's body in an error
+    err = capsys.readouterr().err
+    assert not RAW.search(err.replace("\n", "")) and err.count("\\x1b]0;pwned\\x07") == 2
