@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -46,7 +48,7 @@ def view_command(
         click.echo(view.render(doc), nl=False)
         return
     try:
-        size = _write_atomically(view, doc, path)
+        size = _write_atomically(view.write, doc, path)
     except OSError as exc:
         abort(f"cannot write {path}: {exc.strerror or exc}")
     steps = len(doc.get("steps") or [])
@@ -58,13 +60,13 @@ def view_command(
             app.note(f"no browser found: open {path.resolve().as_uri()} yourself")
 
 
-def _write_atomically(view: object, doc: dict[str, object], path: Path) -> int:
+def _write_atomically(write: Callable[[dict[str, Any], str], int], doc: dict[str, Any], path: Path) -> int:
     """Write next to the target and rename: a browser reloading the file never sees half a page."""
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=".agenttrace-view-", suffix=".html", dir=directory)
     os.close(fd)
     try:
-        size: int = view.write(doc, tmp)  # type: ignore[attr-defined]
+        size = write(doc, tmp)
         os.replace(tmp, path)  # mode 0600 from mkstemp: the page holds prompts and outputs
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -15,6 +15,7 @@ import base64
 import hashlib
 import html
 import json
+import os
 import re
 from functools import lru_cache
 from importlib import resources
@@ -77,7 +78,7 @@ def render(doc: dict[str, Any]) -> str:
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
-def write(doc: dict[str, Any], path: str | Path) -> int:
+def write(doc: dict[str, Any], path: str | os.PathLike[str]) -> int:
     """Write the page of `doc` to `path`; return its size in bytes."""
     # A lone surrogate (a tool argument decoded with surrogateescape) can only sit inside a JSON
     # string, where backslashreplace turns it into a valid \\udcXX escape.
