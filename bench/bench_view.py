@@ -24,10 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_dump import make_run
-
-from otel_agenttrace.exporter.run_trace import RunTraceExporter
-from otel_agenttrace.exporter.store import RunStore
+from bench_dump import write_run
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -82,14 +79,7 @@ def main() -> None:
     parser.add_argument("--no-browser", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        store = RunStore(home)
-        exporter = RunTraceExporter(store=store, forward=None)
-        spans = make_run(args.steps)
-        for i in range(0, len(spans), 512):
-            exporter.export(spans[i : i + 512])
-        exporter.shutdown()
-        store.close()
-        run_id = format(spans[0].context.trace_id, "032x")
+        run_id = write_run(home, args.steps)
         env = {**os.environ, "AGENTTRACE_HOME": home}
         env.pop("NO_COLOR", None)
         out = Path(home) / "out.txt"
