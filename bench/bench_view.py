@@ -3,20 +3,22 @@
     python bench/bench_view.py [--steps 10000] [--repeat 3] [--no-browser]
 
 The run is bench_dump.py's (a workflow root, then LLM calls with ~1 KB of message content and tool
-calls, alternating), written to a fresh store through RunTraceExporter. Timed, medians of --repeat:
-  show          `agenttrace show RUN` as a subprocess, stdout to a file (interpreter start-up included)
+calls, alternating), written to a fresh store through RunTraceExporter. Timed: medians of --repeat,
+in CPU seconds (user + system) of the command, interpreter start-up included:
+  show          `agenttrace show RUN` as a subprocess, stdout to a file
   show --errors the same, filtered (rendering is not what costs: reading and assembling the run is)
   list          `agenttrace list` with the 10k-step run in the store (its cost needs the run's spans)
   view write    `agenttrace view RUN -o FILE` as a subprocess; the page's size
-  dump          `agenttrace dump RUN -o FILE`, the same run read the same way: a reference for a busy machine
-  first render  headless Chromium (Debian's, through Playwright): navigation start to the first rows
-                on screen (the page's own mark, body[data-ready-ms]), and the time to filter by type
+  dump          `agenttrace dump RUN -o FILE`, the same run read the same way: a reference
+  first render  headless Chromium (Debian's, through Playwright), wall clock: navigation start to the
+                first rows on screen (the page's own mark, body[data-ready-ms]), and a filter by type
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -39,12 +41,15 @@ CHROMIUM_ARGS = [
 
 
 def timed(argv: list[str], env: dict[str, str], repeat: int, stdout: Path) -> list[float]:
+    """CPU seconds (user + system) of each run of the command: on a shared machine wall-clock time
+    mostly measures the neighbours; a single-threaded command's CPU time is its wall time when idle."""
     times = []
     for _ in range(repeat):
         with open(stdout, "wb") as out:
-            t0 = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
             subprocess.run([sys.executable, "-m", "otel_agenttrace.cli", *argv], env=env, stdout=out, check=True)
-            times.append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return times
 
 
@@ -92,7 +97,7 @@ def main() -> None:
         # The same run's dump, timed alongside: on a shared machine the ratio is what carries over.
         dumped = timed(["dump", run_id, "-o", str(Path(home) / "run.json")], env, args.repeat, out)
         lines = [
-            f"| {args.steps:,}-step run | median | min | |",
+            f"| {args.steps:,}-step run (CPU time) | median | min | |",
             "|---|---:|---:|---|",
             row("`agenttrace show RUN` (subprocess)", show, f"{text_mb:.1f} MB of text"),
             row("`agenttrace show RUN --errors --type tool`", filtered),
