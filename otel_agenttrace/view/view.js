@@ -49,7 +49,14 @@
     return (u.input_tokens || 0) + "/" + (u.output_tokens || 0);
   }
   function json(v) {
-    if (typeof v === "string") return v;
+    if (typeof v === "string") {
+      // A tool result is often JSON sent as text: shown parsed and indented (\u00b0 as °).
+      const t = v.trim();
+      if ((t[0] === "{" && t[t.length - 1] === "}") || (t[0] === "[" && t[t.length - 1] === "]")) {
+        try { return JSON.stringify(JSON.parse(t), null, 2); } catch (e) { /* not JSON: as it is */ }
+      }
+      return v;
+    }
     try { return JSON.stringify(v, null, 2); } catch (e) { return String(v); }
   }
 

@@ -110,3 +110,16 @@ def test_cli_writes_the_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert missing.exit_code == 1 and missing.stderr.startswith("agenttrace: error: no runs recorded yet")
     unwritable = runner.invoke(cli, ["view", "--from", str(saved), "-o", str(tmp_path / "no" / "x.html")])
     assert unwritable.exit_code == 1 and "cannot write" in unwritable.stderr
+
+
+def test_open_hands_the_file_to_the_browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import webbrowser
+
+    opened: list[str] = []
+    monkeypatch.setattr(webbrowser, "open", lambda url: opened.append(url) or True)
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps(run_doc([tool_step(0)])), encoding="utf-8")
+    out = tmp_path / "v.html"
+    result = CliRunner().invoke(cli, ["view", "--from", str(saved), "-o", str(out), "--open"])
+    assert result.exit_code == 0, result.output
+    assert opened == [out.resolve().as_uri()]
