@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from otel_agenttrace import semconv as sc
 from otel_agenttrace.cli import _format
 from otel_agenttrace.cli._app import App, home_option, pass_app
+
+if TYPE_CHECKING:
+    from otel_agenttrace.exporter._records import SpanRecord
 
 SHORT_ID = 12
 STATUS_COLORS = {"ok": "green", "error": "red", "incomplete": "yellow"}
@@ -23,12 +27,16 @@ def _iso(ns: int | None) -> str | None:
 
 
 def run_cost(app: App, run_id: str) -> dict[str, Any] | None:
-    """A stored run's cost, priced like `show` prices it, from its LLM spans' model and usage only
-    (no content is parsed: a 10,000-step run costs a read of its spans, not an assembly)."""
+    """A stored run's cost (see records_cost)."""
+    return records_cost(app.store().spans(run_id))
+
+
+def records_cost(records: Sequence[SpanRecord]) -> dict[str, Any] | None:
+    """The cost of a run's span records, priced like `show` prices the run, from the LLM spans' model
+    and usage only (no content is parsed: a 10,000-step run costs a read of its spans, not an assembly)."""
     from otel_agenttrace._cost import default_table
     from otel_agenttrace.exporter._assemble import _STEP_TYPES, _USAGE, _iso
 
-    records = app.store().spans(run_id)
     if not records:
         return None
     steps: list[dict[str, Any]] = []
