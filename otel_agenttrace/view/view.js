@@ -195,6 +195,7 @@
     r.dataset.type = String(s.type);
     if (s.status === "error") r.classList.add("error");
     if (pos === state.selected) r.classList.add("selected");
+    r.setAttribute("aria-selected", pos === state.selected ? "true" : "false");
     r.style.top = pos * ROW_H + "px";
     r.append(el("span", "c-time", "+" + dur(s.relative_ms)));
     r.append(el("span", "c-dur", s.status === "incomplete" ? "…" : dur(s.duration_ms)));
@@ -258,14 +259,14 @@
   function select(pos) {
     if (pos < 0 || pos >= visible.length) return;
     const old = pool.get(state.selected);
-    if (old) old.classList.remove("selected");
+    if (old) { old.classList.remove("selected"); old.setAttribute("aria-selected", "false"); }
     state.selected = pos;
     const top = pos * ROW_H;
     if (top < list.scrollTop) list.scrollTop = top;
     else if (top + ROW_H > list.scrollTop + list.clientHeight) list.scrollTop = top + ROW_H - list.clientHeight;
     paint();
     const r = pool.get(pos);
-    if (r) r.classList.add("selected");
+    if (r) { r.classList.add("selected"); r.setAttribute("aria-selected", "true"); }
     openDetail(visible[pos]);
   }
 
