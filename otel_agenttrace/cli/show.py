@@ -81,7 +81,7 @@ def show_command(
     """
     doc = load_run_trace(app, Selection(source, ids, last))
     wanted = StepFilter(errors, frozenset(nodes), frozenset(TYPE_CHOICES[t] for t in types))
-    # One write: 10,000 lines through click.echo one by one cost more than rendering them.
+    # One write for the whole timeline rather than one click.echo (and its flush) per line.
     click.echo("\n".join(render(doc, app.style, wanted)), color=app.color)
 
 
