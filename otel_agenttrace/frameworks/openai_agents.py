@@ -105,6 +105,9 @@ class SpanBridge:
         data = span.span_data
         output = None
         if self.tel.policy.enabled:
+            if getattr(data, "type", None) == "function" and not opened.inv.content and data.input is not None:
+                # The SDK fills a function span's input after starting it.
+                opened.inv.content = {semconv.GEN_AI_TOOL_CALL_ARGUMENTS: _json_or_text(data.input)}
             result = _result_of(data)
             if result is not None:
                 output = {semconv.GEN_AI_TOOL_CALL_RESULT: result}
