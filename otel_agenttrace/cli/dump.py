@@ -9,6 +9,8 @@ import click
 
 from otel_agenttrace.cli._app import App, abort, home_option, pass_app
 from otel_agenttrace.cli._sources import Selection, load_run_trace, source_options
+from otel_agenttrace.exporter._check import check_before_write
+from otel_agenttrace.exporter._records import TraceFormatError
 
 
 @click.command("dump")
@@ -29,7 +31,7 @@ def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool,
       agenttrace dump --from jaeger http://jaeger:16686 TRACE_ID
     """
     doc = load_run_trace(app, Selection(source, ids, last))
-    text = render(doc)
+    text = render_checked(doc)
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
@@ -38,6 +40,17 @@ def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool,
             f.write(text)
     except OSError as exc:
         abort(f"cannot write {output}: {exc.strerror or exc}")
+
+
+def render_checked(doc: dict[str, Any]) -> str:
+    """The document's text, once it validates against the run-trace schema. Every command that writes a
+    run trace goes through here: a document that does not validate is our bug, reported as one line
+    (exit 1) instead of being written."""
+    try:
+        check_before_write(doc)
+    except TraceFormatError as exc:
+        abort(f"{exc} (not written: this is a bug in otel-agenttrace, please report it)")
+    return render(doc)
 
 
 def render(doc: dict[str, Any]) -> str:

@@ -32,7 +32,7 @@ PEER_USAGE: dict[str, tuple[str, ...]] = {
 }
 _OURS = "otel_agenttrace"
 # Step fields the surviving step takes from the other when it has none.
-_FILLED = ("provider", "model", "input", "output", "system_instructions", "tool_definitions", "usage", "error")
+_FILLED = ("provider", "model", "input", "output", "system_instructions", "tool_definitions", "usage")
 # Between two nested LLM spans there may be plain spans (HTTP), but no step of another kind.
 _TRANSPARENT = "span"
 
@@ -59,54 +59,60 @@ def peer_usage(attributes: dict[str, Any]) -> dict[str, int]:
 
 
 def merge_nested_llm_steps(steps: list[dict[str, Any]], records: list[SpanRecord]) -> list[dict[str, Any]]:
-    """`steps` (aligned with `records`) with each pair of nested LLM steps made one. Returns the same list
-    when there is nothing to merge; otherwise a new list, re-indexed."""
+    """`steps` (aligned with `records`) with each chain of nested LLM steps made one. Returns the same
+    list when there is nothing to merge; otherwise a new list, re-indexed."""
     by_id = {step["id"]: step for step in steps}
-    scope = {record.span_id: record.scope for record in records}
-    outer_of: dict[str, str] = {}  # inner LLM step -> the LLM step it nests in
-    inners: dict[str, list[str]] = {}
-    for step in steps:
-        if step["type"] != "llm_call":
-            continue
+
+    def outer_llm(step: dict[str, Any]) -> dict[str, Any] | None:
         parent = by_id.get(step["parent_id"]) if step["parent_id"] else None
         while parent is not None and parent["type"] == _TRANSPARENT:
             parent = by_id.get(parent["parent_id"]) if parent["parent_id"] else None
-        if parent is not None and parent["type"] == "llm_call":
-            outer_of[step["id"]] = parent["id"]
-            inners.setdefault(parent["id"], []).append(step["id"])
-    if not outer_of:
+        return parent if parent is not None and parent["type"] == "llm_call" else None
+
+    while True:
+        inner_of: dict[str, list[dict[str, Any]]] = {}
+        for step in steps:
+            if step["type"] == "llm_call":
+                outer = outer_llm(step)
+                if outer is not None:
+                    inner_of.setdefault(outer["id"], []).append(step)
+        several = [outer_id for outer_id, inners in inner_of.items() if len(inners) > 1]
+        if not several:
+            break
+        for outer_id in several:
+            # Several calls inside one (a peer's span around retries or a batch): the inner steps are the
+            # calls; the outer one stays as a plain span so that its tokens are not counted again.
+            by_id[outer_id]["type"] = _TRANSPARENT
+            by_id[outer_id]["usage"] = None
+    if not inner_of:
         return steps
 
+    scope = {record.span_id: record.scope for record in records}
+    nested = {inners[0]["id"] for inners in inner_of.values()}
     dropped: dict[str, str] = {}  # dropped step id -> the step that carries its call now
-    for outer_id, inner_ids in inners.items():
-        outer = by_id[outer_id]
-        if len(inner_ids) > 1:
-            # Several calls inside one (a peer's span around retries or a batch): the inner steps are
-            # the calls; the outer one stays as a plain span so that its tokens are not counted again.
-            outer["type"] = _TRANSPARENT
-            outer["usage"] = None
-            continue
-        inner = by_id[inner_ids[0]]
-        # Ours saw the exact request and response (and holds the content); else the one nearest the wire.
-        survivor, other = (outer, inner) if scope.get(outer_id) == _OURS != scope.get(inner["id"]) else (inner, outer)
-        _fill(survivor, other)
-        if survivor is inner:
-            survivor["parent_id"] = outer["parent_id"]
-            survivor["node"] = survivor["node"] or outer["node"]
-        dropped[other["id"]] = survivor["id"]
-
-    def carrier(step_id: str) -> str:
-        while step_id in dropped:
-            step_id = dropped[step_id]
-        return step_id
+    for top_id in inner_of:
+        if top_id in nested:
+            continue  # not the top of its chain
+        chain = [by_id[top_id]]
+        while chain[-1]["id"] in inner_of:
+            chain.append(inner_of[chain[-1]["id"]][0])
+        top = chain[0]
+        ours = [step for step in chain if scope.get(step["id"]) == _OURS]
+        # The run's root step stays (the document's otel.root_span_id names it); else ours, which saw the
+        # exact request and response and holds the content; else the view nearest the wire.
+        survivor = top if top["parent_id"] is None else (ours[-1] if ours else chain[-1])
+        for other in reversed(chain):  # the view nearest the wire fills first
+            if other is not survivor:
+                _fill(survivor, other)
+                dropped[other["id"]] = survivor["id"]
+        survivor["node"] = survivor["node"] or top["node"]
+        survivor["parent_id"] = top["parent_id"]
 
     merged = [step for step in steps if step["id"] not in dropped]
     for index, step in enumerate(merged):
         step["index"] = index
-        parent_id = step["parent_id"]
-        if parent_id in dropped:
-            new_parent = carrier(parent_id)
-            step["parent_id"] = by_id[new_parent]["parent_id"] if new_parent == step["id"] else new_parent
+        if step["parent_id"] in dropped:
+            step["parent_id"] = dropped[step["parent_id"]]
     return merged
 
 
