@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from collections.abc import Mapping
 
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 
+from otel_agenttrace._settings import current
 from otel_agenttrace.environment_variables import AGENTTRACE_FRAMEWORKS
 from otel_agenttrace.frameworks._target import FrameworkTarget
 
@@ -34,8 +34,11 @@ class FrameworkSelectionError(ValueError):
 
 def selected(environ: Mapping[str, str] | None = None) -> list[str]:
     """The frameworks to support: all by default; `none`; a list (`langchain,pydantic-ai`); or all but
-    some (`-openai-agents`)."""
-    raw = (environ if environ is not None else os.environ).get(AGENTTRACE_FRAMEWORKS, "").strip().lower()
+    some (`-openai-agents`). From the settings, or from `environ` when given."""
+    if environ is None:
+        raw = current().frameworks
+    else:
+        raw = environ.get(AGENTTRACE_FRAMEWORKS, "").strip().lower()
     if not raw or raw == "all":
         return list(FRAMEWORKS)
     if raw == "none":
