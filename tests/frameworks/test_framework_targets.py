@@ -122,3 +122,48 @@ def test_a_peer_tool_span_is_recognised() -> None:
     ):
         assert not peer_tool_span_active()
     assert not peer_tool_span_active()
+
+
+def test_agents_sdk_agents_tools_handoffs_and_guardrails(instrument: Callable[..., Telemetry]) -> None:
+    tracing = pytest.importorskip("agents.tracing")
+    from agents import SpanError
+
+    tel = instrument()
+    with tracing.trace("workflow"):
+        with tracing.agent_span("triage"):
+            with tracing.guardrail_span("no_secrets", triggered=False):
+                pass
+            with tracing.function_span("lookup") as tool:
+                tool.span_data.input = '{"q": "otel"}'  # the SDK fills the input after starting the span
+                tool.span_data.output = "found"
+            with tracing.handoff_span(from_agent="triage", to_agent="writer"):
+                pass
+            with tracing.function_span("broken", input="{}") as failing:
+                failing.set_error(SpanError(message="tool failed", data=None))
+        with tracing.agent_span("writer"):
+            pass
+    spans = {s.name: s for s in tel.spans()}
+    assert set(spans) == {
+        "invoke_agent triage",
+        "invoke_agent no_secrets",
+        "execute_tool lookup",
+        "execute_tool handoff",
+        "execute_tool broken",
+        "invoke_agent writer",
+    }
+    triage = spans["invoke_agent triage"]
+    assert triage.attributes[sc.AGENTTRACE_NODE_TYPE] == "agent"
+    assert spans["invoke_agent no_secrets"].attributes[sc.AGENTTRACE_NODE_TYPE] == "guardrail"
+    for name in ("invoke_agent no_secrets", "execute_tool lookup", "execute_tool handoff", "execute_tool broken"):
+        assert spans[name].parent is not None and spans[name].parent.span_id == triage.context.span_id
+    assert spans["invoke_agent writer"].parent is None or spans["invoke_agent writer"].parent.span_id != (
+        triage.context.span_id
+    )  # our context was left when the triage agent ended
+    lookup = spans["execute_tool lookup"].attributes
+    assert '"otel"' in lookup[sc.GEN_AI_TOOL_CALL_ARGUMENTS] and "found" in lookup[sc.GEN_AI_TOOL_CALL_RESULT]
+    assert "writer" in spans["execute_tool handoff"].attributes[sc.GEN_AI_TOOL_CALL_ARGUMENTS]
+    broken = spans["execute_tool broken"]
+    assert broken.status.status_code.name == "ERROR" and broken.attributes[sc.ERROR_TYPE] == "ToolError"
+    from opentelemetry import trace as otel_trace
+
+    assert not otel_trace.get_current_span().get_span_context().is_valid  # nothing of ours left current
