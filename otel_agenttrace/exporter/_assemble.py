@@ -271,13 +271,18 @@ def _messages(value: Any) -> Any:
             out.append({"role": UNKNOWN_ROLE, "parts": [_part(message)]})
             continue
         role, parts, name = message.get("role"), message.get("parts"), message.get("name", None)
-        if (
+        valid = (
             isinstance(role, str)
             and isinstance(parts, list)
-            and all(isinstance(p, dict) and isinstance(p.get("type"), str) for p in parts)
             and (name is None or isinstance(name, str))
             and ("finish_reason" not in message or isinstance(message["finish_reason"], str))
-        ):
+        )
+        if valid:
+            for part in parts:  # a loop, not all(genexpr): this runs for every message of every step
+                if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                    valid = False
+                    break
+        if valid:
             out.append(message)
             continue
         fixed = dict(message)
