@@ -7,6 +7,7 @@ in semconv/run-trace.schema.json; tests validate every assembled document agains
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -276,7 +277,7 @@ def _messages(value: Any) -> Any:
             and (name is None or isinstance(name, str))
             and ("finish_reason" not in message or isinstance(message["finish_reason"], str))
         )
-        if valid:
+        if valid and isinstance(parts, list):
             for part in parts:  # a loop, not all(genexpr): this runs for every message of every step
                 if not isinstance(part, dict) or not isinstance(part.get("type"), str):
                     valid = False

@@ -35,10 +35,7 @@ class FrameworkSelectionError(ValueError):
 def selected(environ: Mapping[str, str] | None = None) -> list[str]:
     """The frameworks to support: all by default; `none`; a list (`langchain,pydantic-ai`); or all but
     some (`-openai-agents`). From the settings, or from `environ` when given."""
-    if environ is None:
-        raw = current().frameworks
-    else:
-        raw = environ.get(AGENTTRACE_FRAMEWORKS, "").strip().lower()
+    raw = current().frameworks if environ is None else environ.get(AGENTTRACE_FRAMEWORKS, "").strip().lower()
     if not raw or raw == "all":
         return list(FRAMEWORKS)
     if raw == "none":
