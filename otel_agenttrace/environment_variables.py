@@ -24,6 +24,9 @@ AGENTTRACE_MAX_RUNS: Final = "AGENTTRACE_MAX_RUNS"
 AGENTTRACE_MAX_AGE: Final = "AGENTTRACE_MAX_AGE"
 """Retention: drop runs older than this, e.g. 30d, 12h, 3600s (default 30d; 0 = unlimited)."""
 
+AGENTTRACE_PRICES: Final = "AGENTTRACE_PRICES"
+"""A JSON file of LLM prices per million tokens that wins over the built-in table (docs/cli.md, Cost)."""
+
 AGENTTRACE_WORKFLOW: Final = "AGENTTRACE_WORKFLOW"
 """Name of the process-level run root (default: the script's file name)."""
 

@@ -18,6 +18,7 @@ from otel_agenttrace.cli.dump import dump_command
 from otel_agenttrace.cli.list import list_command
 from otel_agenttrace.cli.run import run_command
 from otel_agenttrace.cli.show import show_command
+from otel_agenttrace.cli.view import view_command
 from otel_agenttrace.version import __version__
 
 __all__ = ["AgentTraceGroup", "cli", "main"]
@@ -71,6 +72,7 @@ def cli(ctx: click.Context) -> None:
       agenttrace list                          # recent runs
       agenttrace show --last                   # the newest run as a timeline
       agenttrace dump --last > run.json        # its run-trace JSON
+      agenttrace view --last --open            # a self-contained HTML timeline
     """
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)
@@ -80,6 +82,7 @@ cli.add_command(run_command)
 cli.add_command(list_command)
 cli.add_command(dump_command)
 cli.add_command(show_command)
+cli.add_command(view_command)
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import click
@@ -68,4 +69,10 @@ def render(doc: dict[str, Any]) -> str:
         else:
             lines.append(f"  {compact(key)}: {compact(value)}{comma}")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    # The encoder escapes C0 but writes DEL and C1 (\x9b is CSI) raw; they can only sit inside strings,
+    # where \u escapes mean the same: a dump printed on a terminal cannot drive it.
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _C1.search(text) else text
+
+
+_C1 = re.compile(r"[\x7f-\x9f]")

@@ -98,6 +98,7 @@ def test_list_from_tempo(invoke: Invoke) -> None:
         "STEPS",
         "TOKENS",
         "IN/OUT",
+        "COST",
         "MODELS",
     ]
     assert lines[1].startswith(TRACE[:12] + "  whaleflow")
