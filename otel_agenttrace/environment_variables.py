@@ -36,6 +36,10 @@ AGENTTRACE_RUN_ROOT: Final = "AGENTTRACE_RUN_ROOT"
 AGENTTRACE_TARGETS: Final = "AGENTTRACE_TARGETS"
 """User classes to trace, in the format of [tool.agenttrace] (TOML or JSON); overrides pyproject.toml."""
 
+AGENTTRACE_FRAMEWORKS: Final = "AGENTTRACE_FRAMEWORKS"
+"""Frameworks supported out of the box: all (default) | none | a list (langchain,openai-agents,pydantic-ai) |
+all but some (-openai-agents). Each is loaded only when the program imports it."""
+
 AGENTTRACE_STRICT: Final = "AGENTTRACE_STRICT"
 """1: raise internal errors of the instrumentation instead of logging them (for this project's tests)."""
 

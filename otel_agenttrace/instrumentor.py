@@ -109,9 +109,13 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             try:
                 specs = load_targets()
             except ConfigError as exc:
-                # A bad configuration must not stop the program (nor the SDK instrumentation).
+                # A bad configuration must not stop the program (nor the SDK or framework instrumentation).
                 _log.error("otel-agenttrace: configuration error: %s", exc)
-                return
+                specs = []
+        from otel_agenttrace.frameworks import framework_targets
+
+        # Framework support is target rows too: one patcher, one post-import hook, one unwrap.
+        specs = [*framework_targets(), *specs]
         if specs:
             patcher = TargetPatcher(tel, specs)
             patcher.install()
