@@ -9,15 +9,18 @@ from otel_agenttrace.version import __version__
 
 if TYPE_CHECKING:
     from otel_agenttrace._api import node, tool, workflow
+    from otel_agenttrace._mp import attach_run_context, run_context
     from otel_agenttrace.instrumentor import AgentTraceInstrumentor
     from otel_agenttrace.replay import replay
 
 __all__ = [
     "AgentTraceInstrumentor",
     "__version__",
+    "attach_run_context",
     "instrument",
     "node",
     "replay",
+    "run_context",
     "tool",
     "uninstrument",
     "workflow",
@@ -30,6 +33,8 @@ _LAZY = {
     "node": "otel_agenttrace._api",
     "tool": "otel_agenttrace._api",
     "workflow": "otel_agenttrace._api",
+    "run_context": "otel_agenttrace._mp",
+    "attach_run_context": "otel_agenttrace._mp",
     "replay": "otel_agenttrace.replay",
 }
 

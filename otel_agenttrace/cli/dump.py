@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import click
 
 from otel_agenttrace.cli._app import App, abort, home_option, pass_app
 from otel_agenttrace.cli._sources import Selection, load_run_trace, source_options
+from otel_agenttrace.exporter._check import check_before_write
+from otel_agenttrace.exporter._records import TraceFormatError
 
 
 @click.command("dump")
@@ -41,7 +44,7 @@ def dump_command(
         add_recording(doc, app.store(), with_recording)
     elif not with_recording:
         doc.pop("recording", None)
-    text = render(doc)
+    text = render_checked(doc)
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
@@ -50,6 +53,17 @@ def dump_command(
             f.write(text)
     except OSError as exc:
         abort(f"cannot write {output}: {exc.strerror or exc}")
+
+
+def render_checked(doc: dict[str, Any]) -> str:
+    """The document's text, once it validates against the run-trace schema. Every command that writes a
+    run trace goes through here: a document that does not validate is our bug, reported as one line
+    (exit 1) instead of being written."""
+    try:
+        check_before_write(doc)
+    except TraceFormatError as exc:
+        abort(f"{exc} (not written: this is a bug in otel-agenttrace, please report it)")
+    return render(doc)
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -67,4 +81,10 @@ def render(doc: dict[str, Any]) -> str:
         else:
             lines.append(f"  {compact(key)}: {compact(value)}{comma}")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    # The encoder escapes C0 but writes DEL and C1 (\x9b is CSI) raw; they can only sit inside strings,
+    # where \u escapes mean the same: a dump printed on a terminal cannot drive it.
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _C1.search(text) else text
+
+
+_C1 = re.compile(r"[\x7f-\x9f]")
