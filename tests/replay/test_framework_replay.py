@@ -25,7 +25,9 @@ def agenttrace(args: list[str], home: Path, **extra: str) -> subprocess.Complete
     return subprocess.run(cmd, cwd=PROGRAMS, env=env, capture_output=True, text=True, timeout=240, check=False)
 
 
-@pytest.mark.parametrize(("program", "module"), [("langchain_agent.py", "langchain_openai"), ("agents_sdk.py", "agents")])
+@pytest.mark.parametrize(
+    ("program", "module"), [("langchain_agent.py", "langchain_openai"), ("agents_sdk.py", "agents")]
+)
 def test_a_framework_run_replays_with_no_network(tmp_path: Path, program: str, module: str) -> None:
     pytest.importorskip(module)
     home = tmp_path / "home"
