@@ -16,6 +16,7 @@ import click
 from otel_agenttrace.cli._app import EXIT_INTERRUPTED, EXIT_USAGE, PROG, App, abort, home_option
 from otel_agenttrace.cli.dump import dump_command
 from otel_agenttrace.cli.list import list_command
+from otel_agenttrace.cli.profile import profile_command
 from otel_agenttrace.cli.replay import replay_command
 from otel_agenttrace.cli.run import run_command
 from otel_agenttrace.cli.show import show_command
@@ -75,6 +76,7 @@ def cli(ctx: click.Context) -> None:
       agenttrace dump --last > run.json        # its run-trace JSON
       agenttrace view --last --open            # a self-contained HTML timeline
       agenttrace replay --last                 # re-run it against its recording (no network)
+      agenttrace profile --last                # where the time, tokens and cost went
     """
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)
@@ -86,6 +88,7 @@ cli.add_command(dump_command)
 cli.add_command(show_command)
 cli.add_command(view_command)
 cli.add_command(replay_command)
+cli.add_command(profile_command)
 
 
 def main() -> None:
