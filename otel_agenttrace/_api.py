@@ -17,6 +17,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 
 from otel_agenttrace import semconv
+from otel_agenttrace._code import code_attributes
 from otel_agenttrace._lifecycle import Invocation, Telemetry, guarded, start_node, start_tool, start_workflow
 from otel_agenttrace.replay._tools import acall_tool, call_tool
 
@@ -47,6 +48,7 @@ class _Scope:
 
     def __init__(self, start: Callable[[Telemetry, bool, tuple[Any, ...], dict[str, Any]], Invocation]) -> None:
         self._start = start
+        self._code: dict[str, Any] = {}  # where a decorated function is defined: found once, when decorated
         # Per-context stack, so one scope object may be entered from many threads and tasks at once.
         self._active: ContextVar[tuple[Invocation, ...]] = ContextVar(f"agenttrace_scope_{id(self)}", default=())
 
@@ -54,6 +56,8 @@ class _Scope:
         self, attach: bool, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
     ) -> Invocation | None:
         inv: Invocation | None = guarded("scope start", self._start, telemetry(), attach, args, kwargs or {})
+        if inv is not None and self._code:
+            guarded("scope code", inv.span.set_attributes, self._code)
         return inv
 
     @staticmethod
@@ -91,6 +95,7 @@ class _Scope:
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: F) -> F:
+        self._code = code_attributes(fn)
         if inspect.isasyncgenfunction(fn):
             return self._wrap_async_gen(fn)  # type: ignore[return-value]
         if inspect.isgeneratorfunction(fn):

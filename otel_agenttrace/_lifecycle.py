@@ -29,6 +29,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 from otel_agenttrace import _logging, _settings, semconv
 from otel_agenttrace._beside import CHANNEL, Later, Piece, resolve, snapshot_values
 from otel_agenttrace._capture import CapturePolicy, env_snapshot
+from otel_agenttrace._code import KEYS as CODE_KEYS
 from otel_agenttrace._metrics import MetricsRecorder
 
 _log = logging.getLogger("otel_agenttrace")
@@ -347,7 +348,8 @@ class LLMInvocation(Invocation):
         if self.inner is None:
             self.inner = {"authoritative": ({}, {}), "fallback": ({}, {})}
         attrs, out = self.inner["authoritative" if authoritative else "fallback"]
-        attrs.update(attributes)
+        # The code location is the outer call's: the method the program called, not the one it delegated to.
+        attrs.update((k, v) for k, v in attributes.items() if k not in CODE_KEYS)
         if output:
             out.update(output)
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_agenttrace import semconv
+from otel_agenttrace._code import code_attributes
 from otel_agenttrace._config import TargetSpec
 from otel_agenttrace._llm import Endpoint
 from otel_agenttrace._paths import bind, read
@@ -39,9 +40,10 @@ def _output(value: Any) -> list[dict[str, Any]]:
 def endpoint(spec: TargetSpec, fn: Callable[..., Any]) -> Endpoint:
     o = spec.options
     operation = o.get("operation", semconv.Operation.CHAT)
+    code = code_attributes(fn)  # once per wrapped function, not per call
 
     def request(instance: Any, view: dict[str, Any]) -> dict[str, Any]:
-        attrs: dict[str, Any] = {semconv.GEN_AI_OPERATION_NAME: operation}
+        attrs: dict[str, Any] = {semconv.GEN_AI_OPERATION_NAME: operation, **code}
         if "provider" in o:
             attrs[semconv.GEN_AI_PROVIDER_NAME] = o["provider"]
         model = read(o["model"], view) if "model" in o else None

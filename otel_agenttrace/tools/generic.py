@@ -9,6 +9,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from otel_agenttrace import semconv
+from otel_agenttrace._code import code_attributes
 from otel_agenttrace._config import TargetSpec, is_path
 from otel_agenttrace._lifecycle import Invocation, Telemetry, guarded, start_node, start_tool
 from otel_agenttrace._paths import bind, read
@@ -27,19 +28,21 @@ def _value(option: str | None, view: dict[str, Any], default: Any) -> Any:
 def _starter(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Callable[[Any, tuple, dict], Invocation]:
     o = spec.options
     method = spec.qualname.rsplit(".", 1)[-1]
+    code = code_attributes(fn)  # once per wrapped function, not per call
 
     def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Invocation:
         view = bind(fn, instance, args, kwargs)
         if spec.kind == "node":
             default = type(instance).__name__ if instance is not None else method
             node_type = _value(o.get("type"), view, None)
-            return start_node(tel, str(_value(o.get("name"), view, default)), str(node_type) if node_type else None)
+            name = str(_value(o.get("name"), view, default))
+            return start_node(tel, name, str(node_type) if node_type else None, code)
         name = str(_value(o.get("name"), view, method))
         call_id = _value(o.get("call_id"), view, None)
         arguments = None
         if tel.policy.enabled:
             arguments = read(o["arguments"], view) if "arguments" in o else read("args", view)
-        return start_tool(tel, name, arguments, str(call_id) if call_id is not None else None)
+        return start_tool(tel, name, arguments, str(call_id) if call_id is not None else None, code)
 
     return start
 
