@@ -29,7 +29,7 @@ def code_attributes(fn: Callable[..., Any] | None) -> dict[str, Any]:
             semconv.CODE_FUNCTION_NAME: f"{module}.{qualname}" if module else str(qualname),
             semconv.CODE_LINE_NUMBER: int(code.co_firstlineno),
         }
-        path = inspect.getsourcefile(target) or code.co_filename
+        path = inspect.getsourcefile(target) or code.co_filename  # type: ignore[arg-type]
         if path:
             attrs[semconv.CODE_FILE_PATH] = os.path.abspath(path)
         return attrs

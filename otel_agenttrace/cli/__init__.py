@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from otel_agenttrace.cli._app import EXIT_INTERRUPTED, EXIT_USAGE, PROG, App, abort, home_option
+from otel_agenttrace.cli.bundle import bundle_command
 from otel_agenttrace.cli.dump import dump_command
 from otel_agenttrace.cli.list import list_command
 from otel_agenttrace.cli.profile import profile_command
@@ -77,6 +78,7 @@ def cli(ctx: click.Context) -> None:
       agenttrace view --last --open            # a self-contained HTML timeline
       agenttrace replay --last                 # re-run it against its recording (no network)
       agenttrace profile --last                # where the time, tokens and cost went
+      agenttrace bundle --last -o bundle.zip   # a debug bundle for a person or a coding agent
     """
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)
@@ -89,6 +91,7 @@ cli.add_command(show_command)
 cli.add_command(view_command)
 cli.add_command(replay_command)
 cli.add_command(profile_command)
+cli.add_command(bundle_command)
 
 
 def main() -> None:

@@ -72,4 +72,3 @@ def _write_atomically(write: Callable[[dict[str, Any], str], int], doc: dict[str
         Path(tmp).unlink(missing_ok=True)
         raise
     return size
-

@@ -601,7 +601,7 @@ def _one_line_text(value: Any) -> str:
 def read_phoenix(body: Any) -> tuple[list[SpanRecord], str | None]:
     """(spans, next page's cursor or None) of one page of Phoenix's spans/otlpv1 answer."""
     if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-        raise TraceFormatError("Phoenix: expected {\"data\": [spans], \"next_cursor\": ...} in the response")
+        raise TraceFormatError('Phoenix: expected {"data": [spans], "next_cursor": ...} in the response')
     cursor = body.get("next_cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise TraceFormatError(f"Phoenix: next_cursor must be a string or null, got {type(cursor).__name__}")

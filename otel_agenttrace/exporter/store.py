@@ -156,6 +156,7 @@ def _encode(value: object) -> str:
         return _SURROGATE.sub("\ufffd", text)
     return text
 
+
 # Replay recordings (otel_agenttrace/replay): one compressed entry per exchange or tool result, kept
 # beside the run's spans and deleted with them. Created on open too: stores made before it existed lack it.
 _RECORDINGS_TABLE: Final = """CREATE TABLE IF NOT EXISTS recordings (
@@ -539,7 +540,10 @@ class RunStore:
         for query in ("?mode=ro", "?immutable=1"):
             try:
                 conn = sqlite3.connect(
-                    uri + query, uri=True, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                    uri + query,
+                    uri=True,
+                    timeout=_BUSY_TIMEOUT_MS / 1000,
+                    isolation_level=None,
                     check_same_thread=False,
                 )
                 conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
