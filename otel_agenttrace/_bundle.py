@@ -35,6 +35,7 @@ SOURCE_MAX_BYTES = 256 * 1024
 SOURCES_MAX_BYTES = 2 * 1024 * 1024
 STEP_BUDGET = 1_500  # characters of each input / output shown in debug_context.md
 SUSPICIOUS_MAX = 8
+_OVERLAP = 4096
 
 _DATA_URL = re.compile(r"data:[\w.+-]+/[\w.+-]+;base64,[A-Za-z0-9+/=\s]{" + str(MIN_BASE64) + ",}")
 _BASE64 = re.compile(r"[A-Za-z0-9+/]{" + str(MIN_BASE64) + ",}={0,2}")
@@ -86,12 +87,13 @@ def clean(value: Any, redact: Callable[[str], str], shrunk: Shrunk) -> Any:
     while todo:
         item, holder, key = todo.pop()
         if isinstance(item, str):
-            holder[key] = redact(shrink_text(item, shrunk))
+            # Redacted before it is cut: a secret across the cut would be too short for its pattern after.
+            holder[key] = shrink_text(redact(item), shrunk)
         elif isinstance(item, dict):
             out: dict[str, Any] = {}
             holder[key] = out
             for k, v in item.items():
-                k2 = redact(shrink_text(str(k), shrunk))
+                k2 = shrink_text(redact(str(k)), shrunk)
                 out[k2] = None
                 todo.append((v, out, k2))
         elif isinstance(item, (list, tuple)):
@@ -221,19 +223,21 @@ def _what(step: dict[str, Any]) -> str:
 
 def read_source(source: Source, redact: Callable[[str], str], budget: int) -> bytes | None:
     """The redacted text of a source file, at most SOURCE_MAX_BYTES (cut with a note); None if unreadable."""
+    limit = min(SOURCE_MAX_BYTES, budget)
     try:
         with open(source.path, "rb") as f:
-            data = f.read(min(SOURCE_MAX_BYTES, budget) + 1)
+            data = f.read(limit + _OVERLAP)
     except OSError:
         return None
     if b"\0" in data[:8192]:
         return None  # binary
-    cut = len(data) > min(SOURCE_MAX_BYTES, budget)
-    text = data[: min(SOURCE_MAX_BYTES, budget)].decode("utf-8", errors="replace")
-    text = redact(text)
-    if cut:
-        text += f"\n[agenttrace bundle: file cut at {min(SOURCE_MAX_BYTES, budget):,} bytes]\n"
-    return text.encode("utf-8")
+    # Redacted before the cut (with some text past it): a secret across the cut is still whole when redacted.
+    text = redact(data.decode("utf-8", errors="replace"))
+    out = text.encode("utf-8")
+    if len(data) > limit:
+        out = out[:limit].decode("utf-8", errors="ignore").encode("utf-8")
+        out += f"\n[agenttrace bundle: file cut at {limit:,} bytes]\n".encode()
+    return out
 
 
 def bundle_name(source: Source) -> str:
