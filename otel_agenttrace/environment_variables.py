@@ -49,3 +49,11 @@ is reported at startup and then no content is captured at all: redaction is neve
 AGENTTRACE_ENV_ALLOW: Final = "AGENTTRACE_ENV_ALLOW"
 """Environment variables recorded on the run (agenttrace.env), e.g. `APP_VERSION,MYAPP_*`. Default: none.
 Values matching redaction patterns are masked."""
+
+AGENTTRACE_RUN_ORIGIN: Final = "AGENTTRACE_RUN_ORIGIN"
+"""Set by `agenttrace run` for its program (a random token): the store remembers which runs that program's
+process tree wrote, so `run` reports its own runs only, not those of other processes writing the same store."""
+
+AGENTTRACE_BACKEND_HEADERS: Final = "AGENTTRACE_BACKEND_HEADERS"
+"""HTTP headers the CLI sends when it reads runs from a backend (`--from tempo|jaeger|phoenix URL`), in the
+OTEL_EXPORTER_OTLP_HEADERS form: `Authorization=Bearer%20abc,X-Scope-OrgID=team` (values URL-encoded). Never logged."""

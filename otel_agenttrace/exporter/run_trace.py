@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 from opentelemetry import trace
@@ -134,6 +134,14 @@ class RunTraceExporter(SpanExporter):
             return False
         self._store_failures.succeeded("agenttrace: recording spans in %s again", store.path)
         return True
+
+    def record_lost(self, counts: Mapping[str, int]) -> None:
+        """Spans of these runs (trace id -> count) were dropped before they reached us: the store marks the runs."""
+        if self.store is not None and counts:
+            try:
+                self.store.add_lost(counts)
+            except Exception as exc:
+                self._store_failures.failed("agenttrace: cannot record lost spans in %s: %s", self.store.path, exc)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         ok = True
