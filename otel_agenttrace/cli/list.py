@@ -140,24 +140,26 @@ def list_command(
       agenttrace list --from jaeger http://jaeger:16686
       agenttrace list --from phoenix http://localhost:6006 --project default
     """
+    from otel_agenttrace._cost import PriceFileError
+
     if source is None:
         if url is not None:
             raise click.UsageError(f"unexpected argument {url!r} (a URL goes with --from tempo|jaeger|phoenix)")
         if service is not None:
             raise click.UsageError("--service applies to --from tempo|jaeger|phoenix URL")
-    elif url is None:
-        raise click.UsageError(f"--from {source} takes a URL, e.g. --from {source} http://localhost:3200")
-    from otel_agenttrace._cost import PriceFileError
-
-    try:
-        if source is None:
-            listed = [(r, run_cost(app, r.run_id)) for r in _local_runs(app, limit, since, status)]
-        else:
-            listed = _remote_runs(source, str(url), limit, since, service, status)
-    except PriceFileError as exc:
-        abort(f"AGENTTRACE_PRICES: {exc}")
-    runs = [r for r, _ in listed]
-    costs = [c for _, c in listed]
+        runs = _local_runs(app, limit, since, status)
+        try:
+            costs = [run_cost(app, r.run_id) for r in runs]
+        except PriceFileError as exc:
+            app.abort(f"AGENTTRACE_PRICES: {exc}")
+    else:
+        if url is None:
+            raise click.UsageError(f"--from {source} takes a URL, e.g. --from {source} http://localhost:3200")
+        try:
+            found = _remote_runs(source, url, limit, since, service, status)
+        except PriceFileError as exc:
+            app.abort(f"AGENTTRACE_PRICES: {exc}")
+        runs, costs = [r.summary for r in found], [r.cost for r in found]
     if as_json:
         app.out(json.dumps([_as_json(r, c) for r, c in zip(runs, costs, strict=True)], indent=2))
         return
@@ -210,7 +212,7 @@ def _local_runs(app: App, limit: int, since: float | None, status: str | None) -
 
 def _remote_runs(
     kind: str, url: str, limit: int, since: float | None, service: str | None, status: str | None
-) -> list[tuple[RunSummary, dict[str, Any] | None]]:
+) -> list[_Remote]:
     from otel_agenttrace.cli import _backends, _http
     from otel_agenttrace.exporter._records import TraceFormatError
     from otel_agenttrace.exporter.store import parse_age
@@ -245,7 +247,7 @@ def _remote_runs(
         and (service is None or r.service == service)
     ]
     runs.sort(key=lambda r: (r.started_ns, r.run_id), reverse=True)
-    return [(r.summary, r.cost) for r in runs[:limit]]
+    return runs[:limit]
 
 
 class _Remote:
@@ -258,7 +260,6 @@ class _Remote:
 
 def _summary(records: list[SpanRecord]) -> _Remote | None:
     """The list columns of a run read from a backend: the assembled run trace, as the local store sums it up."""
-    from otel_agenttrace._cost import default_table
     from otel_agenttrace.exporter._assemble import assemble
     from otel_agenttrace.exporter._records import TraceFormatError
     from otel_agenttrace.exporter.store import RunSummary
@@ -279,5 +280,4 @@ def _summary(records: list[SpanRecord]) -> _Remote | None:
         output_tokens=int(usage.get("output_tokens") or 0),
         models=list(doc.get("models") or []),
     )
-    cost = default_table().annotate(doc).get("cost")  # priced like `show` prices it
-    return _Remote(summary, (doc.get("service") or {}).get("name"), cost)
+    return _Remote(summary, (doc.get("service") or {}).get("name"), records_cost(records))
