@@ -27,8 +27,8 @@ from otel_agenttrace.exporter._records import SpanRecord
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 OPENLLMETRY_REQUEST_TYPE = "llm.request.type"
 PEER_USAGE: dict[str, tuple[str, ...]] = {
-    "input_tokens": ("gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
-    "output_tokens": ("gen_ai.usage.completion_tokens", "llm.token_count.completion"),
+    "input_tokens": ("gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),  # semconv-ok: a peer's key
+    "output_tokens": ("gen_ai.usage.completion_tokens", "llm.token_count.completion"),  # semconv-ok: a peer's key
 }
 _OURS = "otel_agenttrace"
 # Step fields the surviving step takes from the other when it has none.
