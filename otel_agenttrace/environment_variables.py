@@ -61,3 +61,17 @@ process tree wrote, so `run` reports its own runs only, not those of other proce
 AGENTTRACE_BACKEND_HEADERS: Final = "AGENTTRACE_BACKEND_HEADERS"
 """HTTP headers the CLI sends when it reads runs from a backend (`--from tempo|jaeger|phoenix URL`), in the
 OTEL_EXPORTER_OTLP_HEADERS form: `Authorization=Bearer%20abc,X-Scope-OrgID=team` (values URL-encoded). Never logged."""
+AGENTTRACE_REPLAY: Final = "AGENTTRACE_REPLAY"
+"""Set by `agenttrace replay` in the program it re-runs: the run-trace file (with its recording) to replay."""
+
+AGENTTRACE_REPLAY_MODE: Final = "AGENTTRACE_REPLAY_MODE"
+"""model (default: LLM calls answered from the recording) | live (LLM calls sent for real)."""
+
+AGENTTRACE_REPLAY_TOOLS: Final = "AGENTTRACE_REPLAY_TOOLS"
+"""replay (default: matching tool calls return their recorded results) | live (tools run for real)."""
+
+AGENTTRACE_REPLAY_STRICT: Final = "AGENTTRACE_REPLAY_STRICT"
+"""1: a request that does not match the recording exactly raises ReplayDivergence instead of being served by order."""
+
+AGENTTRACE_REPLAY_REPORT: Final = "AGENTTRACE_REPLAY_REPORT"
+"""Set by `agenttrace replay`: the file the replayed program writes its divergences to at exit."""

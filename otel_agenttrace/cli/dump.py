@@ -17,21 +17,33 @@ from otel_agenttrace.exporter._records import TraceFormatError
 @click.command("dump")
 @source_options
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout ('-': stdout).")
+@click.option(
+    "--with-recording", is_flag=True, help="Include the replay recording (LLM exchanges, tool results): see replay."
+)
 @home_option
 @pass_app
-def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool, output: str | None) -> None:
-    """Print a run as run-trace JSON (schema_version 1).
+def dump_command(
+    app: App, ids: tuple[str, ...], source: str | None, last: bool, output: str | None, with_recording: bool
+) -> None:
+    """Print a run as run-trace JSON (schema_version 2).
 
     The format is published as semconv/run-trace.schema.json.
 
     \b
       agenttrace dump --last > run.json
+      agenttrace dump --last --with-recording > run.json   # replayable: agenttrace replay run.json
       agenttrace dump 4bf92f35                       # any unambiguous prefix of a run id
       agenttrace dump --from spans.jsonl [TRACE_ID]  # the Collector's file exporter output
       agenttrace dump --from tempo http://tempo:3200 TRACE_ID
       agenttrace dump --from jaeger http://jaeger:16686 TRACE_ID
     """
     doc = load_run_trace(app, Selection(source, ids, last))
+    if source is None:  # the store keeps the command line and the recording beside the run
+        from otel_agenttrace.replay._document import add_recording
+
+        add_recording(doc, app.store(), with_recording)
+    elif not with_recording:
+        doc.pop("recording", None)
     text = render_checked(doc)
     if output is None or output == "-":
         click.echo(text, nl=False)

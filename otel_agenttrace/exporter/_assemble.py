@@ -1,4 +1,4 @@
-"""The one pure function that turns the span records of one trace into a run trace (schema_version 1).
+"""The one pure function that turns the span records of one trace into a run trace (schema_version 2).
 
 Every source is read into SpanRecords first (_records.py), so the live exporter, the store, the OTLP
 file and the backends all produce the same JSON for the same spans. The output's shape is published
@@ -90,7 +90,7 @@ def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
     llm_steps = [s for s in steps if s["type"] == "llm_call"]
     models = list(dict.fromkeys(s["model"] for s in llm_steps if s["model"] is not None))
 
-    return {
+    doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": root.trace_id,
         "workflow": _workflow_name(root, spans),
@@ -106,6 +106,19 @@ def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
         "final_output": _final_output(llm_steps),
         "otel": {"trace_id": root.trace_id, "root_span_id": root.span_id},
     }
+    doc.update(_replay_fields(steps))
+    return doc
+
+
+def _replay_fields(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """replay_of/replay_mode of a run made by `agenttrace replay` (its calls carry agenttrace.replay.*)."""
+    modes = [s["attributes"].get(sc.AGENTTRACE_REPLAY_MODE) for s in steps if s["type"] == "llm_call"]
+    of = next(
+        (s["attributes"][sc.AGENTTRACE_REPLAY_OF] for s in steps if sc.AGENTTRACE_REPLAY_OF in s["attributes"]), None
+    )
+    if of is None:
+        return {}
+    return {"replay_of": of, "replay_mode": "model" if "model" in modes else "live"}
 
 
 def _unique(records: Sequence[SpanRecord]) -> list[SpanRecord]:

@@ -12,6 +12,7 @@ from otel_agenttrace import semconv
 from otel_agenttrace._config import TargetSpec, is_path
 from otel_agenttrace._lifecycle import Invocation, Telemetry, guarded, start_node, start_tool
 from otel_agenttrace._paths import bind, read
+from otel_agenttrace.replay._tools import acall_tool, call_tool
 
 # Targets running in this context: a subclass override calling super() is one step, not two.
 _active: ContextVar[frozenset[str]] = ContextVar("agenttrace_active_targets", default=frozenset())
@@ -82,7 +83,7 @@ def make_wrapper(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Ca
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             inv, token = begin(instance, args, kwargs)
             try:
-                result = await wrapped(*args, **kwargs)
+                result = await acall_tool(inv, wrapped, args, kwargs)
             except BaseException as exc:
                 finish(inv, token, exc)
                 raise
@@ -94,7 +95,7 @@ def make_wrapper(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Ca
     def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         inv, token = begin(instance, args, kwargs)
         try:
-            result = wrapped(*args, **kwargs)
+            result = call_tool(inv, wrapped, args, kwargs)
         except BaseException as exc:
             finish(inv, token, exc)
             raise

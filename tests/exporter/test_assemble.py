@@ -1,4 +1,4 @@
-"""assemble(): span records of one trace -> run-trace JSON (schema_version 1).
+"""assemble(): span records of one trace -> run-trace JSON (schema_version 2).
 
 Every document assembled here is also validated against semconv/run-trace.schema.json.
 """
@@ -104,7 +104,7 @@ def agent_doc() -> dict[str, Any]:
 
 def test_run_level_fields_of_the_agent_trace(agent_doc: dict[str, Any]) -> None:
     doc = agent_doc
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["run_id"] == TRACE
     assert doc["workflow"] == "whaleflow"
     assert doc["status"] == "ok"  # the tool failed, the run recovered: the root did not error
