@@ -50,6 +50,11 @@ class StepFilter:
 @click.command("show")
 @source_options
 @click.option("--errors", is_flag=True, help="Only the failed steps.")
+@click.option(
+    "--spans/--no-spans",
+    default=True,
+    help="Show other instrumentations' spans (HTTP, DB, ...) as `span` steps, or fold each into the step around it.",
+)
 @click.option("--node", "nodes", multiple=True, metavar="NAME", help="Only the steps of node NAME (repeatable).")
 @click.option(
     "--type",
@@ -66,6 +71,7 @@ def show_command(
     source: str | None,
     last: bool,
     errors: bool,
+    spans: bool,
     nodes: tuple[str, ...],
     types: tuple[str, ...],
 ) -> None:
@@ -77,26 +83,40 @@ def show_command(
       agenttrace show --last
       agenttrace show 4bf92f35 --errors
       agenttrace show --last --node executor --type tool
+      agenttrace show --last --no-spans              # fold HTTP/DB spans into their steps
       agenttrace show --from run.json
     """
     doc = load_run_trace(app, Selection(source, ids, last))
     wanted = StepFilter(errors, frozenset(nodes), frozenset(TYPE_CHOICES[t] for t in types))
     # One write for the whole timeline rather than one click.echo (and its flush) per line.
-    click.echo("\n".join(render(doc, app.style, wanted)), color=app.color)
+    click.echo("\n".join(render(doc, app.style, wanted, spans)), color=app.color)
 
 
-def render(doc: dict[str, Any], style: Any = None, wanted: StepFilter | None = None) -> list[str]:
-    """The header and timeline lines of a run-trace document; `style(text, **click_styles)` colors."""
+def render(doc: dict[str, Any], style: Any = None, wanted: StepFilter | None = None, spans: bool = True) -> list[str]:
+    """The header and timeline lines of a run-trace document; `style(text, **click_styles)` colors.
+    spans=False folds every `span` step (another instrumentation's: HTTP, DB) into the nearest step
+    shown above it, which is marked `+N spans`."""
     paint = style or (lambda text, **_: text)
     lines = _header(doc, paint)
     steps: list[dict[str, Any]] = doc.get("steps") or []
     depths = _depths(steps)
+    folded = {} if spans else _folded(steps)
     shown = 0
     for step in steps:
+        if not spans and step.get("type") == "span":
+            continue
         if wanted and not wanted(step):
             continue
         shown += 1
-        lines.append(_step_line(step, depths.get(str(step.get("id")), 0), paint))
+        line = _step_line(step, depths.get(str(step.get("id")), 0), paint)
+        count = folded.get(str(step.get("id")))
+        if count:
+            line += " " + paint(f"+{count} span" + ("s" if count > 1 else ""), dim=True)
+        lines.append(line)
+    hidden = sum(1 for s in steps if s.get("type") == "span") if not spans else 0
+    if hidden:
+        lines.append("")
+        lines.append(paint(f"{hidden} span{'s' if hidden > 1 else ''} folded (--spans shows them)", dim=True))
     if wanted:
         lines.append("")
         lines.append(paint(f"{shown} of {len(steps)} steps shown ({_describe(wanted)})", dim=True))
@@ -105,6 +125,25 @@ def render(doc: dict[str, Any], style: Any = None, wanted: StepFilter | None = N
         lines.append("")
         lines.append(f"{paint('final output', bold=True)}  {_format.clip(final, SUMMARY_WIDTH + 20)}")
     return lines
+
+
+def _folded(steps: list[dict[str, Any]]) -> dict[str, int]:
+    """step id -> how many `span` steps fold into it (each into its nearest ancestor that is not a span)."""
+    by_id = {str(s.get("id")): s for s in steps}
+    counts: dict[str, int] = {}
+    for step in steps:
+        if step.get("type") != "span":
+            continue
+        seen: set[str] = set()
+        parent = step.get("parent_id")
+        while parent is not None and str(parent) in by_id and by_id[str(parent)].get("type") == "span":
+            if parent in seen:
+                break
+            seen.add(parent)
+            parent = by_id[str(parent)].get("parent_id")
+        if parent is not None and str(parent) in by_id:
+            counts[str(parent)] = counts.get(str(parent), 0) + 1
+    return counts
 
 
 def _describe(wanted: StepFilter) -> str:
@@ -209,7 +248,25 @@ def summary(step: dict[str, Any]) -> str:
         return _format.clip(str(attrs.get(sc.GEN_AI_WORKFLOW_NAME) or _strip_operation(str(step.get("name")))), 60)
     if step_type == "node":
         return _format.clip(str(step.get("node") or _strip_operation(str(step.get("name")))), 60)
+    if step_type == "span":
+        return _format.clip(_span_summary(step), SUMMARY_WIDTH)
     return _format.clip(str(step.get("name")), 60)
+
+
+def _span_summary(step: dict[str, Any]) -> str:
+    """Another instrumentation's span: `GET host/path → 404`, `postgresql: SELECT …`, else its name."""
+    attrs = step.get("attributes") or {}
+    method = attrs.get("http.request.method") or attrs.get("http.method")
+    if method:
+        url = str(attrs.get("url.full") or attrs.get("http.url") or attrs.get("url.path") or "")
+        url = url.split("://", 1)[-1].split("?", 1)[0]
+        status = attrs.get("http.response.status_code") or attrs.get("http.status_code")
+        return f"{method} {url}" + (f" → {status}" if status is not None else "")
+    system = attrs.get("db.system.name") or attrs.get("db.system")
+    if system:
+        query = attrs.get("db.query.text") or attrs.get("db.statement") or step.get("name")
+        return f"{system}: {query}"
+    return str(step.get("name"))
 
 
 def _llm_summary(step: dict[str, Any]) -> str:
