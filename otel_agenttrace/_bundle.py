@@ -58,8 +58,8 @@ def _note(kind: str, size: int, sample: str) -> str:
     return f"[agenttrace bundle: {kind} of {size:,} characters omitted, sha256 {digest}]"
 
 
-def shrink_text(text: str, shrunk: Shrunk) -> str:
-    """`text` with data: URLs and base64 runs replaced by size notes, and cut when still long."""
+def strip_blobs(text: str, shrunk: Shrunk) -> str:
+    """`text` with data: URLs and base64 runs replaced by size notes (whole: nothing of them is kept)."""
     if len(text) < MIN_BASE64:
         return text
     before = len(text)
@@ -73,11 +73,23 @@ def shrink_text(text: str, shrunk: Shrunk) -> str:
 
     text = _DATA_URL.sub(replace("data URL"), text)
     text = _BASE64.sub(replace("base64 data"), text)
-    if len(text) > MAX_STRING:
-        shrunk.values += 1
-        text = text[:KEPT_HEAD] + " … " + _note("the rest of a long text", len(text) - KEPT_HEAD, text)
     shrunk.chars += max(0, before - len(text))
     return text
+
+
+def cut_text(text: str, shrunk: Shrunk) -> str:
+    """`text`, or its head and a size note when it is longer than MAX_STRING."""
+    if len(text) <= MAX_STRING:
+        return text
+    shrunk.values += 1
+    shrunk.chars += len(text) - KEPT_HEAD
+    return text[:KEPT_HEAD] + " … " + _note("the rest of a long text", len(text) - KEPT_HEAD, text)
+
+
+def shrink_text(text: str, shrunk: Shrunk, redact: Callable[[str], str] = lambda t: t) -> str:
+    """Blobs out (before redaction, which is slow on megabytes of base64 and has nothing to find in what
+    is removed whole), then redacted, then cut: a secret across the cut was whole when it was redacted."""
+    return cut_text(redact(strip_blobs(text, shrunk)), shrunk)
 
 
 def clean(value: Any, redact: Callable[[str], str], shrunk: Shrunk) -> Any:
@@ -87,13 +99,12 @@ def clean(value: Any, redact: Callable[[str], str], shrunk: Shrunk) -> Any:
     while todo:
         item, holder, key = todo.pop()
         if isinstance(item, str):
-            # Redacted before it is cut: a secret across the cut would be too short for its pattern after.
-            holder[key] = shrink_text(redact(item), shrunk)
+            holder[key] = shrink_text(item, shrunk, redact)
         elif isinstance(item, dict):
             out: dict[str, Any] = {}
             holder[key] = out
             for k, v in item.items():
-                k2 = shrink_text(redact(str(k)), shrunk)
+                k2 = shrink_text(str(k), shrunk, redact)
                 out[k2] = None
                 todo.append((v, out, k2))
         elif isinstance(item, (list, tuple)):

@@ -155,6 +155,8 @@ def test_no_planted_secret_in_any_file_of_the_bundle(tmp_path: Path) -> None:
             )
         if step["type"] == "llm_call":
             step["output"] = [{"role": "assistant", "parts": [{"type": "text", "content": planted}]}]
+    across = next(e for e in CORPUS if e["kind"] == "openai_key")["value"]  # starts 10 characters before the cut
+    doc["steps"][0]["input"] = "x" * (2_000 - 10) + across + " and more" * 3_000
     failing = next(s for s in doc["steps"] if s["status"] == "error")
     failing["error"] = {"type": "AuthError", "message": f"rejected {values[2]}"}
     source = write_run(tmp_path, doc)
@@ -170,3 +172,12 @@ def test_no_planted_secret_in_any_file_of_the_bundle(tmp_path: Path) -> None:
                 for shown in {secret, json.dumps(secret)[1:-1]}:
                     assert shown not in text, f"{name} holds {shown[:12]}…"
         assert "[REDACTED:" in files["debug_context.md"].decode()
+        assert across[:10] not in files["run.json"].decode()  # redacted before the long text was cut
+
+
+def test_the_bundled_run_replays_with_no_listener(demo: RecordedDemo, demo_zip: dict[str, bytes]) -> None:
+    bundled = demo.tmp / "from-bundle.json"
+    bundled.write_bytes(demo_zip["run.json"])
+    done = agenttrace(["--home", str(demo.tmp / "replay-home"), "replay", str(bundled)], demo.tmp)
+    assert done.returncode == 0, done.stdout + done.stderr  # the stub is stopped: every answer is the recording's
+    assert "reproduced" in done.stdout

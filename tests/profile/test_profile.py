@@ -123,3 +123,32 @@ def test_cli_bad_run_is_one_line(tmp_path: Path) -> None:
     done = CliRunner().invoke(cli, ["--home", str(tmp_path), "profile", "--last"])
     assert done.exit_code == 1
     assert done.output.count("\n") == 1 and "no runs recorded yet" in done.output
+
+
+def test_a_run_that_never_ended_and_a_lone_span() -> None:
+    doc = handmade_run()
+    cut = next(s for s in doc["steps"] if s["name"] == "execute_tool fetch_b")
+    cut["duration_ms"], cut["status"] = None, "incomplete"  # counts until the end of the run
+    p = profile(doc)
+    assert next(r for r in p["tools"] if r["name"] == "fetch_b")["total_ms"] == 700.0
+    assert sum(s["duration_ms"] for s in p["critical_path"]) == pytest.approx(1000.0)
+    lone = {
+        "run_id": "ab",
+        "steps": [
+            {
+                "id": "1",
+                "parent_id": None,
+                "type": "span",
+                "name": "x",
+                "index": 0,
+                "relative_ms": 0.0,
+                "duration_ms": 5.0,
+                "status": "ok",
+                "attributes": {},
+            }
+        ],
+    }
+    p = profile(lone)
+    assert p["slowest"] == [] and p["critical_path"][0]["duration_ms"] == 5.0
+    assert p["concurrency"]["busy_ms"] == 5.0
+    assert profile({"run_id": "empty", "steps": []})["critical_path"] == []
