@@ -129,6 +129,7 @@ class Source:
     failing: bool = False
     exists: bool = False
     bundled: str | None = None  # its name in the bundle, when copied
+    copyable: bool = False  # code of the run, or a file under its working directory (never ~/.ssh/… a tool named)
 
 
 def _is_library(path: str) -> bool:
@@ -188,10 +189,11 @@ def infer_sources(doc: dict[str, Any]) -> list[Source]:
     sources: dict[str, Source] = {}
     counts: dict[str, int] = {}
 
-    def add(path: str, reason: str, failing: bool) -> None:
+    def add(path: str, reason: str, failing: bool, copyable: bool) -> None:
         source = sources.get(path)
         if source is None:
             source = sources[path] = Source(path, _shown(path, cwd), exists=Path(path).is_file())
+        source.copyable = source.copyable or copyable
         if reason not in source.reasons:
             source.reasons.append(reason)
         source.failing = source.failing or failing
@@ -208,15 +210,16 @@ def infer_sources(doc: dict[str, Any]) -> list[Source]:
             line = attrs.get(sc.CODE_LINE_NUMBER)
             what = _what(step)
             at = f"{function}" + (f", line {line}" if line else "")
-            add(os.path.normpath(where), f"defines {what} ({at})", failing)
+            add(os.path.normpath(where), f"defines {what} ({at})", failing, True)
         if step.get("type") == "tool_call":
             for raw in mentioned_paths([step.get("input"), step.get("output")]):
                 path = raw if os.path.isabs(raw) else os.path.join(cwd, raw) if cwd else None
                 if path is None:
                     continue
                 path = os.path.normpath(path)
-                if Path(path).is_file() or (cwd and not os.path.isabs(raw)):
-                    add(path, f"named by tool call {tool_name(step)} (step #{step.get('index')})", failing)
+                if Path(path).is_file():  # words that only look like paths (`example.com`, `e.g`) resolve to nothing
+                    inside = cwd is not None and Path(path).is_relative_to(cwd)
+                    add(path, f"named by tool call {tool_name(step)} (step #{step.get('index')})", failing, inside)
     ordered = sorted(sources.values(), key=lambda s: (not s.failing, not s.exists, -counts[s.path], s.shown))
     return ordered
 
@@ -445,7 +448,9 @@ def debug_context(
             f"in the bundle as `{source.bundled}`"
             if source.bundled
             else (
-                "not copied (run `agenttrace bundle --with-sources` to include it)"
+                "not copied (outside the run's working directory: read it yourself if it matters)"
+                if source.exists and not source.copyable
+                else "not copied (run `agenttrace bundle --with-sources` to include it)"
                 if source.exists
                 else "not found on this machine"
             )

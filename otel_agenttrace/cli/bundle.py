@@ -96,7 +96,7 @@ def build(doc: dict[str, Any], with_sources: bool) -> tuple[dict[str, bytes], st
     if with_sources:
         budget = SOURCES_BUDGET
         for item in sources:
-            if not item.exists or budget <= 0:
+            if not item.exists or not item.copyable or budget <= 0:
                 continue
             data = read_source(item, redact, budget)
             if data is None:

@@ -139,6 +139,8 @@ def test_no_planted_secret_in_any_file_of_the_bundle(tmp_path: Path) -> None:
         "def fetch(path):\n    return open(path).read()\n\n" + "\n".join(f"# {v}" for v in values) + "\n",
         encoding="utf-8",
     )
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.txt"  # named by a tool, outside the run's directory
+    outside.write_text("private", encoding="utf-8")
     notes = tmp_path / "notes.md"
     notes.write_text("\n\n".join(values), encoding="utf-8")
     doc = handmade_run()
@@ -148,7 +150,7 @@ def test_no_planted_secret_in_any_file_of_the_bundle(tmp_path: Path) -> None:
         planted = values[i % len(values)]
         step["attributes"]["app.note"] = planted
         if step["type"] == "tool_call":
-            step["input"] = {"path": "notes.md", "token": planted, "all": values}
+            step["input"] = {"path": "notes.md", "token": planted, "all": values, "also": str(outside)}
             step["output"] = f"read notes.md: {planted}"
             step["attributes"].update(
                 {sc.CODE_FILE_PATH: str(code), sc.CODE_FUNCTION_NAME: "app.agent_tools.fetch", sc.CODE_LINE_NUMBER: 1}
@@ -173,6 +175,8 @@ def test_no_planted_secret_in_any_file_of_the_bundle(tmp_path: Path) -> None:
                     assert shown not in text, f"{name} holds {shown[:12]}…"
         assert "[REDACTED:" in files["debug_context.md"].decode()
         assert across[:10] not in files["run.json"].decode()  # redacted before the long text was cut
+        assert not any(n.endswith("-outside.txt") for n in copied)  # listed, never copied
+        assert "outside the run's working directory" in files["debug_context.md"].decode()
 
 
 def test_the_bundled_run_replays_with_no_listener(demo: RecordedDemo, demo_zip: dict[str, bytes]) -> None:
