@@ -187,6 +187,10 @@ _METRIC_KEYS = (
     semconv.SERVER_ADDRESS,
     semconv.SERVER_PORT,
     semconv.ERROR_TYPE,
+    # the OpenAI conventions add these to both metrics
+    semconv.OPENAI_REQUEST_SERVICE_TIER,
+    semconv.OPENAI_RESPONSE_SERVICE_TIER,
+    semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
 )
 
 

@@ -9,20 +9,18 @@ from collections.abc import Collection, Iterator
 from types import ModuleType
 from typing import Any
 
-import wrapt
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
 
 from otel_agenttrace import _logging, _settings
 from otel_agenttrace._capture import CapturePolicy, policy_from_settings
 from otel_agenttrace._config import ConfigError, TargetSpec
 from otel_agenttrace._config import load as load_targets
 from otel_agenttrace._lifecycle import RunRoot, Telemetry
+from otel_agenttrace._patch_table import Patched
 from otel_agenttrace._targets import TargetPatcher
 from otel_agenttrace.package import _instruments
-from otel_agenttrace.providers._common import Target
 from otel_agenttrace.version import __version__
 
 _log = logging.getLogger(__name__)
@@ -35,18 +33,6 @@ PROVIDERS: tuple[tuple[str, str], ...] = (
 )
 
 SCOPE = "otel_agenttrace"
-
-
-def _resolve(target: Target) -> tuple[Any, str] | None:
-    """The object that holds the method, or None when this SDK version has no such target."""
-    try:
-        module = importlib.import_module(target.module)
-    except ImportError:
-        return None
-    owner: Any = module if target.owner is None else getattr(module, target.owner, None)
-    if owner is None or not hasattr(owner, target.method):
-        return None
-    return owner, target.method
 
 
 def _provider_modules() -> Iterator[ModuleType]:
@@ -86,7 +72,7 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     # BaseInstrumentor is a singleton whose __init__ runs on every construction: state lives on the class.
-    _wrapped: list[tuple[Any, str]] = []
+    _patched: Patched | None = None
     _patcher: TargetPatcher | None = None
     telemetry: Telemetry | None = None
 
@@ -107,20 +93,9 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         type(self).telemetry = tel = Telemetry(
             tracer=tracer, meter=meter, policy=policy, run_root=run_root, logger=logger
         )
-        self._wrapped = []
-        seen: set[tuple[int, str]] = set()
+        type(self)._patched = patched = Patched()
         for provider in _provider_modules():
-            for target in provider.TARGETS:
-                resolved = _resolve(target)
-                if resolved is None:
-                    continue
-                owner, method = resolved
-                key = (id(owner), method)
-                if key in seen:  # the same class reached through two module paths
-                    continue
-                seen.add(key)
-                wrapt.wrap_function_wrapper(owner, method, target.wrapper(tel))
-                self._wrapped.append((owner, method))
+            patched.wrap(provider.TARGETS, tel)
         self._patch_configured_targets(tel, kwargs.get("targets"))
         _logging.install()  # every module of ours that logs is imported by now
 
@@ -142,9 +117,9 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._patcher is not None:
             self._patcher.uninstall()
             type(self)._patcher = None
-        while self._wrapped:
-            owner, method = self._wrapped.pop()
-            unwrap(owner, method)
+        if self._patched is not None:
+            self._patched.unwrap()
+            type(self)._patched = None
         if self.telemetry is not None:
             if self.telemetry.metrics is not None:
                 self.telemetry.metrics.close()

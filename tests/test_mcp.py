@@ -291,9 +291,9 @@ async def test_a_missing_hook_is_logged_once_and_the_rest_still_works(
 ) -> None:
     from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
-    from otel_agenttrace.tools import _mcp_common
+    from otel_agenttrace import _patch_table
 
-    monkeypatch.setattr(_mcp_common, "_reported_missing", set())
+    monkeypatch.setattr(_patch_table, "_reported", set())
     # As if a later 2.x no longer had the method: the instrumentor cannot find it, the SDK still works.
     original = JSONRPCDispatcher.__dict__["_resolve_pending"]
     monkeypatch.setattr(JSONRPCDispatcher, "_resolve_pending", _Hidden(original))

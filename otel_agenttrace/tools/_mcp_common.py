@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.trace import Span
 
 from otel_agenttrace._lifecycle import Telemetry, record_content
-
-_log = logging.getLogger("otel_agenttrace")
+from otel_agenttrace._patch_table import report_unresolved
 
 TOOLS_CALL = "tools/call"
 TOOL_ERROR = "tool_error"  # error.type of a result with isError, as mcp 2.x's own server span says
@@ -78,15 +76,6 @@ def apply_content(tel: Telemetry, span: Span, values: Mapping[str, Any], event: 
     record_content(tel, span, (present,), getattr(span, "attributes", None), event=event)
 
 
-_reported_missing: set[str] = set()
-
-
 def report_missing_hooks(targets: Any) -> None:
     """One log line naming the hooks this mcp version lacks (their part of the tracing is skipped)."""
-    from otel_agenttrace.instrumentor import _resolve
-
-    missing = [f"{t.module}.{t.owner + '.' if t.owner else ''}{t.method}" for t in targets if _resolve(t) is None]
-    new = [name for name in missing if name not in _reported_missing]
-    if new:
-        _reported_missing.update(new)
-        _log.warning("otel-agenttrace: this mcp version lacks %s; MCP tool calls are traced without it", ", ".join(new))
+    report_unresolved(targets, "mcp", "MCP tool calls are traced without it")
