@@ -13,7 +13,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otel_agenttrace import _logging, _settings
+from otel_agenttrace import _logging, _mp, _settings
 from otel_agenttrace._capture import CapturePolicy, policy_from_settings
 from otel_agenttrace._config import ConfigError, TargetSpec
 from otel_agenttrace._config import load as load_targets
@@ -97,6 +97,10 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for provider in _provider_modules():
             patched.wrap(provider.TARGETS, tel)
         self._patch_configured_targets(tel, kwargs.get("targets"))
+        _mp.install()  # the run context crosses into spawned multiprocessing children
+        from otel_agenttrace.replay import _api as replay_api
+
+        replay_api.install(tel)  # recording of LLM exchanges and tool results; replay when AGENTTRACE_REPLAY asks
         _logging.install()  # every module of ours that logs is imported by now
 
     def _patch_configured_targets(self, tel: Telemetry, specs: list[TargetSpec] | None) -> None:
@@ -105,15 +109,23 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             try:
                 specs = load_targets()
             except ConfigError as exc:
-                # A bad configuration must not stop the program (nor the SDK instrumentation).
+                # A bad configuration must not stop the program (nor the SDK or framework instrumentation).
                 _log.error("otel-agenttrace: configuration error: %s", exc)
-                return
+                specs = []
+        from otel_agenttrace.frameworks import framework_targets
+
+        # Framework support is target rows too: one patcher, one post-import hook, one unwrap.
+        specs = [*framework_targets(), *specs]
         if specs:
             patcher = TargetPatcher(tel, specs)
             patcher.install()
             type(self)._patcher = patcher
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        _mp.uninstall()
+        from otel_agenttrace.replay import _api as replay_api
+
+        replay_api.uninstall()
         if self._patcher is not None:
             self._patcher.uninstall()
             type(self)._patcher = None
