@@ -73,6 +73,8 @@ def _begin(inv: Invocation | None) -> _ToolCall | None:
         return None
     if inv.attributes.get(semconv.GEN_AI_OPERATION_NAME) != semconv.Operation.EXECUTE_TOOL:
         return None
+    if RUNTIME.engine is None and not inv.span.is_recording():
+        return None  # sampled out: no run to record it for, and nothing may be left behind
     try:
         return _ToolCall(inv)
     except Exception as exc:
