@@ -447,6 +447,10 @@ def embeddings_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     encoding = kwargs.get("encoding_format")
     if isinstance(encoding, str):
         attrs[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
+    dimensions = kwargs.get("dimensions")
+    if isinstance(dimensions, int) and not isinstance(dimensions, bool):
+        # asked for: known at start (and for base64 vectors, which cannot be counted), so on the metrics too
+        attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
     return attrs
 
 
