@@ -25,10 +25,16 @@ def number(value: Any) -> bool:
 
 
 def params(kwargs: Mapping[str, Any], table: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """Request parameters that were given (SDK sentinels like NOT_GIVEN are skipped by type)."""
+    """Request parameters that were given (SDK sentinels like NOT_GIVEN are skipped by type), as
+    arguments or in `extra_body` (sent in the request body all the same; anthropic 2.x takes its
+    sampling parameters only there)."""
+    extra = kwargs.get("extra_body")
+    extra = extra if isinstance(extra, Mapping) else {}
     out: dict[str, Any] = {}
     for arg, attr in table:
         value = kwargs.get(arg)
+        if not number(value):
+            value = extra.get(arg)
         if number(value):
             out[attr] = value
     return out
