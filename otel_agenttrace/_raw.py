@@ -49,6 +49,25 @@ class _Body:
         return ({}, None) if self.obj is None else self.response(self.obj, self.capture)
 
 
+class Fields(dict):  # type: ignore[type-arg]
+    """Decoded JSON that also reads like the SDK's model objects: attribute access (an absent key reads
+    as None, nested objects wrapped as they are read), so the providers' per-chunk accumulators need
+    no second, dict-reading form; `get()` and everything else see the plain dict."""
+
+    __slots__ = ()
+
+    def __getattr__(self, key: str) -> Any:
+        return fields(self.get(key))
+
+
+def fields(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Fields(value)
+    if isinstance(value, list):
+        return [fields(v) for v in value]
+    return value
+
+
 class _SSEDecoder:
     """Server-sent events → the JSON of each event's data (`[DONE]` and non-JSON data are skipped)."""
 
@@ -91,7 +110,7 @@ class _SSEDecoder:
             event = json.loads(data)
         except ValueError:
             return
-        self.emit(event)
+        self.emit(fields(event))
 
 
 class RawCore:

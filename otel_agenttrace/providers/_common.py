@@ -11,13 +11,24 @@ from typing import Any
 from otel_agenttrace import semconv
 
 
+_MISSING = object()
+
+
 def get(obj: Any, key: str, default: Any = None) -> Any:
-    """A field of a TypedDict-style dict or of an SDK model object."""
+    """A field of a TypedDict-style dict (or decoded JSON) or of an SDK model object.
+
+    On the per-chunk path of every stream: the concrete checks come first, the ABC check
+    (slow for objects that are not mappings) only for what has no such attribute."""
     if obj is None:
         return default
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    value = getattr(obj, key, _MISSING)
+    if value is not _MISSING:
+        return value
     if isinstance(obj, Mapping):
         return obj.get(key, default)
-    return getattr(obj, key, default)
+    return default
 
 
 def number(value: Any) -> bool:
