@@ -10,7 +10,6 @@ from typing import Any
 
 from otel_agenttrace import semconv
 
-
 _MISSING = object()
 
 
