@@ -116,7 +116,8 @@ def dump(obj: Any) -> Any:
 
 
 # The spec's finish reasons; providers' own values map onto them for output messages, while
-# gen_ai.response.finish_reasons keeps exactly what the provider said.
+# gen_ai.response.finish_reasons keeps what the provider said (the Responses API says no finish
+# reason, only a status: providers/openai.py derives one). docs/conformance.md compares.
 FINISH_REASONS = {
     "stop": "stop",
     "end_turn": "stop",
