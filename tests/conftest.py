@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +20,14 @@ from oteltest import Telemetry
 
 from otel_agenttrace import AgentTraceInstrumentor
 from otel_agenttrace._capture import CapturePolicy, ContentMode, policy_from_env
+
+try:
+    from hypothesis.configuration import set_hypothesis_home_dir
+except ImportError:  # the mcp 1.x environment runs without it
+    pass
+else:
+    # Examples and caches outside the checkout: a test run leaves the source tree as it found it.
+    set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "otel-agenttrace-hypothesis")
 
 
 @pytest.fixture
