@@ -396,6 +396,57 @@ def test_chat_completion_with_context_manager_streaming(content) -> None:  # typ
     assert messages(span, sc.GEN_AI_OUTPUT_MESSAGES) == simple_output(text)
 
 
+def _chat_stream(name: str = "chat_completion_streaming") -> Any:
+    return openai_client(name).chat.completions.create(
+        model=MODEL, messages=USER_ONLY, stream=True, stream_options={"include_usage": True}
+    )
+
+
+def test_chat_completion_streaming_user_exception_propagates(content) -> None:  # type: ignore[no-untyped-def]
+    stream = _chat_stream()
+    with pytest.raises(RuntimeError, match="user failure"), stream:
+        for chunk in stream:
+            model, response_id = chunk.model, chunk.id
+            raise RuntimeError("user failure")
+    span = content.only_span()
+    assert_all_attributes(span, MODEL, response_id, model)
+    assert span.attributes[sc.ERROR_TYPE] == "RuntimeError"
+
+
+def _failing_close(stream: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = stream.__wrapped__.close
+
+    def close_raises() -> None:
+        original()
+        raise RuntimeError("close failure")
+
+    monkeypatch.setattr(stream.__wrapped__, "close", close_raises)
+
+
+def test_chat_completion_streaming_user_exception_wins_over_close_exception(content, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stream = _chat_stream()
+    _failing_close(stream, monkeypatch)
+    # Difference: what propagates is what the SDK raises without instrumentation (its failing close
+    # replaces the user's error, chained to it); upstream raises the user's error instead. The span
+    # records the user's error, the first thing that went wrong.
+    with pytest.raises(RuntimeError, match="close failure") as caught, stream:
+        raise RuntimeError("user failure")
+    assert str(caught.value.__context__) == "user failure"
+    span = content.only_span()
+    assert span.attributes[sc.ERROR_TYPE] == "RuntimeError"
+    (event,) = [e for e in span.events if e.name == sc.Event.EXCEPTION]
+    assert event.attributes[sc.EXCEPTION_MESSAGE] == "user failure"
+
+
+def test_chat_completion_streaming_close_exception_propagates_when_first(content, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    stream = _chat_stream()
+    _failing_close(stream, monkeypatch)
+    with pytest.raises(RuntimeError, match="close failure"):
+        stream.close()
+    span = content.only_span()
+    assert span.attributes[sc.ERROR_TYPE] == "RuntimeError"
+
+
 def test_chat_completion_streaming_not_complete(content) -> None:  # type: ignore[no-untyped-def]
     stream = openai_client("chat_completion_streaming_not_complete").chat.completions.create(
         model=MODEL, messages=USER_ONLY, stream=True
