@@ -113,6 +113,17 @@ class _SSEDecoder:
         self.emit(fields(event))
 
 
+class ServerErrorEvent(Exception):
+    """An error event in a stream the user reads as bytes (the SDK raises its APIError for it when it
+    parses the stream; read raw, nothing raises): recorded on the span, never raised."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        error = body.get("error")
+        message = error.get("message") if isinstance(error, dict) else body.get("message")
+        super().__init__(message or "error event in the stream")
+        self.body = body  # error_type() reads the provider's error type from it, as from an APIError's
+
+
 class RawCore:
     """What both proxy shells share: turning whatever the user reads into the call's one ending."""
 
@@ -161,7 +172,7 @@ class RawCore:
         if self.state.inv.done:
             return
         if self.sse:
-            decoder = _SSEDecoder(self.state.on_chunk)
+            decoder = _SSEDecoder(self.event)
             decoder.feed_bytes(content)
             decoder.end()
         else:
@@ -169,7 +180,13 @@ class RawCore:
         self.state.finish()
 
     def decoder(self) -> _SSEDecoder | None:
-        return _SSEDecoder(self.state.on_chunk) if self.sse and not self.state.inv.done else None
+        return _SSEDecoder(self.event) if self.sse and not self.state.inv.done else None
+
+    def event(self, event: Any) -> None:
+        if isinstance(event, dict) and (event.get("type") == "error" or ("error" in event and "type" not in event)):
+            self.state.fail(ServerErrorEvent(event))
+        else:
+            self.state.on_chunk(event)
 
     def piece(self, decoder: _SSEDecoder | None, piece: bytes | str, line: bool = False) -> None:
         if decoder is not None:
