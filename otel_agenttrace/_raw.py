@@ -27,9 +27,19 @@ from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, Sink, StreamP
 Response = Callable[[Any, bool], "tuple[dict[str, Any], dict[str, Any] | None]"]
 
 
+_raw_types: dict[type, bool] = {}
+
+
 def is_raw_response(result: Any) -> bool:
-    """An SDK API-response wrapper (duck-typed: both SDKs expose `http_response` and `parse()`)."""
-    return hasattr(result, "http_response") and callable(getattr(type(result), "parse", None))
+    """An SDK API-response wrapper (duck-typed by its class: both SDKs' have an `http_request` property and
+    `parse()`). Asked of every result, so decided once per class: an attribute miss on a pydantic model
+    costs an exception."""
+    kind = type(result)
+    known = _raw_types.get(kind)
+    if known is None:
+        known = isinstance(getattr(kind, "http_request", None), property) and callable(getattr(kind, "parse", None))
+        _raw_types[kind] = known
+    return known
 
 
 class _Body:
