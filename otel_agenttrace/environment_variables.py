@@ -36,6 +36,9 @@ AGENTTRACE_TARGETS: Final = "AGENTTRACE_TARGETS"
 AGENTTRACE_STRICT: Final = "AGENTTRACE_STRICT"
 """1: raise internal errors of the instrumentation instead of logging them (for this project's tests)."""
 
+AGENTTRACE_DEBUG: Final = "AGENTTRACE_DEBUG"
+"""1: internal-error log lines carry their traceback (default: one line). For reporting a bug."""
+
 AGENTTRACE_REDACTION_POLICY: Final = "AGENTTRACE_REDACTION_POLICY"
 """Path of a redaction policy file (TOML or JSON; keys as [tool.agenttrace.redaction]). An invalid policy
 is reported at startup and then no content is captured at all: redaction is never silently off."""
@@ -43,3 +46,11 @@ is reported at startup and then no content is captured at all: redaction is neve
 AGENTTRACE_ENV_ALLOW: Final = "AGENTTRACE_ENV_ALLOW"
 """Environment variables recorded on the run (agenttrace.env), e.g. `APP_VERSION,MYAPP_*`. Default: none.
 Values matching redaction patterns are masked."""
+
+AGENTTRACE_RUN_ORIGIN: Final = "AGENTTRACE_RUN_ORIGIN"
+"""Set by `agenttrace run` for its program (a random token): the store remembers which runs that program's
+process tree wrote, so `run` reports its own runs only, not those of other processes writing the same store."""
+
+AGENTTRACE_BACKEND_HEADERS: Final = "AGENTTRACE_BACKEND_HEADERS"
+"""HTTP headers the CLI sends when it reads runs from a backend (`--from tempo|jaeger|phoenix URL`), in the
+OTEL_EXPORTER_OTLP_HEADERS form: `Authorization=Bearer%20abc,X-Scope-OrgID=team` (values URL-encoded). Never logged."""

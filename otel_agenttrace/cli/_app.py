@@ -80,7 +80,7 @@ class App:
         if self._store is None:
             from otel_agenttrace.exporter.store import RunStore
 
-            self._store = RunStore(home=str(self.home))
+            self._store = RunStore(home=str(self.home), read_only=True)  # the CLI only reads
         return self._store
 
     def close(self) -> None:

@@ -1,18 +1,26 @@
-"""`agenttrace list`: the recent runs in the store, newest first."""
+"""`agenttrace list`: the recent runs in the store, or in a trace backend (`--from tempo|jaeger|phoenix URL`)."""
 
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from otel_agenttrace.cli import _format
-from otel_agenttrace.cli._app import App, home_option, pass_app
+from otel_agenttrace.cli._app import App, abort, home_option, pass_app
+from otel_agenttrace.cli._sources import BACKENDS, backend, backend_options
+
+if TYPE_CHECKING:
+    from otel_agenttrace.exporter._records import SpanRecord
+    from otel_agenttrace.exporter.store import RunSummary
 
 SHORT_ID = 12
 STATUS_COLORS = {"ok": "green", "error": "red", "incomplete": "yellow"}
+MAX_LIMIT = 10_000
+DEFAULT_SINCE = "7d"
 
 
 def _iso(ns: int | None) -> str | None:
@@ -36,21 +44,83 @@ def _as_json(run: Any) -> dict[str, Any]:
     }
 
 
+def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    from otel_agenttrace.exporter.store import parse_age
+
+    if value is None:
+        return None
+    try:
+        seconds = parse_age(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if seconds > 100 * 365 * 86400:
+        raise click.BadParameter(f"{value!r} is more than 100 years")
+    return seconds
+
+
 @click.command("list")
 @click.option(
-    "-n", "--limit", type=click.IntRange(min=1), default=20, show_default=True, help="At most this many runs."
+    "-n",
+    "--limit",
+    type=click.IntRange(min=1, max=MAX_LIMIT),
+    default=20,
+    show_default=True,
+    help="At most this many runs.",
 )
 @click.option("--json", "as_json", is_flag=True, help="A JSON array (full run ids, ISO times) instead of a table.")
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(BACKENDS),
+    help="List the runs in a backend instead of the store: --from tempo|jaeger|phoenix URL.",
+)
+@click.argument("url", required=False, metavar="[URL]")
+@click.option(
+    "--since",
+    metavar="AGE",
+    callback=_since,
+    help=f"Only runs started within AGE, e.g. 2h, 7d [default for a backend: {DEFAULT_SINCE}].",
+)
+@click.option("--service", metavar="NAME", help="Only runs of this service (service.name); backends only.")
+@click.option("--status", type=click.Choice(["ok", "error", "incomplete"]), help="Only runs that ended this way.")
+@backend_options
 @home_option
 @pass_app
-def list_command(app: App, limit: int, as_json: bool) -> None:
-    """List the recent runs in the store, newest first."""
-    runs = app.store().list_runs(limit=limit) if app.home.exists() else []
+def list_command(
+    app: App,
+    limit: int,
+    as_json: bool,
+    source: str | None,
+    url: str | None,
+    since: float | None,
+    service: str | None,
+    status: str | None,
+) -> None:
+    """List the recent runs, newest first: in the store, or in a backend.
+
+    \b
+      agenttrace list
+      agenttrace list --status error --since 1d
+      agenttrace list --from tempo http://tempo:3200 --service my-agent
+      agenttrace list --from jaeger http://jaeger:16686
+      agenttrace list --from phoenix http://localhost:6006 --project default
+    """
+    if source is None:
+        if url is not None:
+            raise click.UsageError(f"unexpected argument {url!r} (a URL goes with --from tempo|jaeger|phoenix)")
+        if service is not None:
+            raise click.UsageError("--service applies to --from tempo|jaeger|phoenix URL")
+        runs = _local_runs(app, limit, since, status)
+    else:
+        if url is None:
+            raise click.UsageError(f"--from {source} takes a URL, e.g. --from {source} http://localhost:3200")
+        runs = _remote_runs(source, url, limit, since, service, status)
     if as_json:
         app.out(json.dumps([_as_json(r) for r in runs], indent=2))
         return
     if not runs:
-        app.note(f"no runs recorded yet in {app.home}")
+        where = f"{source} at {_safe(url)}" if source else str(app.home)
+        app.note(f"no runs {'match' if since or status or service else 'recorded yet'} in {where}")
         return
     headers = ("RUN ID", "WORKFLOW", "STATUS", "STARTED", "DURATION", "STEPS", "TOKENS IN/OUT", "MODELS")
     rows = [
@@ -74,3 +144,93 @@ def list_command(app: App, limit: int, as_json: bool) -> None:
     app.out(app.style(lines[0], bold=True))
     for line in lines[1:]:
         app.out(line)
+
+
+def _safe(url: str | None) -> str:
+    from otel_agenttrace.cli._http import safe_url
+
+    return safe_url(url or "")
+
+
+def _local_runs(app: App, limit: int, since: float | None, status: str | None) -> list[RunSummary]:
+    if not app.home.exists():
+        return []
+    if since is None and status is None:
+        return app.store().list_runs(limit=limit)
+    # Filters read the runs table whole (one small row per run; retention bounds it) and keep the newest matches.
+    cutoff = time.time_ns() - int(since * 1e9) if since is not None else 0
+    runs = app.store().list_runs(limit=2**62)
+    return [r for r in runs if r.started_ns >= cutoff and (status is None or r.status == status)][:limit]
+
+
+def _remote_runs(
+    kind: str, url: str, limit: int, since: float | None, service: str | None, status: str | None
+) -> list[RunSummary]:
+    from otel_agenttrace.cli import _backends, _http
+    from otel_agenttrace.exporter._records import TraceFormatError
+    from otel_agenttrace.exporter.store import parse_age
+
+    remote = backend(kind, url)
+    if kind == "phoenix" and service is not None:
+        raise click.UsageError(
+            "--service does not apply to phoenix: its API has no resource attributes (see --project)"
+        )
+    now = time.time_ns()
+    window = since if since is not None else parse_age(DEFAULT_SINCE)
+    query = _backends.RunQuery(
+        limit=limit,
+        since_ns=max(0, now - int(window * 1e9)),
+        until_ns=now,
+        service=service,
+        errors_only=status == "error",
+    )
+    try:
+        found = _backends.find_runs(remote, query)
+    except _http.BackendError as exc:
+        abort(exc)
+    except TraceFormatError as exc:
+        abort(f"{remote.describe()}: {exc}")
+    summaries = [_summary(records) for records in found]
+    runs = [
+        r
+        for r in summaries
+        if r is not None
+        and r.started_ns >= query.since_ns
+        and (status is None or r.status == status)
+        and (service is None or r.service == service)
+    ]
+    runs.sort(key=lambda r: (r.started_ns, r.run_id), reverse=True)
+    return [r.summary for r in runs[:limit]]
+
+
+class _Remote:
+    __slots__ = ("run_id", "service", "started_ns", "status", "summary")
+
+    def __init__(self, summary: RunSummary, service: str | None) -> None:
+        self.summary, self.service = summary, service
+        self.run_id, self.started_ns, self.status = summary.run_id, summary.started_ns, summary.status
+
+
+def _summary(records: list[SpanRecord]) -> _Remote | None:
+    """The list columns of a run read from a backend: the assembled run trace, as the local store sums it up."""
+    from otel_agenttrace.exporter._assemble import assemble
+    from otel_agenttrace.exporter._records import TraceFormatError
+    from otel_agenttrace.exporter.store import RunSummary
+
+    try:
+        doc = assemble(records)
+    except TraceFormatError:
+        return None  # a trace we cannot read is not listed; `dump --from` on it says why
+    usage = doc.get("usage") or {}
+    summary = RunSummary(
+        run_id=doc["run_id"],
+        workflow=doc.get("workflow"),
+        status=doc.get("status") or "incomplete",
+        started_ns=min(r.start_ns for r in records),
+        duration_ms=doc.get("duration_ms"),
+        steps=len(doc.get("steps") or ()),
+        input_tokens=int(usage.get("input_tokens") or 0),
+        output_tokens=int(usage.get("output_tokens") or 0),
+        models=list(doc.get("models") or []),
+    )
+    return _Remote(summary, (doc.get("service") or {}).get("name"))

@@ -7,7 +7,6 @@ in semconv/run-trace.schema.json; tests validate every assembled document agains
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otel_agenttrace import semconv as sc
-from otel_agenttrace.exporter._records import SpanRecord, TraceFormatError
+from otel_agenttrace.exporter._records import SpanRecord, TraceFormatError, loads_bounded
 from otel_agenttrace.exporter._schema import SCHEMA_VERSION
 
 _GENERATE_CONTENT = "generate_content"  # an LLM operation of the GenAI conventions that semconv.Operation lacks
@@ -230,10 +229,13 @@ def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, 
 def _add_usage(usage: dict[str, int], key: str, value: Any) -> None:
     try:
         count = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return  # a count that is not a number is dropped rather than guessed
     if count >= 0:
         usage[_USAGE[key]] = count
+
+
+CONTENT_MAX_DEPTH = 64
 
 
 def _content(record: SpanRecord, key: str, fallback: str | None = None) -> Any:
@@ -242,9 +244,10 @@ def _content(record: SpanRecord, key: str, fallback: str | None = None) -> Any:
         value = _content_value(record, fallback)
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
-            return value  # not JSON (or cut at the size cap): kept as text
+            # Bounded: a tool may return "[" * 5000 + "]" * 5000; kept as text rather than nested past the cap.
+            return loads_bounded(value, "content", max_depth=CONTENT_MAX_DEPTH)
+        except TraceFormatError:
+            return value  # not JSON (or cut at the size cap, or too deep): kept as text
     return value
 
 
