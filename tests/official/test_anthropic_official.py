@@ -217,37 +217,18 @@ def test_sync_messages_create_aggregates_cache_tokens(no_content) -> None:  # ty
     assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == response.usage.cache_read_input_tokens
 
 
-@pytest.mark.xfail(reason="issue 10: EVENT_ONLY content as a log record through the Logs API (helper h10)")
 def test_sync_messages_create_event_only_no_content_in_span(instrument) -> None:  # type: ignore[no-untyped-def]
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
-
-    from otel_agenttrace import AgentTraceInstrumentor
-
-    logs = InMemoryLogRecordExporter()
-    provider = LoggerProvider()
-    provider.add_log_record_processor(SimpleLogRecordProcessor(logs))
-    AgentTraceInstrumentor().uninstrument()
-    from oteltest import Telemetry
-
-    tel = Telemetry()
-    AgentTraceInstrumentor().instrument(
-        tracer_provider=tel.tracer_provider,
-        meter_provider=tel.meter_provider,
-        logger_provider=provider,
-        capture_policy=__import__("otel_agenttrace._capture", fromlist=["CapturePolicy"]).CapturePolicy(
-            mode=ContentMode.EVENT_ONLY
-        ),
-        run_root=False,
-    )
+    tel = instrument(ContentMode.EVENT_ONLY, local_content=False)
     anthropic_client("sync_messages_create_event_only_no_content_in_span").messages.create(
         model=MODEL, max_tokens=100, messages=HELLO
     )
     span = tel.only_span()
     assert not set(span.attributes) & sc.CONTENT_ATTRIBUTES
-    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS]
-    (record,) = logs.get_finished_logs()
-    assert record.log_record.event_name == sc.Event.OPERATION_DETAILS
+    assert span.attributes[sc.GEN_AI_REQUEST_MODEL] == MODEL
+    for key in (sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):
+        assert key in span.attributes
+    (record,) = tel.details(span)  # one gen_ai.client.inference.operation.details log record, with the content
+    assert sc.GEN_AI_INPUT_MESSAGES in record.attributes
 
 
 # --- messages.create(stream=True) -------------------------------------------------------------
