@@ -9,6 +9,7 @@ of ours ever reaches user code (`internal_error` logs it once and the call goes 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import sys
@@ -431,6 +432,25 @@ def start_tool(
     return Invocation(tel, f"{semconv.Operation.EXECUTE_TOOL} {name}", kind, attrs, content, attach)
 
 
+# The workflow node running in this context: replay matches LLM requests per node.
+current_node: ContextVar[str | None] = ContextVar("agenttrace_current_node", default=None)
+
+
+class NodeInvocation(Invocation):
+    __slots__ = ("_node_token",)
+
+    def __init__(self, tel: Telemetry, name: str, attributes: dict[str, Any], attach: bool) -> None:
+        super().__init__(tel, f"{semconv.Operation.INVOKE_AGENT} {name}", SpanKind.INTERNAL, attributes, None, attach)
+        self._node_token: Token[str | None] | None = current_node.set(name) if attach else None
+
+    def detach(self) -> None:
+        token, self._node_token = self._node_token, None
+        if token is not None:
+            with contextlib.suppress(ValueError):  # ended in another context than it started in
+                current_node.reset(token)
+        super().detach()
+
+
 def start_node(
     tel: Telemetry, name: str, node_type: str | None = None, extra: Mapping[str, Any] | None = None, attach: bool = True
 ) -> Invocation:
@@ -444,7 +464,7 @@ def start_node(
         attrs[semconv.AGENTTRACE_NODE_TYPE] = node_type
     if extra:
         attrs.update(extra)
-    return Invocation(tel, f"{semconv.Operation.INVOKE_AGENT} {name}", SpanKind.INTERNAL, attrs, None, attach)
+    return NodeInvocation(tel, name, attrs, attach)
 
 
 def start_workflow(

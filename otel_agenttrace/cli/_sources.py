@@ -201,7 +201,19 @@ def backend(kind: str, url: str) -> Any:
 
 
 def load_run_trace(app: App, selection: Selection) -> dict[str, Any]:
-    """The checked run-trace document the selection names; every failure exits with one line."""
+    """The checked run-trace document the selection names, with costs; every failure exits with one line."""
+    from otel_agenttrace._cost import PriceFileError, annotate
+
+    doc = _load_run_trace(app, selection)
+    if "cost" not in doc:  # a saved run trace keeps the costs it was written with
+        try:
+            annotate(doc)
+        except PriceFileError as exc:
+            abort(f"AGENTTRACE_PRICES: {exc}")
+    return doc
+
+
+def _load_run_trace(app: App, selection: Selection) -> dict[str, Any]:
     from otel_agenttrace.exporter._schema import check_run_trace
 
     source, args, last = selection.source, selection.args, selection.last

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from otel_agenttrace import semconv as sc
 from otel_agenttrace.cli import _format
 from otel_agenttrace.cli._app import App, abort, home_option, pass_app
 from otel_agenttrace.cli._sources import BACKENDS, backend, backend_options
@@ -29,7 +31,39 @@ def _iso(ns: int | None) -> str | None:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _as_json(run: Any) -> dict[str, Any]:
+def run_cost(app: App, run_id: str) -> dict[str, Any] | None:
+    """A stored run's cost (see records_cost)."""
+    return records_cost(app.store().spans(run_id))
+
+
+def records_cost(records: Sequence[SpanRecord]) -> dict[str, Any] | None:
+    """The cost of a run's span records, priced like `show` prices the run, from the LLM spans' model
+    and usage only (no content is parsed: a 10,000-step run costs a read of its spans, not an assembly)."""
+    from otel_agenttrace._cost import default_table
+    from otel_agenttrace.exporter._assemble import _STEP_TYPES, _USAGE, _iso
+
+    if not records:
+        return None
+    steps: list[dict[str, Any]] = []
+    for record in records:
+        attrs = record.attributes
+        operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
+        if record.end_ns is None or not isinstance(operation, str) or _STEP_TYPES.get(operation) != "llm_call":
+            continue
+        usage = {}
+        for key, name in _USAGE.items():
+            value = attrs.get(key)
+            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+                usage[name] = value
+        model = attrs.get(sc.GEN_AI_RESPONSE_MODEL) or attrs.get(sc.GEN_AI_REQUEST_MODEL)
+        provider = attrs.get(sc.GEN_AI_PROVIDER_NAME)
+        steps.append({"type": "llm_call", "model": model, "provider": provider, "usage": usage or None})
+    started = _iso(min(r.start_ns for r in records))
+    cost: dict[str, Any] | None = default_table().annotate({"started_at": started, "steps": steps}).get("cost")
+    return cost
+
+
+def _as_json(run: Any, cost: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "workflow": run.workflow,
@@ -41,6 +75,7 @@ def _as_json(run: Any) -> dict[str, Any]:
         "input_tokens": run.input_tokens,
         "output_tokens": run.output_tokens,
         "models": list(run.models or []),
+        "cost": cost,
     }
 
 
@@ -105,42 +140,54 @@ def list_command(
       agenttrace list --from jaeger http://jaeger:16686
       agenttrace list --from phoenix http://localhost:6006 --project default
     """
+    from otel_agenttrace._cost import PriceFileError
+
     if source is None:
         if url is not None:
             raise click.UsageError(f"unexpected argument {url!r} (a URL goes with --from tempo|jaeger|phoenix)")
         if service is not None:
             raise click.UsageError("--service applies to --from tempo|jaeger|phoenix URL")
         runs = _local_runs(app, limit, since, status)
+        try:
+            costs = [run_cost(app, r.run_id) for r in runs]
+        except PriceFileError as exc:
+            app.abort(f"AGENTTRACE_PRICES: {exc}")
     else:
         if url is None:
             raise click.UsageError(f"--from {source} takes a URL, e.g. --from {source} http://localhost:3200")
-        runs = _remote_runs(source, url, limit, since, service, status)
+        try:
+            found = _remote_runs(source, url, limit, since, service, status)
+        except PriceFileError as exc:
+            app.abort(f"AGENTTRACE_PRICES: {exc}")
+        runs, costs = [r.summary for r in found], [r.cost for r in found]
     if as_json:
-        app.out(json.dumps([_as_json(r) for r in runs], indent=2))
+        app.out(json.dumps([_as_json(r, c) for r, c in zip(runs, costs, strict=True)], indent=2))
         return
     if not runs:
         where = f"{source} at {_safe(url)}" if source else str(app.home)
         app.note(f"no runs {'match' if since or status or service else 'recorded yet'} in {where}")
         return
-    headers = ("RUN ID", "WORKFLOW", "STATUS", "STARTED", "DURATION", "STEPS", "TOKENS IN/OUT", "MODELS")
+    headers = ("RUN ID", "WORKFLOW", "STATUS", "STARTED", "DURATION", "STEPS", "TOKENS IN/OUT", "COST", "MODELS")
+    text = _format.printable  # names come from the recorded program
     rows = [
         (
-            r.run_id[:SHORT_ID],
-            r.workflow or "-",
-            r.status,
+            text(r.run_id[:SHORT_ID]),
+            text(r.workflow or "-"),
+            text(r.status),
             _format.local_time(r.started_ns),
             _format.duration(r.duration_ms),
             str(r.steps),
             _format.tokens(r.input_tokens, r.output_tokens),
-            ", ".join(r.models or []) or "-",
+            _format.run_cost(cost),
+            text(", ".join(r.models or [])) or "-",
         )
-        for r in runs
+        for r, cost in zip(runs, costs, strict=True)
     ]
 
     def paint(column: int, cell: str) -> str:
         return app.style(cell, fg=STATUS_COLORS[cell]) if column == 2 and cell in STATUS_COLORS else cell
 
-    lines = _format.table(headers, rows, right=(4, 5, 6), paint=paint)
+    lines = _format.table(headers, rows, right=(4, 5, 6, 7), paint=paint)
     app.out(app.style(lines[0], bold=True))
     for line in lines[1:]:
         app.out(line)
@@ -165,7 +212,7 @@ def _local_runs(app: App, limit: int, since: float | None, status: str | None) -
 
 def _remote_runs(
     kind: str, url: str, limit: int, since: float | None, service: str | None, status: str | None
-) -> list[RunSummary]:
+) -> list[_Remote]:
     from otel_agenttrace.cli import _backends, _http
     from otel_agenttrace.exporter._records import TraceFormatError
     from otel_agenttrace.exporter.store import parse_age
@@ -200,14 +247,14 @@ def _remote_runs(
         and (service is None or r.service == service)
     ]
     runs.sort(key=lambda r: (r.started_ns, r.run_id), reverse=True)
-    return [r.summary for r in runs[:limit]]
+    return runs[:limit]
 
 
 class _Remote:
-    __slots__ = ("run_id", "service", "started_ns", "status", "summary")
+    __slots__ = ("cost", "run_id", "service", "started_ns", "status", "summary")
 
-    def __init__(self, summary: RunSummary, service: str | None) -> None:
-        self.summary, self.service = summary, service
+    def __init__(self, summary: RunSummary, service: str | None, cost: dict[str, Any] | None) -> None:
+        self.summary, self.service, self.cost = summary, service, cost
         self.run_id, self.started_ns, self.status = summary.run_id, summary.started_ns, summary.status
 
 
@@ -233,4 +280,4 @@ def _summary(records: list[SpanRecord]) -> _Remote | None:
         output_tokens=int(usage.get("output_tokens") or 0),
         models=list(doc.get("models") or []),
     )
-    return _Remote(summary, (doc.get("service") or {}).get("name"))
+    return _Remote(summary, (doc.get("service") or {}).get("name"), records_cost(records))
