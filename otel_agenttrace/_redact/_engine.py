@@ -15,6 +15,7 @@ kind can never consume the context another kind needs (overlaps are merged). A u
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -119,19 +120,7 @@ class Redactor:
 
     def __init__(self, patterns: Iterable[Pattern] = BUILTIN) -> None:
         self.patterns = tuple(patterns)
-        self._linear = [_Linear(p, i) for i, p in enumerate(self.patterns) if p.linear]
-        self._other = [_Backtracking(p, i) for i, p in enumerate(self.patterns) if not p.linear]
-        self._gate: Callable[[bytes, int], _Spans | None] | None = None
-        self._set: re2.Set | None = None
-        if self._linear:
-            linear = [p for p in self.patterns if p.linear]
-            self._gate = _searcher(
-                re2.compile(b"|".join(b"(?:" + p.regex.encode("utf-8") + b")" for p in linear), _options(capture=False))
-            )
-            self._set = re2.Set.SearchSet(_options(capture=False))
-            for p in linear:
-                self._set.Add(p.regex.encode("utf-8"))
-            self._set.Compile()
+        self._linear, self._other, self._gate, self._set = _compile(self.patterns)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -187,6 +176,26 @@ class Redactor:
         for m in p.regex.finditer(text):
             if m.end() > m.start():
                 found.append((m.start(), m.end(), p.order, m.expand(p.replacement) if p.expand else p.replacement))
+
+
+_Compiled = tuple[list[_Linear], list[_Backtracking], Callable[[bytes, int], _Spans | None] | None, "re2.Set | None"]
+
+
+@functools.lru_cache(maxsize=32)
+def _compile(patterns: tuple[Pattern, ...]) -> _Compiled:
+    """The compiled form of a pattern list, shared by every Redactor of the same list (RE2 objects are
+    thread-safe; compiling the built-ins takes ~30 ms, and a CapturePolicy makes a Redactor)."""
+    linear = [_Linear(p, i) for i, p in enumerate(patterns) if p.linear]
+    other = [_Backtracking(p, i) for i, p in enumerate(patterns) if not p.linear]
+    if not linear:
+        return linear, other, None, None
+    sources = [p.regex.encode("utf-8") for p in patterns if p.linear]
+    gate = _searcher(re2.compile(b"|".join(b"(?:" + s + b")" for s in sources), _options(capture=False)))
+    matches = re2.Set.SearchSet(_options(capture=False))
+    for source in sources:
+        matches.Add(source)
+    matches.Compile()
+    return linear, other, gate, matches
 
 
 def _unshadowed(spans: list[tuple[int, int, _Linear, int, int]]) -> list[tuple[int, int, _Linear, int, int]]:

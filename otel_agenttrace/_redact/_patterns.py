@@ -131,7 +131,7 @@ _T = r"(?:\b|\\[nrtbf])"
 # `db_password`, `client_secret`, `x-api-key` and `access_token` do, and `max_tokens`, `token_count`,
 # `password_hint`, `secretary` and `PWD` (the working directory) do not.
 _SECRET_KEY = (
-    r"[A-Za-z0-9_.-]{0,40}?(?i:passwd|password|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|"
+    r"[A-Za-z0-9_.-]*?(?i:passwd|password|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|"
     r"private[_-]?key|secret[_-]?key|auth[_-]?key|account[_-]?key|client[_-]?key|service[_-]?key|"
     r"credentials?|db[_-]?pass|contrase(?:ñ|n)a)"
 )
@@ -203,7 +203,7 @@ BUILTIN: tuple[Pattern, ...] = (
     # The password of `scheme://user:password@host` (the user and the host stay).
     _builtin(
         "url_credentials",
-        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@\"'<>\\]{0,256}:([^\s/?#@\"'<>\\]{1,256})@",
+        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@\"'<>\\]*:([^\s/?#@\"'<>\\]+)@",
         shadows=("email",),
     ),
     _builtin("bearer_token", _T + r"(?i:bearer)\s+([A-Za-z0-9._~+/=\-]{8,})", restart="bearer"),
@@ -216,26 +216,26 @@ BUILTIN: tuple[Pattern, ...] = (
         + _Q
         + r"\s*:\s*"
         + _Q
-        + r"([^\"'\r\n]{1,512}?)"
+        + r"([^\"'\r\n]+?)"
         + _Q
         + r"|\b"
         + _SECRET_KEY
         + r"\s*=\s*"
         + _Q
-        + r"([^\"'\r\n]{1,512}?)"
+        + r"([^\"'\r\n]+?)"
         + _Q
         + r"|\b"
         + _SECRET_KEY
         + "=("
         + _BARE
-        + "{1,512})",
+        + "+)",
         check=_is_assigned_secret,
     ),
     # A local part may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
     _builtin(
         "email",
-        r"(?:^|[^A-Za-z0-9._%+\-\\]|\\[nrtbf]|\\)([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
-        r"(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24})",
+        r"(?:^|[^A-Za-z0-9._%+\-\\]|\\[nrtbf]|\\)([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+"
+        r"(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})",
     ),
     # A whole run of digit groups (leftmost match: it starts on the run's first digit); the card numbers in
     # it are found by _card_spans.
