@@ -68,12 +68,24 @@ def _searcher(regex: Any) -> Callable[[bytes, int], _Spans | None]:
 class _Linear:
     """A built-in pattern compiled for RE2."""
 
-    __slots__ = ("check", "locate", "name", "order", "prefilter", "replacement", "restart", "search", "shadows")
+    __slots__ = (
+        "check",
+        "locate",
+        "name",
+        "order",
+        "prefilter",
+        "replacement",
+        "reread_quoted",
+        "restart",
+        "search",
+        "shadows",
+    )
 
     def __init__(self, pattern: Pattern, order: int) -> None:
         self.order = order
         self.name = pattern.name
         self.shadows = pattern.shadows
+        self.reread_quoted = pattern.reread_quoted
         self.search = _searcher(re2.compile(pattern.regex.encode("utf-8"), _options(capture=True)))
         self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
         self.check = pattern.check
@@ -82,23 +94,23 @@ class _Linear:
         self.restart = pattern.restart.encode() if pattern.restart else None
 
     def spans(self, raw: bytes, lowered: bytes | None, pos: int) -> Iterator[tuple[int, int, int, int]]:
-        """(secret start, secret end, match start, match end) in bytes, from `pos` on."""
+        """(secret start, secret end, match start, match end) in bytes, from `pos` on: a secret per group
+        that took part in a match, else the whole match."""
         search = self.search
         while True:
             spans = search(raw, pos)
             if spans is None:
                 return
             start, end = spans[0]
-            secret = spans[0]
-            for group in spans[1:]:
-                if group[0] >= 0:
-                    secret = group
-                    break
-            yield secret[0], secret[1], start, end
+            secrets = [group for group in spans[1:] if group[0] >= 0] or spans[:1]
+            for secret in secrets:
+                yield secret[0], secret[1], start, end
             if self.restart is not None and lowered is not None:
-                inner = lowered.find(self.restart, secret[0], end)
+                inner = lowered.find(self.restart, secrets[0][0], end)
                 if inner > start:
                     end = inner
+            if self.reread_quoted and end > start and raw[end - 1] in b"\"'":
+                end = max(start + 1, secrets[-1][0] - 1)
             pos = end if end > start else start + 1
 
 
