@@ -9,9 +9,22 @@ from otel_agenttrace.version import __version__
 
 if TYPE_CHECKING:
     from otel_agenttrace._api import node, tool, workflow
+    from otel_agenttrace._mp import attach_run_context, run_context
     from otel_agenttrace.instrumentor import AgentTraceInstrumentor
+    from otel_agenttrace.replay import replay
 
-__all__ = ["AgentTraceInstrumentor", "__version__", "instrument", "node", "tool", "uninstrument", "workflow"]
+__all__ = [
+    "AgentTraceInstrumentor",
+    "__version__",
+    "attach_run_context",
+    "instrument",
+    "node",
+    "replay",
+    "run_context",
+    "tool",
+    "uninstrument",
+    "workflow",
+]
 
 # Imported on first use: the CLI (`agenttrace dump`) and the exporter import this package but need none
 # of the instrumentation, whose imports (wrapt, asyncio, the OTel instrumentation API) cost 0.2 s.
@@ -20,6 +33,9 @@ _LAZY = {
     "node": "otel_agenttrace._api",
     "tool": "otel_agenttrace._api",
     "workflow": "otel_agenttrace._api",
+    "run_context": "otel_agenttrace._mp",
+    "attach_run_context": "otel_agenttrace._mp",
+    "replay": "otel_agenttrace.replay",
 }
 
 
@@ -38,7 +54,8 @@ def __dir__() -> list[str]:
 
 def instrument(**kwargs: Any) -> AgentTraceInstrumentor:
     """Instrument every supported library that is installed (idempotent). Keyword arguments as
-    `AgentTraceInstrumentor.instrument`: tracer_provider, meter_provider, capture_policy, run_root."""
+    `AgentTraceInstrumentor.instrument`: tracer_provider, meter_provider, logger_provider, capture_policy,
+    run_root."""
     from otel_agenttrace.instrumentor import AgentTraceInstrumentor
 
     instrumentor = AgentTraceInstrumentor()

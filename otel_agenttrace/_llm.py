@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from otel_agenttrace._beside import Later, Piece, snapshot_values
 from otel_agenttrace._lifecycle import LLMInvocation, Telemetry, current_llm, guarded, internal_error
 from otel_agenttrace._raw import is_raw_response, wrap_raw
 from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, Sink, StreamProxy, StreamState
@@ -70,7 +71,15 @@ class Absorb:
 
 def _begin(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, Any]) -> LLMInvocation:
     attrs = endpoint.request(instance, kwargs)
-    content = endpoint.request_content(kwargs) if tel.policy.enabled else None
+    policy = tel.policy
+    content: Piece | None = None
+    if policy.enabled:
+        # Beside the span (the default): a snapshot of the request, turned into content on the export thread.
+        content = (
+            Later(endpoint.request_content, snapshot_values(kwargs))
+            if policy.beside
+            else endpoint.request_content(kwargs)
+        )
     return LLMInvocation(tel, endpoint.operation, attrs, content)
 
 
@@ -106,10 +115,20 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
         proxy = _deferred(tel, endpoint, inv, result, is_async)
         if proxy is not None:
             return proxy
-        inv.stop(*_response(endpoint, result, tel.policy.enabled))
+        policy = tel.policy
+        if policy.enabled and policy.beside:
+            attrs, _ = _response(endpoint, result, False)
+            inv.stop(attrs, Later(_output, endpoint, result))
+        else:
+            inv.stop(*_response(endpoint, result, policy.enabled))
     except Exception as exc:
         internal_error(f"{endpoint.operation} end", exc)
     return result
+
+
+def _output(endpoint: Endpoint, result: Any) -> Content:
+    """The output content of a response, built on the export thread (content beside the span)."""
+    return _response(endpoint, result, True)[1]  # an error is the caller's thread's error, reported once
 
 
 def _failed(inv: LLMInvocation, exc: BaseException) -> None:

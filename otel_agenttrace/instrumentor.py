@@ -13,13 +13,13 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
-from otel_agenttrace._capture import CapturePolicy, policy_from_env
+from otel_agenttrace import _logging, _mp, _settings
+from otel_agenttrace._capture import CapturePolicy, policy_from_settings
 from otel_agenttrace._config import ConfigError, TargetSpec
 from otel_agenttrace._config import load as load_targets
 from otel_agenttrace._lifecycle import RunRoot, Telemetry
 from otel_agenttrace._patch_table import Patched
 from otel_agenttrace._targets import TargetPatcher
-from otel_agenttrace.environment_variables import AGENTTRACE_RUN_ROOT
 from otel_agenttrace.package import _instruments
 from otel_agenttrace.version import __version__
 
@@ -48,18 +48,26 @@ def _provider_modules() -> Iterator[ModuleType]:
 
 
 def _env_flag(name: str, default: bool) -> bool:
-    import os
+    """Kept for callers of the old helper: the flag as the process's settings read it."""
+    from otel_agenttrace._settings import _flag
 
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    return raw.strip().lower() not in ("0", "false", "no", "off")
+    return _flag(_settings.current().environ, name, default)
+
+
+def _details_logger(logger_provider: Any) -> Any:
+    """The OTel Logs API logger for details events: on the `logger_provider` given (as
+    `opentelemetry-instrument` passes it), else the global one."""
+    try:
+        from opentelemetry import _logs
+    except ImportError:  # pragma: no cover - an API without the Logs signal
+        return None
+    return _logs.get_logger(SCOPE, __version__, logger_provider=logger_provider)
 
 
 class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments the OpenAI and Anthropic SDKs (whichever are installed).
 
-    `instrument(tracer_provider=..., meter_provider=..., capture_policy=..., run_root=...)`;
+    `instrument(tracer_provider=..., meter_provider=..., logger_provider=..., capture_policy=..., run_root=...)`;
     calling it twice is a no-op, and `uninstrument()` restores every original method.
     """
 
@@ -75,16 +83,25 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = metrics.get_meter(SCOPE, __version__, meter_provider=kwargs.get("meter_provider"))
-        policy: CapturePolicy = kwargs.get("capture_policy") or policy_from_env()
+        settings = _settings.current()
+        policy: CapturePolicy = kwargs.get("capture_policy") or policy_from_settings(settings)
         run_root_opt = kwargs.get("run_root")
         if run_root_opt is None:
-            run_root_opt = _env_flag(AGENTTRACE_RUN_ROOT, True)
-        run_root = RunRoot(tracer, policy=policy) if run_root_opt else None
-        type(self).telemetry = tel = Telemetry(tracer=tracer, meter=meter, policy=policy, run_root=run_root)
+            run_root_opt = settings.run_root
+        run_root = RunRoot(tracer, name=settings.workflow, policy=policy) if run_root_opt else None
+        logger = _details_logger(kwargs.get("logger_provider")) if policy.on_event else None
+        type(self).telemetry = tel = Telemetry(
+            tracer=tracer, meter=meter, policy=policy, run_root=run_root, logger=logger
+        )
         type(self)._patched = patched = Patched()
         for provider in _provider_modules():
             patched.wrap(provider.TARGETS, tel)
         self._patch_configured_targets(tel, kwargs.get("targets"))
+        _mp.install()  # the run context crosses into spawned multiprocessing children
+        from otel_agenttrace.replay import _api as replay_api
+
+        replay_api.install(tel)  # recording of LLM exchanges and tool results; replay when AGENTTRACE_REPLAY asks
+        _logging.install()  # every module of ours that logs is imported by now
 
     def _patch_configured_targets(self, tel: Telemetry, specs: list[TargetSpec] | None) -> None:
         """User classes from [tool.agenttrace] / AGENTTRACE_TARGETS (or `targets=` given in code)."""
@@ -92,15 +109,23 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             try:
                 specs = load_targets()
             except ConfigError as exc:
-                # A bad configuration must not stop the program (nor the SDK instrumentation).
+                # A bad configuration must not stop the program (nor the SDK or framework instrumentation).
                 _log.error("otel-agenttrace: configuration error: %s", exc)
-                return
+                specs = []
+        from otel_agenttrace.frameworks import framework_targets
+
+        # Framework support is target rows too: one patcher, one post-import hook, one unwrap.
+        specs = [*framework_targets(), *specs]
         if specs:
             patcher = TargetPatcher(tel, specs)
             patcher.install()
             type(self)._patcher = patcher
 
     def _uninstrument(self, **kwargs: Any) -> None:
+        _mp.uninstall()
+        from otel_agenttrace.replay import _api as replay_api
+
+        replay_api.uninstall()
         if self._patcher is not None:
             self._patcher.uninstall()
             type(self)._patcher = None

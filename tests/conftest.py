@@ -34,14 +34,20 @@ else:
 def instrument() -> Iterator[Callable[..., Telemetry]]:
     """Call it (optionally with a capture policy or run_root=True) to instrument for this test."""
     instrumentor = AgentTraceInstrumentor()
+    made: list[Telemetry] = []
 
-    def install(policy: CapturePolicy | ContentMode | None = None, run_root: bool = False) -> Telemetry:
-        tel = Telemetry()
+    def install(
+        policy: CapturePolicy | ContentMode | None = None, run_root: bool = False, local_content: bool = True
+    ) -> Telemetry:
+        """local_content=False: no run-trace exporter in the pipeline (spans as any other exporter sees them)."""
+        tel = Telemetry(local_content=local_content)
+        made.append(tel)
         if isinstance(policy, ContentMode):
             policy = CapturePolicy(mode=policy)
         instrumentor.instrument(
             tracer_provider=tel.tracer_provider,
             meter_provider=tel.meter_provider,
+            logger_provider=tel.logger_provider,
             capture_policy=policy or policy_from_env({}),
             run_root=run_root,
         )
@@ -49,6 +55,8 @@ def instrument() -> Iterator[Callable[..., Telemetry]]:
 
     yield install
     instrumentor.uninstrument()
+    for tel in made:
+        tel.close()  # no run-trace-like exporter stays open for the next test
 
 
 @pytest.fixture

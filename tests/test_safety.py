@@ -33,7 +33,7 @@ from fakes import (
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from otel_agenttrace import AgentTraceInstrumentor, _capture, _lifecycle
+from otel_agenttrace import AgentTraceInstrumentor, _lifecycle, _settings
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._capture import CapturePolicy, ContentMode, content_mode_from_env, policy_from_env
 from otel_agenttrace.environment_variables import (
@@ -200,8 +200,8 @@ def test_internal_error_at_response_is_logged_once_and_swallowed(tel, lenient, m
     first = client.chat.completions.create(model="gpt-4o", messages=USER)
     assert first.choices[0].message.content == "The capital of France is Paris."
     (record,) = our_warnings(caplog)
-    assert "internal error" in record.getMessage()
-    assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+    assert "internal error" in record.getMessage() and "RuntimeError: bug in otel_agenttrace" in record.getMessage()
+    assert record.exc_info is None and "\n" not in record.getMessage()  # one line; the traceback with AGENTTRACE_DEBUG
     second = client.chat.completions.create(model="gpt-4o", messages=USER)
     assert second.id == first.id
     assert len(our_warnings(caplog)) == 1  # not logged again
@@ -396,13 +396,14 @@ def test_default_captures_content_on_the_span(instrument, monkeypatch) -> None:
 )
 def test_capture_modes(instrument, monkeypatch, value, on_span, on_event) -> None:
     monkeypatch.setenv(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, value)
-    t = instrument(policy_from_env())
+    t = instrument(policy_from_env(), local_content=False)  # spans as any exporter sees them
     _call_everything()
     for span, expected in zip(t.llm_spans(), CONTENT_OF_EACH, strict=True):
         assert (expected <= set(span.attributes)) is on_span
         if not on_span:
             assert not set(span.attributes) & sc.CONTENT_ATTRIBUTES
-        events = _details(span)
+        assert _details(span) == []  # never a span event: a log record in the span's context
+        events = t.details(span)
         if on_event:
             (event,) = events
             assert expected <= set(event.attributes)
@@ -414,7 +415,7 @@ def test_capture_modes(instrument, monkeypatch, value, on_span, on_event) -> Non
 
 @pytest.mark.parametrize(("alias", "mode"), [("true", ContentMode.SPAN_ONLY), ("FALSE", ContentMode.NO_CONTENT)])
 def test_boolean_aliases_warn_once(monkeypatch, caplog, alias, mode) -> None:
-    monkeypatch.setattr(_capture, "_warned_aliases", set())
+    monkeypatch.setattr(_settings, "_warned", set())
     caplog.set_level(logging.WARNING)
     env = {OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: alias}
     assert content_mode_from_env(env) is mode
@@ -550,9 +551,14 @@ def test_no_secret_reaches_an_exported_span(instrument, mode) -> None:
     spans = t.llm_spans()
     assert len(spans) == 4
     _assert_nothing_leaks(spans)
-    for span in spans:
-        where = span.attributes if mode is not ContentMode.EVENT_ONLY else _details(span)[0].attributes
-        assert where[sc.AGENTTRACE_CONTENT_REDACTIONS] > 0
+    for span in spans:  # as the local run trace gets them: content on the span's record in every mode
+        assert span.attributes[sc.AGENTTRACE_CONTENT_REDACTIONS] > 0
+    if mode is not ContentMode.LOCAL_ONLY:  # and the details log records
+        records = t.details()
+        assert len(records) == 4
+        text = json.dumps([dict(r.attributes) for r in records], default=str)
+        assert [kind for kind, (_, fragment) in SECRETS.items() if fragment in text] == []
+        assert all(r.attributes[sc.AGENTTRACE_CONTENT_REDACTIONS] > 0 for r in records)
 
 
 def test_streamed_secret_split_across_chunks_is_redacted(tel) -> None:

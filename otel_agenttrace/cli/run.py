@@ -8,12 +8,11 @@ program starts. The child's exit code is ours; the runs it recorded are listed o
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
-import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,16 +21,17 @@ from typing import Any
 import click
 
 from otel_agenttrace import environment_variables as env
+from otel_agenttrace._defaults import has_service_name, sdk_defaults, service_name
 from otel_agenttrace.cli import _format
 from otel_agenttrace.cli._app import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, App, abort, home_option, note, pass_app
 
-# What `run` sets when the user has not: the agenttrace exporter, no metrics or logs exporter
-# (the distro would default them to OTLP and complain about a missing Collector), and a short
+# What `run` sets when the user has not, besides `_defaults.sdk_defaults` (the agenttrace exporter; metrics and
+# logs to OTLP only where an endpoint is configured): our distro and configurator (opentelemetry-distro, when
+# installed too, would otherwise be picked at random and send everything to a gRPC Collector), and a short
 # batch delay so a crash loses little.
 DEFAULTS: Mapping[str, str] = {
-    "OTEL_TRACES_EXPORTER": "agenttrace",
-    "OTEL_METRICS_EXPORTER": "none",
-    "OTEL_LOGS_EXPORTER": "none",
+    "OTEL_PYTHON_DISTRO": "agenttrace",
+    "OTEL_PYTHON_CONFIGURATOR": "agenttrace",
     "OTEL_BSP_SCHEDULE_DELAY": "200",
 }
 INSTRUMENT_SCRIPT = "opentelemetry-instrument"
@@ -40,42 +40,21 @@ INSTRUMENT_INLINE = (
     "import sys; from opentelemetry.instrumentation.auto_instrumentation import run; "
     "sys.argv[0] = 'opentelemetry-instrument'; sys.exit(run())"
 )
-_PYTHON = re.compile(r"^(python|pypy)(\d+(\.\d+)*)?(\.exe)?$", re.IGNORECASE)
-_PYTHON_VALUE_OPTIONS = frozenset({"-W", "-X", "-Q"})
 MAX_REPORTED = 10
 
 
-def service_name(command: Sequence[str]) -> str:
-    """The program's name: the script (or `-m` module) of a python command, else the executable's."""
-    executable = Path(command[0]).name
-    if _PYTHON.match(executable):
-        args = iter(command[1:])
-        for arg in args:
-            if arg == "-m":
-                return next(args, executable)
-            if arg.startswith("-m") and len(arg) > 2:
-                return arg[2:]
-            if arg == "-c" or arg.startswith("-c") or arg == "-":
-                return executable
-            if arg in _PYTHON_VALUE_OPTIONS:
-                next(args, None)
-            elif not arg.startswith("-"):
-                return Path(arg).stem or executable
-        return executable
-    return Path(executable).stem or executable
-
-
 def child_environment(
-    base: Mapping[str, str], command: Sequence[str], home: str, workflow: str | None
+    base: Mapping[str, str], command: Sequence[str], home: str, workflow: str | None, origin: str | None = None
 ) -> dict[str, str]:
     """The environment of the instrumented child: `base` plus agenttrace's defaults where `base` has none."""
     child = dict(base)
-    for name, value in DEFAULTS.items():
-        if not child.get(name):
+    for name, value in {**DEFAULTS, **sdk_defaults(base)}.items():
+        if not child.get(name, "").strip():
             child[name] = value
-    resource = child.get("OTEL_RESOURCE_ATTRIBUTES", "")
-    if not child.get("OTEL_SERVICE_NAME") and "service.name=" not in resource:
+    if not has_service_name(child):
         child["OTEL_SERVICE_NAME"] = service_name(command)
+    # The store remembers which runs this invocation's process tree wrote: the summary lists those only.
+    child[env.AGENTTRACE_RUN_ORIGIN] = origin or uuid.uuid4().hex
     if workflow:
         child[env.AGENTTRACE_WORKFLOW] = workflow
     child[env.AGENTTRACE_HOME] = home
@@ -130,14 +109,14 @@ def _forwarding_signals() -> Iterator[list[subprocess.Popen[bytes]]]:
             signal.signal(signum, handler)
 
 
-def _report(app: App, since_ns: int, exporter: str) -> None:
+def _report(app: App, origin: str, exporter: str) -> None:
     """The runs the child recorded, on stderr; never changes the exit code."""
     from otel_agenttrace.exporter.store import StoreError
 
     runs: list[Any] = []
     try:
         if app.home.exists():
-            runs = [r for r in app.store().list_runs(limit=100) if r.started_ns >= since_ns]
+            runs = app.store().list_runs(limit=100, origin=origin)
     except StoreError as exc:
         note(f"cannot list the recorded runs: {exc}")
         return
@@ -151,9 +130,11 @@ def _report(app: App, since_ns: int, exporter: str) -> None:
         return
     for run in reversed(runs[:MAX_REPORTED]):  # oldest first, the newest last: next to the prompt
         short = run.run_id[:12]
+        lost = f", lost {run.lost_spans} spans" if run.lost_spans else ""
         note(
-            f"run {short} {run.workflow or '-'} {run.status}, {run.steps} steps, {_format.duration(run.duration_ms)},"
-            f" tokens in/out {_format.tokens(run.input_tokens, run.output_tokens)} → agenttrace show {short}"
+            f"run {short} {run.workflow or '-'} {run.status}{lost}, {run.steps} steps,"
+            f" {_format.duration(run.duration_ms)}, tokens in/out {_format.tokens(run.input_tokens, run.output_tokens)}"
+            f" → agenttrace show {short}"
         )
     if len(runs) > MAX_REPORTED:
         note(f"… and {len(runs) - MAX_REPORTED} more runs (agenttrace list)")
@@ -171,18 +152,19 @@ def run_command(app: App, workflow: str | None, command: tuple[str, ...]) -> Non
     """Run CMD with agenttrace recording every run: no code change needed.
 
     \b
-    CMD runs under opentelemetry-instrument with OTEL_TRACES_EXPORTER=agenttrace
-    (unless set), OTEL_METRICS_EXPORTER/OTEL_LOGS_EXPORTER=none (unless set),
-    OTEL_SERVICE_NAME=<script name> (unless set), OTEL_BSP_SCHEDULE_DELAY=200
-    (unless set). Exits with CMD's exit code; lists the recorded runs on stderr.
+    CMD runs under opentelemetry-instrument with, unless set:
+    OTEL_TRACES_EXPORTER=agenttrace, OTEL_METRICS_EXPORTER/OTEL_LOGS_EXPORTER=none
+    (OTLP when an endpoint for them is set), OTEL_SERVICE_NAME=<script name>,
+    OTEL_PYTHON_DISTRO/OTEL_PYTHON_CONFIGURATOR=agenttrace, OTEL_BSP_SCHEDULE_DELAY=200.
+    Exits with CMD's exit code; lists the runs CMD recorded on stderr.
       agenttrace run -- python my_agent.py --topic whales
       agenttrace run --workflow nightly --home /tmp/runs -- python -m my_agent
     """
     home = os.path.abspath(app.home)
-    environment = child_environment(os.environ, command, home, workflow)
+    origin = uuid.uuid4().hex
+    environment = child_environment(os.environ, command, home, workflow, origin)
     executable = _resolve(command[0], environment.get("PATH"))
     argv = [*launcher(executable), *command[1:]]
-    since_ns = time.time_ns()
     with _forwarding_signals() as children:
         try:
             child = subprocess.Popen(argv, env=environment)
@@ -192,5 +174,5 @@ def run_command(app: App, workflow: str | None, command: tuple[str, ...]) -> Non
         code = child.wait()
     if code < 0:  # killed by a signal: report it the way a shell does
         code = 128 - code
-    _report(app, since_ns, environment["OTEL_TRACES_EXPORTER"])
+    _report(app, origin, environment["OTEL_TRACES_EXPORTER"])
     sys.exit(code)

@@ -2,7 +2,9 @@
 
 The exporter's `export()` only appends the batch to a bounded queue, so a backend that is down,
 slow or refusing never delays the local store or the instrumented program. When the queue is full
-the oldest batch is dropped and counted. Forwarded copies have content attributes stripped unless
+the oldest batch is dropped and counted. Shutdown takes at most `SHUTDOWN_BUDGET_S` (2 s) in all,
+however dead or slow the backend, and ends with one line saying how many spans were not forwarded
+(failed, dropped or still queued). Forwarded copies have content attributes stripped unless
 the user opted in to content (SPAN_ONLY, EVENT_ONLY or SPAN_AND_EVENT: see docs/privacy.md); span
 start records are never forwarded.
 """
@@ -16,7 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from typing import Final
+from typing import Any, Final
 
 from opentelemetry.environment_variables import OTEL_TRACES_EXPORTER
 from opentelemetry.sdk.environment_variables import (
@@ -26,18 +28,20 @@ from opentelemetry.sdk.environment_variables import (
     OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
 )
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_agenttrace import semconv
-from otel_agenttrace._capture import content_mode_from_env, forward_content
+from otel_agenttrace import _settings, semconv
+from otel_agenttrace._capture import forward_content
 from otel_agenttrace.environment_variables import AGENTTRACE_FORWARD
 from otel_agenttrace.exporter._streak import FailureStreak
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUEUED_SPANS: Final = 8192
-# How long shutdown waits for the backend to take what is queued; then retries are cut short.
-SHUTDOWN_DRAIN_S: Final = 5.0
+# The whole of shutdown (draining the queue, stopping the exporter, joining its thread) fits in this:
+# a backend that is down or never answers must not hold up the program's exit.
+SHUTDOWN_BUDGET_S: Final = 2.0
+SHUTDOWN_DRAIN_S: Final = SHUTDOWN_BUDGET_S  # the former name
 WARN_INTERVAL_S: Final = 60.0
 
 _OWN_NAME: Final = "agenttrace"  # our own entry point: forwarding to it would loop
@@ -50,8 +54,9 @@ _CONTENT: Final = semconv.CONTENT_ATTRIBUTES
 
 def forward_name_from_env(environ: Mapping[str, str] | None = None) -> str:
     """The forward target AGENTTRACE_FORWARD names, or its default: `otlp` when an OTLP endpoint is set."""
-    env = os.environ if environ is None else environ
-    name = env.get(AGENTTRACE_FORWARD, "").strip().lower()
+    settings = _settings.current() if environ is None else None
+    env = settings.environ if settings is not None else environ or {}
+    name = settings.forward if settings is not None else env.get(AGENTTRACE_FORWARD, "").strip().lower()
     if name:
         return name
     if not (env.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or env.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
@@ -59,21 +64,15 @@ def forward_name_from_env(environ: Mapping[str, str] | None = None) -> str:
     sdk_exporters = {n.strip().lower() for n in env.get(OTEL_TRACES_EXPORTER, "").split(",")}
     if sdk_exporters & _OTLP_NAMES:
         # OTEL_TRACES_EXPORTER=agenttrace,otlp: the SDK ships to the endpoint itself; a second copy would duplicate.
-        # That exporter sends spans as they are: content the user kept local would leave with them.
-        if not forward_content(content_mode_from_env(dict(env))):
-            _log.warning(
-                "agenttrace: OTEL_TRACES_EXPORTER includes an OTLP exporter, which sends message content that"
-                " is meant to stay local; set OTEL_TRACES_EXPORTER=agenttrace (it forwards to"
-                " OTEL_EXPORTER_OTLP_ENDPOINT itself, without content)"
-            )
+        # Content the user kept local is beside the span, not on it: that exporter sends metadata only.
         return "none"
     return "otlp"
 
 
 def exporter_from_env(environ: Mapping[str, str] | None = None) -> SpanExporter | None:
     """The exporter to forward to, built the way OTel builds it (the OTLP exporters read OTEL_EXPORTER_OTLP_*)."""
-    env = os.environ if environ is None else environ
-    name = forward_name_from_env(env)
+    env = _settings.current().environ if environ is None else environ
+    name = forward_name_from_env(environ)
     if name == "none":
         return None
     if name == "otlp":
@@ -166,6 +165,65 @@ def _strip_event(event: Event) -> Event:
     return Event(event.name, {k: v for k, v in attributes.items() if k not in _CONTENT}, event.timestamp)
 
 
+def _clean(value: object) -> object:
+    if isinstance(value, str):
+        return value if value.isascii() else value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, (tuple, list)):
+        return tuple(_clean(v) for v in value)
+    return value
+
+
+def _encodable_text(value: object) -> bool:
+    if isinstance(value, str):
+        if value.isascii():
+            return True
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, (tuple, list)):
+        return all(_encodable_text(v) for v in value)
+    return True
+
+
+def _encodable_attributes(attributes: Mapping[str, object] | None) -> bool:
+    return not attributes or all(_encodable_text(k) and _encodable_text(v) for k, v in attributes.items())
+
+
+def _clean_attributes(attributes: Mapping[str, object] | None) -> dict[str, Any]:
+    return {str(_clean(k)): _clean(v) for k, v in (attributes or {}).items()}
+
+
+def encodable(span: ReadableSpan) -> ReadableSpan:
+    """The span, or a copy whose strings are valid UTF-8 (a lone surrogate becomes `?`).
+
+    Protobuf refuses a string with a lone surrogate, and one such value would fail the whole batch;
+    this way it spoils only itself. Only the name, attributes and event attributes are checked: those
+    are where program data goes.
+    """
+    if (
+        _encodable_text(span.name)
+        and _encodable_attributes(span.attributes)
+        and all(_encodable_attributes(e.attributes) for e in span.events)
+    ):
+        return span
+    return ReadableSpan(
+        name=str(_clean(span.name)),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=_clean_attributes(span.attributes),
+        events=[Event(str(_clean(e.name)), _clean_attributes(e.attributes), e.timestamp) for e in span.events],
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
 def _is_start_record(span: ReadableSpan) -> bool:
     attributes = span.attributes
     return bool(attributes and attributes.get(semconv.AGENTTRACE_SPAN_STARTED))
@@ -183,7 +241,7 @@ class Forwarder:
         *,
         forward_content: bool,
         max_queued_spans: int = DEFAULT_MAX_QUEUED_SPANS,
-        drain_timeout_s: float = SHUTDOWN_DRAIN_S,
+        drain_timeout_s: float = SHUTDOWN_BUDGET_S,
     ) -> None:
         self.exporter = exporter
         self.forward_content = forward_content
@@ -191,10 +249,11 @@ class Forwarder:
         self._drain_timeout_s = drain_timeout_s
         self._queue: collections.deque[Sequence[ReadableSpan]] = collections.deque()
         self._queued = 0
-        self._busy = False
+        self._busy = 0  # spans of the batch being exported, 0 when idle
         self._closed = False
         self._cond = threading.Condition()
         self.dropped_spans = 0
+        self.failed_spans = 0
         self._unreported = 0
         self._next_warning = 0.0
         self._failures = FailureStreak(_log)
@@ -208,7 +267,8 @@ class Forwarder:
                     forwarder._cond = threading.Condition()
                     forwarder._queue.clear()
                     forwarder._queued = 0
-                    forwarder._busy = False
+                    forwarder._busy = 0
+                    forwarder.dropped_spans = forwarder.failed_spans = forwarder._unreported = 0
                     forwarder._thread = forwarder._start_thread()
 
             os.register_at_fork(after_in_child=_after_fork)
@@ -262,26 +322,34 @@ class Forwarder:
                     return
                 batch = self._queue.popleft()
                 self._queued -= len(batch)
-                self._busy = True
+                self._busy = len(batch)
+            failed = 0
             try:
-                self._export(batch)
+                failed = self._export(batch)
             finally:
                 with self._cond:
-                    self._busy = False
+                    self._busy = 0
+                    self.failed_spans += failed
                     self._cond.notify_all()
 
-    def _export(self, batch: Sequence[ReadableSpan]) -> None:
+    def _export(self, batch: Sequence[ReadableSpan]) -> int:
+        """Export one batch; the number of spans that did not reach the backend."""
+        spans: list[ReadableSpan] = []
         try:
             spans = [s for s in batch if not _is_start_record(s)]
             if not self.forward_content:
                 spans = [strip_content(s) for s in spans]
+            spans = [encodable(s) for s in spans]
             if not spans:
-                return
-            self.exporter.export(spans)
+                return 0
+            result = self.exporter.export(spans)
         except Exception as exc:  # the real exporters log their own failures; this is for the unexpected
             self._failures.failed("agenttrace: forwarding spans failed: %s", exc)
-            return
+            return len(spans)
+        if result is not SpanExportResult.SUCCESS:
+            return len(spans)
         self._failures.succeeded()
+        return 0
 
     def force_flush(self, timeout_millis: float = 30000) -> bool:
         """Wait until everything queued has been handed to the exporter (or the timeout passes)."""
@@ -298,31 +366,42 @@ class Forwarder:
             return False
 
     def shutdown(self, timeout_millis: float = 30000) -> None:
-        """Give the backend a few seconds to take what is queued, then stop (cutting retries short)."""
+        """Give the backend what is left of the shutdown budget, then stop; one line on what was not forwarded."""
         deadline = time.monotonic() + min(timeout_millis / 1000, self._drain_timeout_s)
         with self._cond:
             if self._closed:
                 return
             self._closed = True
             self._cond.notify_all()
+            # Keep a quarter of the budget for stopping the exporter and its thread.
+            drain_until = deadline - self._drain_timeout_s / 4
             while (self._queue or self._busy) and self._thread.is_alive():
-                remaining = deadline - time.monotonic()
+                remaining = drain_until - time.monotonic()
                 if remaining <= 0:
                     break
                 self._cond.wait(remaining)
             left = self._queued
             self._queue.clear()
             self._queued = 0
+        # The OTLP exporters abort their retry back-off on shutdown, which frees the thread; a request
+        # stuck on a socket is not waited for (the threads are daemons).
+        stopper = threading.Thread(target=self._stop_exporter, name="AgentTraceForwarderShutdown", daemon=True)
+        stopper.start()
+        stopper.join(max(0.0, deadline - time.monotonic()))
+        if self._thread is not threading.current_thread():
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            in_flight = self._busy
+            lost = left + in_flight + self.failed_spans + self.dropped_spans
+        if lost:
+            _log.warning(
+                "agenttrace: %d spans could not be forwarded to the OTLP backend (the local run store has them all)",
+                lost,
+            )
+        self._unreported = 0
+
+    def _stop_exporter(self) -> None:
         try:
-            # The OTLP exporters abort their retry back-off on shutdown, which frees the thread.
             self.exporter.shutdown()
         except Exception as exc:
             _log.debug("agenttrace: forward exporter shutdown failed: %s", exc)
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=1.0)
-        if left or self._unreported:
-            _log.warning(
-                "agenttrace: %d spans were not forwarded before shutdown (the backend did not take them)",
-                left + self._unreported,
-            )
-            self._unreported = 0

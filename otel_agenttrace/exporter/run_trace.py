@@ -10,19 +10,22 @@ from __future__ import annotations
 import enum
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_agenttrace import semconv
+from otel_agenttrace import _logging, semconv
+from otel_agenttrace._beside import CHANNEL
 from otel_agenttrace.exporter._forward import Forwarder, exporter_from_env, forward_content_from_env
 from otel_agenttrace.exporter._inflight import InFlightRecorder, install_inflight_recorder
 from otel_agenttrace.exporter._records import SpanRecord, from_readable_span
 from otel_agenttrace.exporter._streak import FailureStreak
 from otel_agenttrace.exporter.store import RunStore
+from otel_agenttrace.replay._channel import CHANNEL as RECORDINGS
+from otel_agenttrace.replay._channel import write_pending as write_recordings
 
 _log = logging.getLogger(__name__)
 
@@ -62,6 +65,9 @@ class RunTraceExporter(SpanExporter):
         inflight: bool | None = None,
     ) -> None:
         self._shutdown_done = False
+        _logging.install()
+        # Content beside the span (the switch unset) flows only while a run-trace exporter is open.
+        CHANNEL.open()
         self._store_failures = FailureStreak(_log)
         self._owns_store = not isinstance(store, RunStore)
         self.store: RunStore | None
@@ -80,6 +86,8 @@ class RunTraceExporter(SpanExporter):
                 self.recorder = install_inflight_recorder(trace.get_tracer_provider(), self.store)
             except Exception as exc:
                 _log.warning("agenttrace: cannot record span starts: %s", exc)
+        if self.store is not None:
+            RECORDINGS.attach()  # replay recordings now have a store to go to
         target = exporter_from_env() if forward is FROM_ENV else forward
         self.forwarder: Forwarder | None = None
         if target is not None:
@@ -100,11 +108,14 @@ class RunTraceExporter(SpanExporter):
     def _record(self, spans: Sequence[ReadableSpan]) -> bool:
         store = self.store
         if store is None:
+            for span in spans:
+                CHANNEL.take(span)  # nothing leaves it behind
             return True
         try:
             finished: list[SpanRecord] = []
             starts: list[SpanRecord] = []
             for span in spans:
+                content = CHANNEL.take(span)
                 try:
                     record = from_readable_span(span)
                 except Exception as exc:
@@ -115,22 +126,35 @@ class RunTraceExporter(SpanExporter):
                     record.end_ns = None
                     starts.append(record)
                 else:
+                    if content:
+                        record.attributes.update(content)
                     finished.append(record)
             # Starts first: a span whose start record and end share a batch must end up finished.
             if starts:
                 store.write_starts(starts)
             store.write_spans(finished)
+            write_recordings(store)
         except Exception as exc:
             self._store_failures.failed("agenttrace: cannot record spans in %s: %s", store.path, exc)
             return False
         self._store_failures.succeeded("agenttrace: recording spans in %s again", store.path)
         return True
 
+    def record_lost(self, counts: Mapping[str, int]) -> None:
+        """Spans of these runs (trace id -> count) were dropped before they reached us: the store marks the runs."""
+        if self.store is not None and counts:
+            try:
+                self.store.add_lost(counts)
+            except Exception as exc:
+                self._store_failures.failed("agenttrace: cannot record lost spans in %s: %s", self.store.path, exc)
+
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         ok = True
         try:
             if self.recorder is not None:
                 ok = self.recorder.flush()
+            if self.store is not None:
+                write_recordings(self.store)
             if self.forwarder is not None:
                 ok = self.forwarder.force_flush(timeout_millis) and ok
         except Exception as exc:
@@ -142,12 +166,16 @@ class RunTraceExporter(SpanExporter):
         if self._shutdown_done:
             return
         self._shutdown_done = True
+        CHANNEL.close()
         try:
             if self.recorder is not None:
                 # Before the store closes: spans still open now are recorded as incomplete.
                 self.recorder.shutdown()
             if self.forwarder is not None:
                 self.forwarder.shutdown(timeout_millis)
+            if self.store is not None:
+                RECORDINGS.detach()
+                write_recordings(self.store, final=True)
             if self.store is not None and self._owns_store:
                 self.store.close()
         except Exception as exc:

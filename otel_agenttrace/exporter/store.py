@@ -14,6 +14,13 @@ an index on single finished spans.
 Several processes may write one store at once: WAL, a busy timeout, `BEGIN IMMEDIATE` and a retry
 on "database is locked". A file that is not ours (garbage, or another application's SQLite db) is
 refused with a `StoreError`, never overwritten or migrated.
+
+The store holds prompts and outputs: its directory is created 0700 and its files 0600, and a
+writer tightens the modes of an existing store it opens. Readers (`read_only=True`) open the file
+read-only and never create, chmod or migrate anything, so a store in a read-only place can be read.
+Two side tables were added after schema 1 without a version bump (older versions ignore them):
+`lost` counts spans of a run that the pipeline had to drop, `origins` remembers which `agenttrace
+run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run.
 """
 
 from __future__ import annotations
@@ -33,8 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from otel_agenttrace import semconv
-from otel_agenttrace.environment_variables import AGENTTRACE_HOME, AGENTTRACE_MAX_AGE, AGENTTRACE_MAX_RUNS
+from otel_agenttrace import _settings, semconv
+from otel_agenttrace._settings import parse_age  # noqa: F401  (re-exported)
+from otel_agenttrace.environment_variables import AGENTTRACE_HOME, AGENTTRACE_RUN_ORIGIN
 from otel_agenttrace.exporter._records import SpanEvent, SpanRecord
 
 _log = logging.getLogger(__name__)
@@ -58,6 +66,12 @@ _LOCK_RETRIES: Final = 5
 _MIN_PREFIX: Final = 4
 _CHUNK: Final = 500  # bound parameters per IN (...) list, well under SQLite's limit
 _HEX: Final = frozenset("0123456789abcdef")
+_ZERO_TRACE_ID: Final = "0" * 32  # the W3C/OTel invalid trace id: never a run
+DIR_MODE: Final = 0o700
+FILE_MODE: Final = 0o600
+_DB_SUFFIXES: Final = ("", "-wal", "-shm", "-journal")
+# Pages given back per incremental_vacuum step: small steps keep each write transaction short.
+VACUUM_STEP_PAGES: Final = 2048
 
 _T = TypeVar("_T")
 
@@ -85,49 +99,30 @@ class RunSummary:
     input_tokens: int
     output_tokens: int
     models: list[str] = field(default_factory=list)
+    lost_spans: int = 0  # spans of this run the pipeline dropped (queue full at exit, writer stalled)
 
 
 # --- configuration ----------------------------------------------------------------------------
 
-_AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_AGE_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-
-
-def parse_age(text: str) -> float:
-    """`30d`, `12h`, `90m`, `3600s`, `3600` -> seconds. Raises ValueError on anything else."""
-    match = _AGE_RE.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (expected e.g. 30d, 12h, 90m, 3600s)")
-    return float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
-
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    return Path(env.get(AGENTTRACE_HOME) or DEFAULT_HOME)
+    if environ is None:
+        return _settings.current().home
+    return Path(environ.get(AGENTTRACE_HOME) or DEFAULT_HOME)
 
 
 def retention_from_env(environ: Mapping[str, str] | None = None) -> tuple[int | None, float | None]:
     """(max_runs, max_age_s) from AGENTTRACE_MAX_RUNS / AGENTTRACE_MAX_AGE; None means unlimited."""
+    if environ is None:
+        settings = _settings.current()
+        return settings.max_runs, settings.max_age_s
+    return _settings.retention(environ)
+
+
+def origin_from_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """The `agenttrace run` invocation this process belongs to (AGENTTRACE_RUN_ORIGIN), if any."""
     env = os.environ if environ is None else environ
-    max_runs: int | None = DEFAULT_MAX_RUNS
-    raw = env.get(AGENTTRACE_MAX_RUNS, "").strip()
-    if raw:
-        try:
-            max_runs = int(raw)
-            if max_runs < 0:
-                raise ValueError(raw)
-        except ValueError:
-            _log.warning("%s=%r is not a count >= 0; keeping %d runs", AGENTTRACE_MAX_RUNS, raw, DEFAULT_MAX_RUNS)
-            max_runs = DEFAULT_MAX_RUNS
-    max_age: float | None = DEFAULT_MAX_AGE_S
-    raw = env.get(AGENTTRACE_MAX_AGE, "").strip()
-    if raw:
-        try:
-            max_age = parse_age(raw)
-        except ValueError:
-            _log.warning("%s=%r is not a duration like 30d or 12h; using 30d", AGENTTRACE_MAX_AGE, raw)
-            max_age = DEFAULT_MAX_AGE_S
-    return (max_runs or None, max_age or None)
+    return env.get(AGENTTRACE_RUN_ORIGIN, "").strip() or None
 
 
 # --- encoding ---------------------------------------------------------------------------------
@@ -141,8 +136,31 @@ def _jsonable(value: object) -> object:
 
 
 # One pre-built encoder: the C fast path, compact separators, no ASCII escaping of content.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable).encode
+_encode_raw = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable).encode
 _decode = json.loads
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encode(value: object) -> str:
+    """JSON text that SQLite can store whatever Python strings it holds.
+
+    A lone surrogate (a `surrogateescape`-decoded argument, say) cannot be encoded as UTF-8: it is
+    replaced by U+FFFD, so a bad value spoils only its own characters, never the batch it came in.
+    """
+    text = _encode_raw(value)
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
+
+# Replay recordings (otel_agenttrace/replay): one compressed entry per exchange or tool result, kept
+# beside the run's spans and deleted with them. Created on open too: stores made before it existed lack it.
+_RECORDINGS_TABLE: Final = """CREATE TABLE IF NOT EXISTS recordings (
+        id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL)"""
+_RECORDINGS_INDEX: Final = """CREATE INDEX IF NOT EXISTS recordings_by_run ON recordings (trace_id)"""
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
@@ -179,6 +197,12 @@ _SCHEMA: Final = (
         output_tokens INTEGER NOT NULL DEFAULT 0,
         models TEXT NOT NULL DEFAULT '[]')""",
     """CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_ns)""",
+    _RECORDINGS_TABLE,
+)
+# Added after schema 1; created on open by writers when missing (older versions never read them).
+_SIDE_TABLES: Final = (
+    """CREATE TABLE IF NOT EXISTS lost (run_id TEXT PRIMARY KEY, spans INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS origins (origin TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (origin, run_id))""",
 )
 
 _RUN_COLUMNS: Final = (
@@ -346,7 +370,7 @@ class _Resources:
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:
-    run = _Run(row[0], row)
+    run = _Run(row[0], row[:-1])
     started = run.started_ns or 0
     if run.root_status == "ERROR":
         status = "error"
@@ -364,7 +388,16 @@ def _summary(row: Sequence[Any]) -> RunSummary:
         input_tokens=run.input_tokens,
         output_tokens=run.output_tokens,
         models=run.models,
+        lost_spans=int(row[-1] or 0),
     )
+
+
+def _valid(records: Sequence[SpanRecord]) -> Sequence[SpanRecord]:
+    # The all-zero trace id is invalid (W3C Trace Context, OTel): such a span belongs to no run.
+    if any(r.trace_id == _ZERO_TRACE_ID for r in records):
+        _log.debug("agenttrace: skipping spans with the invalid all-zero trace id")
+        return [r for r in records if r.trace_id != _ZERO_TRACE_ID]
+    return records
 
 
 def _entry(r: SpanRecord, end_ns: int | None) -> list[Any]:
@@ -404,15 +437,22 @@ def _record(trace_id: str, entry: list[Any], resource: dict[str, Any]) -> SpanRe
 
 
 class RunStore:
-    """The embedded run store. Thread-safe; one SQLite connection per process and store."""
+    """The embedded run store. Thread-safe; one SQLite connection per process and store.
 
-    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+    `read_only=True` (the reading commands): the file is opened read-only; a missing file reads as
+    an empty store; nothing is created or changed.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> None:
         self.home = Path(home) if home is not None else default_home()
         self.path = self.home / DB_FILE
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._closed = False
+        self._side_tables = True
         self._retention = retention_from_env()
+        self._origin = None if read_only else origin_from_env()
         self._next_retention = 0.0  # the first write of a process applies retention
         self._pid = os.getpid()
         self._conn = self._open()
@@ -429,10 +469,14 @@ class RunStore:
     # -- lifecycle --------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        if self.read_only:
+            return self._open_read_only()
+        created = not self.home.exists()
         try:
-            self.home.mkdir(parents=True, exist_ok=True)
+            self.home.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"cannot create the run store directory {self.home}: {exc.strerror or exc}") from None
+        self._tighten_modes(created)
         try:
             conn = sqlite3.connect(
                 self.path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
@@ -442,17 +486,98 @@ class RunStore:
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             self._check_or_create(conn)
+            with contextlib.suppress(sqlite3.OperationalError):  # a read-only store of an older version
+                conn.execute(_RECORDINGS_TABLE)
+                conn.execute(_RECORDINGS_INDEX)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 _log.debug("run store %s is in %s journal mode, not WAL", self.path, mode)
             conn.execute("PRAGMA synchronous = NORMAL")
+            self._ensure_side_tables(conn)
         except StoreError:
             conn.close()
             raise
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StoreError(f"{self.path} is not a usable agenttrace run store: {exc}") from None
+        # SQLite creates -wal and -shm with the database file's mode; fix ones an older version left.
+        self._tighten_files()
         return conn
+
+    def _tighten_modes(self, created: bool) -> None:
+        """Directory 0700 (when we made it, or it holds nothing but a store), database file 0600."""
+        try:
+            ours = created or set(os.listdir(self.home)) <= {DB_FILE + suffix for suffix in _DB_SUFFIXES}
+            if ours and os.stat(self.home).st_mode & 0o077:
+                os.chmod(self.home, DIR_MODE)
+            # Create the file ourselves, 0600 whatever the umask: SQLite would create it 0644.
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, FILE_MODE))
+        except OSError as exc:  # not ours to change (another user's store, a read-only mount): open as it is
+            _log.debug("cannot set the modes of the run store %s: %s", self.home, exc)
+        self._tighten_files()
+
+    def _tighten_files(self) -> None:
+        for suffix in _DB_SUFFIXES:
+            path = f"{self.path}{suffix}"
+            try:
+                if os.stat(path).st_mode & 0o077:
+                    os.chmod(path, FILE_MODE)
+            except OSError:
+                continue
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not self.path.exists():
+            # Nothing recorded yet: an empty schema in memory reads like an empty store.
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            for statement in (*_SCHEMA, *_SIDE_TABLES):
+                conn.execute(statement)
+            return conn
+        uri = self.path.resolve().as_uri()
+        last: sqlite3.Error | None = None
+        # mode=ro first (sees other writers' live WAL); immutable=1 when even the -shm cannot be made
+        # (a read-only directory): then the file is read as it is on disk.
+        for query in ("?mode=ro", "?immutable=1"):
+            try:
+                conn = sqlite3.connect(
+                    uri + query, uri=True, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                    check_same_thread=False,
+                )
+                conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                last = exc
+                continue
+            try:
+                if app_id != APPLICATION_ID:
+                    if app_id != 0 or self._has_tables(conn):
+                        raise self._foreign()
+                    raise StoreError(f"{self.path} is not an agenttrace run store (it is empty)")
+                self._check_version(conn)
+                names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                self._side_tables = {"lost", "origins"} <= names
+            except StoreError:
+                conn.close()
+                raise
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                last = exc
+                continue
+            return conn
+        raise StoreError(f"cannot read the run store {self.path}: {last}")
+
+    def _ensure_side_tables(self, conn: sqlite3.Connection) -> None:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if {"lost", "origins"} <= names:
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SIDE_TABLES:
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
 
     def _check_or_create(self, conn: sqlite3.Connection) -> None:
         for attempt in range(_LOCK_RETRIES):
@@ -504,7 +629,7 @@ class RunStore:
                 return
             if app_id != 0 or self._has_tables(conn):
                 raise self._foreign()
-            for statement in _SCHEMA:
+            for statement in (*_SCHEMA, *_SIDE_TABLES):
                 conn.execute(statement)
             conn.executemany(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
@@ -556,6 +681,8 @@ class RunStore:
 
     def _write(self, body: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run `body` in one IMMEDIATE transaction, retrying when another writer holds the lock."""
+        if self.read_only:
+            raise StoreError(f"the run store {self.path} is open read-only")
         with self._lock:
             conn = self._connection()
             for attempt in range(_LOCK_RETRIES):
@@ -598,15 +725,53 @@ class RunStore:
 
     def write_spans(self, records: Sequence[SpanRecord]) -> None:
         """Write finished spans (one transaction). A finished span replaces its start record."""
+        records = _valid(records)
         if records:
             self._write(lambda conn: self._write_finished(conn, records))
             self._maybe_apply_retention()
 
+    def write_recordings(self, entries: Sequence[tuple[str, str, bytes]]) -> None:
+        """Replay recording entries (trace_id, kind, compressed data), in one transaction."""
+        if entries:
+            self._write(
+                lambda conn: conn.executemany("INSERT INTO recordings (trace_id, kind, data) VALUES (?, ?, ?)", entries)
+            )
+
+    def recordings(self, run_id: str) -> list[tuple[str, bytes]]:
+        """The run's replay recording entries (kind, compressed data), in the order they were written."""
+        with self._read() as conn:
+            try:
+                rows = conn.execute(
+                    "SELECT kind, data FROM recordings WHERE trace_id = ? ORDER BY id", (run_id,)
+                ).fetchall()
+            except sqlite3.OperationalError:  # no such table: a read-only store made before recordings
+                return []
+        return [(kind, bytes(data)) for kind, data in rows]
+
     def write_starts(self, records: Sequence[SpanRecord]) -> None:
         """Write start records of in-flight spans (end_ns is ignored); a span already started is kept."""
+        records = _valid(records)
         if records:
             self._write(lambda conn: self._write_starts(conn, records))
             self._maybe_apply_retention()
+
+    def add_lost(self, counts: Mapping[str, int]) -> None:
+        """Count spans of runs (trace id -> spans) that were dropped before they reached the store."""
+        rows = [(trace_id, n) for trace_id, n in counts.items() if n > 0 and trace_id != _ZERO_TRACE_ID]
+        if rows:
+            self._write(
+                lambda conn: conn.executemany(
+                    "INSERT INTO lost (run_id, spans) VALUES (?, ?)"
+                    " ON CONFLICT (run_id) DO UPDATE SET spans = spans + excluded.spans",
+                    rows,
+                )
+            )
+
+    def _note_origin(self, conn: sqlite3.Connection, trace_ids: Iterator[str]) -> None:
+        if self._origin is not None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO origins (origin, run_id) VALUES (?, ?)", [(self._origin, t) for t in trace_ids]
+            )
 
     @staticmethod
     def _group(conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> dict[tuple[str, int | None], list[Any]]:
@@ -656,6 +821,7 @@ class RunStore:
                 (trace_id, resource_id, len(entries), _encode(entries)),
             )
         self._save_runs(conn, runs)
+        self._note_origin(conn, iter(runs))
 
     def _write_starts(self, conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> None:
         groups = self._group(conn, records)
@@ -670,6 +836,7 @@ class RunStore:
             ).rowcount
             run.open += max(0, inserted)
         self._save_runs(conn, runs)
+        self._note_origin(conn, iter(runs))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -703,17 +870,31 @@ class RunStore:
             record.resource = dict(record.resource)
         return sorted(by_id.values(), key=lambda r: r.start_ns)
 
-    def list_runs(self, limit: int = 20) -> list[RunSummary]:
-        """The newest runs first (by start time)."""
+    def _columns(self) -> str:
+        lost = "(SELECT spans FROM lost WHERE lost.run_id = runs.run_id)" if self._side_tables else "0"
+        return f"{_RUN_COLUMNS}, coalesce({lost}, 0)"
+
+    def list_runs(self, limit: int = 20, *, origin: str | None = None) -> list[RunSummary]:
+        """The newest runs first (by start time); with `origin`, only runs that `agenttrace run` invocation wrote."""
+        limit = max(0, min(limit, 2**62))
         with self._read() as conn:
-            rows = conn.execute(
-                f"SELECT {_RUN_COLUMNS} FROM runs ORDER BY started_ns DESC, run_id DESC LIMIT ?", (max(0, limit),)
-            ).fetchall()
+            if origin is None:
+                rows = conn.execute(
+                    f"SELECT {self._columns()} FROM runs ORDER BY started_ns DESC, run_id DESC LIMIT ?", (limit,)
+                ).fetchall()
+            elif not self._side_tables:
+                rows = []
+            else:
+                rows = conn.execute(
+                    f"SELECT {self._columns()} FROM runs WHERE run_id IN (SELECT run_id FROM origins WHERE origin = ?)"
+                    " ORDER BY started_ns DESC, run_id DESC LIMIT ?",
+                    (origin, limit),
+                ).fetchall()
         return [_summary(row) for row in rows]
 
     def run(self, run_id: str) -> RunSummary | None:
         with self._read() as conn:
-            row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            row = conn.execute(f"SELECT {self._columns()} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
         return _summary(row) if row else None
 
     def last_run_id(self) -> str | None:
@@ -724,7 +905,7 @@ class RunStore:
     def resolve(self, prefix: str) -> str:
         """A full or abbreviated (at least 4 hex characters) run id -> the full run id."""
         text = prefix.strip().lower()
-        if len(text) < _MIN_PREFIX or len(text) > 32 or not _HEX.issuperset(text):
+        if len(text) < _MIN_PREFIX or len(text) > 32 or not _HEX.issuperset(text) or text == _ZERO_TRACE_ID:
             raise UnknownRunError(
                 f"not a run id: {prefix!r} (give at least {_MIN_PREFIX} of its 32 hexadecimal characters)"
             )
@@ -737,7 +918,9 @@ class RunStore:
         if not rows:
             raise UnknownRunError(f"no run {prefix!r} in {self.path}")
         if len(rows) > 1:
-            shown = ", ".join(row[0][:12] for row in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            from otel_agenttrace._ids import distinct_prefixes
+
+            shown = distinct_prefixes([row[0] for row in rows[:5]]) + (", ..." if len(rows) > 5 else "")
             raise AmbiguousRunError(f"run id {prefix!r} is ambiguous: it matches {shown}; give more characters")
         return str(rows[0][0])
 
@@ -791,7 +974,10 @@ class RunStore:
             marks = ",".join("?" * len(chunk))
             conn.execute(f"DELETE FROM chunks WHERE trace_id IN ({marks})", tuple(chunk))
             conn.execute(f"DELETE FROM starts WHERE trace_id IN ({marks})", tuple(chunk))
+            conn.execute(f"DELETE FROM recordings WHERE trace_id IN ({marks})", tuple(chunk))
             conn.execute(f"DELETE FROM runs WHERE run_id IN ({marks})", tuple(chunk))
+            conn.execute(f"DELETE FROM lost WHERE run_id IN ({marks})", tuple(chunk))
+            conn.execute(f"DELETE FROM origins WHERE run_id IN ({marks})", tuple(chunk))
 
         # Small transactions: other writers are never held up for long.
         for chunk in _chunks(doomed, 50):
@@ -802,6 +988,37 @@ class RunStore:
                 " UNION SELECT resource_id FROM starts WHERE resource_id IS NOT NULL)"
             )
         )
-        with self._lock, contextlib.suppress(sqlite3.Error):
-            self._connection().execute("PRAGMA incremental_vacuum").fetchall()  # it frees pages as it steps
+        self.vacuum()
         return len(doomed)
+
+    def vacuum(self, max_steps: int | None = None) -> int:
+        """Give free pages back to the file system, `VACUUM_STEP_PAGES` per short write transaction.
+
+        Needs a store created with auto_vacuum=INCREMENTAL (every store this version creates);
+        returns the number of pages given back.
+        """
+        if self.read_only:
+            return 0
+        freed = 0
+        steps = 0
+        with self._lock:
+            while max_steps is None or steps < max_steps:
+                steps += 1
+                try:
+                    conn = self._connection()
+                    before = int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+                    if before == 0:
+                        break
+                    # Through executescript: sqlite3's execute() steps this pragma once, freeing one page.
+                    conn.executescript(f"BEGIN IMMEDIATE; PRAGMA incremental_vacuum({VACUUM_STEP_PAGES}); COMMIT;")
+                    done = before - int(conn.execute("PRAGMA freelist_count").fetchone()[0])
+                except sqlite3.Error as exc:  # housekeeping: another writer busy, disk trouble — next time
+                    if self._conn is not None and self._conn.in_transaction:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._conn.execute("ROLLBACK")
+                    _log.debug("run store vacuum stopped: %s", exc)
+                    break
+                freed += done
+                if done < VACUUM_STEP_PAGES:
+                    break
+        return freed

@@ -7,8 +7,7 @@ from typing import Any
 
 from opentelemetry.trace import Span
 
-from otel_agenttrace import semconv
-from otel_agenttrace._lifecycle import Telemetry
+from otel_agenttrace._lifecycle import Telemetry, record_content
 from otel_agenttrace._patch_table import report_unresolved
 
 TOOLS_CALL = "tools/call"
@@ -69,17 +68,12 @@ def apply_content(tel: Telemetry, span: Span, values: Mapping[str, Any], event: 
     Called again with every value so far when more arrives: the bookkeeping attributes
     (redaction count, truncated keys) then cover all of them, and the event is emitted once, at the end.
     """
-    policy = tel.policy
-    if not policy.enabled:
+    if not tel.policy.enabled:
         return
     present = {key: value for key, value in values.items() if value is not None}
     if not present:
         return
-    captured = policy.content(present)
-    if policy.on_span:
-        span.set_attributes(captured)
-    if event and policy.on_event:
-        span.add_event(semconv.Event.OPERATION_DETAILS, captured)
+    record_content(tel, span, (present,), getattr(span, "attributes", None), event=event)
 
 
 def report_missing_hooks(targets: Any) -> None:

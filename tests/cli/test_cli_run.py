@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from otel_agenttrace._defaults import service_name
 from otel_agenttrace.cli import run
 
 from .cli_helpers import REPO
@@ -45,14 +46,17 @@ TIMEOUT_S = 120
     ],
 )
 def test_service_name(command: list[str], name: str) -> None:
-    assert run.service_name(command) == name
+    assert service_name(command) == name
 
 
 def test_child_environment_defaults() -> None:
     child = run.child_environment(
-        {"PATH": "/bin", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "x"}, ["python", "a.py"], "/h", None
+        {"PATH": "/bin", "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "x"}, ["python", "a.py"], "/h", None, "o1"
     )
     assert child == {
+        "OTEL_PYTHON_DISTRO": "agenttrace",
+        "OTEL_PYTHON_CONFIGURATOR": "agenttrace",
+        "AGENTTRACE_RUN_ORIGIN": "o1",
         "PATH": "/bin",
         "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "x",
         "OTEL_TRACES_EXPORTER": "agenttrace",
@@ -72,12 +76,17 @@ def test_child_environment_keeps_what_the_user_set() -> None:
         "OTEL_BSP_SCHEDULE_DELAY": "5000",
         "OTEL_SERVICE_NAME": "svc",
         "AGENTTRACE_WORKFLOW": "from-env",
+        "OTEL_PYTHON_DISTRO": "distro",
+        "OTEL_PYTHON_CONFIGURATOR": "distro",
     }
-    child = run.child_environment(user, ["python", "a.py"], "/h", None)
-    assert child == {**user, "AGENTTRACE_HOME": "/h"}
+    child = run.child_environment(user, ["python", "a.py"], "/h", None, "o1")
+    assert child == {**user, "AGENTTRACE_HOME": "/h", "AGENTTRACE_RUN_ORIGIN": "o1"}
     assert run.child_environment(user, ["a"], "/h", "nightly")["AGENTTRACE_WORKFLOW"] == "nightly"
     resource = {"OTEL_RESOURCE_ATTRIBUTES": "service.name=mine,team=ml"}
     assert "OTEL_SERVICE_NAME" not in run.child_environment(resource, ["python", "a.py"], "/h", None)
+    # An OTLP endpoint: metrics and logs go there too, over the spec's default protocol.
+    endpoint = run.child_environment({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318"}, ["a"], "/h", None)
+    assert endpoint["OTEL_METRICS_EXPORTER"] == endpoint["OTEL_LOGS_EXPORTER"] == "otlp_proto_http"
 
 
 def test_launcher_is_opentelemetry_instrument_next_to_the_interpreter() -> None:
