@@ -233,11 +233,7 @@ def test_dropped_spans_leave_nothing_behind(tmp_path: Path, monkeypatch: pytest.
     provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=64, max_export_batch_size=64))
     instrumentor = AgentTraceInstrumentor()
     instrumentor.instrument(tracer_provider=provider, capture_policy=CapturePolicy(), run_root=False)
-    # This test is about the content channel: replay recordings (a channel of their own, bounded by its deque,
-    # which also remembers each trace it recorded) are off, so that their memory does not hide ours.
-    from otel_agenttrace.replay._runtime import RUNTIME
-
-    monkeypatch.setattr(RUNTIME, "policy", None)
+    # Replay recordings of the tool results are on: their channel must stay as small as the content's.
 
     @otel_agenttrace.tool("echo")
     def echo(history: list[str]) -> int:

@@ -21,6 +21,7 @@ from otel_agenttrace._beside import _anchor
 
 # Entries waiting for the exporter; the oldest are dropped when no exporter drains them fast enough.
 MAX_PENDING = 20_000
+MAX_SEEN_TRACES = 4096
 
 _seq = itertools.count()
 
@@ -73,7 +74,9 @@ class Channel:
         self.pending: dict[int, Entry] = {}
         self.consumers = 0
         self._lock = threading.Lock()
-        self._seen_traces: set[str] = set()
+        # The traces whose command line was written, newest last; bounded, so that a long-lived process making
+        # many runs does not grow with them (a trace forgotten early just gets its command line twice).
+        self._seen_traces: dict[str, None] = {}
         self.process: dict[str, Any] = {
             "argv": list(sys.argv),
             "cwd": os.getcwd(),
@@ -121,7 +124,9 @@ class Channel:
         with self._lock:
             if trace_id in self._seen_traces:
                 return False
-            self._seen_traces.add(trace_id)
+            if len(self._seen_traces) >= MAX_SEEN_TRACES:
+                self._seen_traces.pop(next(iter(self._seen_traces)))
+            self._seen_traces[trace_id] = None
             return True
 
 
