@@ -142,7 +142,7 @@ def bisect_lines(
     if pair is None:
         return [f"no divergence: {len(result.comparison.pairs)} steps identical"]
     turn = result.turn
-    where = f"turn {turn}" if turn else "before the first LLM call (turn 0)"
+    where = f"turn {turn}"
     node = f" in node {printable(result.node)}" if result.node else ""
     lines = [
         style(f"first divergent {where}{node}", bold=True),

@@ -10,8 +10,8 @@ error. Durations, tokens and cost are reported as deltas, never as a difference 
 says so (`--tolerance duration=50%`). Tool calls of one turn that ran in parallel (overlapping in time)
 are compared as a set: the order parallel calls finish in is not the agent's behaviour.
 
-A turn is an LLM call and the steps after it up to the next LLM call (the tool calls it led to); the
-steps before the first LLM call are turn 0. `bisect` reports the first turn holding a divergent step.
+A turn is an LLM call, the tool calls that follow it and the workflow, node and agent steps that led
+to it; `bisect` reports the first turn holding a divergent step.
 """
 
 from __future__ import annotations
@@ -365,14 +365,24 @@ def compare_runs(
 
 
 def _turns(steps: Sequence[dict[str, Any]]) -> dict[int, int]:
-    """Step index -> turn number: each LLM call opens a turn; steps before the first are turn 0."""
-    turn, out = 0, {}
+    """Step index -> turn number (from 1). Each LLM call opens a turn; tool calls belong to the turn they
+    follow; workflow, node and agent steps to the turn they lead to (the next LLM call's)."""
+    turn, out, pending = 0, {}, []
     for step in steps:
-        if step.get("type") == "llm_call":
-            turn += 1
         index = step.get("index")
-        if isinstance(index, int):
+        if not isinstance(index, int):
+            continue
+        kind = step.get("type")
+        if kind == "llm_call":
+            turn += 1
+            out.update(dict.fromkeys(pending, turn))
+            pending.clear()
             out[index] = turn
+        elif kind == "tool_call":
+            out[index] = max(turn, 1)
+        else:
+            pending.append(index)
+    out.update(dict.fromkeys(pending, turn + 1 if turn == 0 else turn))
     return out
 
 
