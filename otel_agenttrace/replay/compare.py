@@ -367,7 +367,9 @@ def compare_runs(
 def _turns(steps: Sequence[dict[str, Any]]) -> dict[int, int]:
     """Step index -> turn number (from 1). Each LLM call opens a turn; tool calls belong to the turn they
     follow; workflow, node and agent steps to the turn they lead to (the next LLM call's)."""
-    turn, out, pending = 0, {}, []
+    turn = 0
+    out: dict[int, int] = {}
+    pending: list[int] = []
     for step in steps:
         index = step.get("index")
         if not isinstance(index, int):
