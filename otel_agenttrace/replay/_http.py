@@ -237,60 +237,59 @@ def _request_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 def _begin(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool) -> _Call | None:
+    """The call to record or replay, or None: pass it through. ReplayDivergence goes to the program."""
     if not RUNTIME.active:
         return None
-    request = _request_of(args, kwargs)
-    if request is None or not _is_llm(request):
+    try:
+        request = _request_of(args, kwargs)
+        if request is None or not _is_llm(request):
+            return None
+        return _Call(module, request, is_async)
+    except Exception as exc:
+        internal_error("replay send", exc)
         return None
-    return _Call(module, request, is_async)
+
+
+def _end(call: _Call, response: Any, stream: bool) -> Any:
+    try:
+        return call.recorded(response, stream)
+    except Exception as exc:
+        internal_error("replay record", exc)
+        return response
+
+
+# The sync and async shells differ only by `await`: the steps are _begin, the call or the replayed
+# response, and _end.
 
 
 def _sync_send(module: Any) -> Any:
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        try:
-            call = _begin(module, args, kwargs, False)
-        except Exception as exc:
-            internal_error("replay send", exc)
-            call = None
+        call = _begin(module, args, kwargs, False)
         if call is None:
             return wrapped(*args, **kwargs)
         stream = bool(kwargs.get("stream", False))
-        if call.served is not None:
-            response = call.replayed_response(stream)
-            if not stream:
-                response.read()
-        else:
-            response = wrapped(*args, **kwargs)
-        try:
-            return call.recorded(response, stream)
-        except Exception as exc:
-            internal_error("replay record", exc)
-            return response
+        if call.served is None:
+            return _end(call, wrapped(*args, **kwargs), stream)
+        response = call.replayed_response(stream)
+        if not stream:
+            response.read()
+        return _end(call, response, stream)
 
     return wrapper
 
 
 def _async_send(module: Any) -> Any:
     async def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        try:
-            call = _begin(module, args, kwargs, True)
-        except Exception as exc:
-            internal_error("replay send", exc)
-            call = None
+        call = _begin(module, args, kwargs, True)
         if call is None:
             return await wrapped(*args, **kwargs)
         stream = bool(kwargs.get("stream", False))
-        if call.served is not None:
-            response = call.replayed_response(stream)
-            if not stream:
-                await response.aread()
-        else:
-            response = await wrapped(*args, **kwargs)
-        try:
-            return call.recorded(response, stream)
-        except Exception as exc:
-            internal_error("replay record", exc)
-            return response
+        if call.served is None:
+            return _end(call, await wrapped(*args, **kwargs), stream)
+        response = call.replayed_response(stream)
+        if not stream:
+            await response.aread()
+        return _end(call, response, stream)
 
     return wrapper
 
