@@ -300,6 +300,11 @@ class _Run:
                 self.workflow = workflow
         if workflow and self.workflow is None:
             self.workflow = workflow
+        llm = _run.is_llm_call(attrs)
+        if llm:  # the requested model is known from the start, as the assembled run's models show it
+            model = _run.model_of(attrs)
+            if model is not None and model not in self.models:
+                self.models.append(model)
         if not finished:
             return
         self.finished += 1
@@ -308,13 +313,10 @@ class _Run:
             self.ended_ns = end
         if record.status == "ERROR":
             self.errors += 1
-        if _run.is_llm_call(attrs):
+        if llm:
             tokens_in, tokens_out = _run.tokens_of(attrs)
             self.input_tokens += tokens_in
             self.output_tokens += tokens_out
-            model = _run.model_of(attrs)
-            if model is not None and model not in self.models:
-                self.models.append(model)
 
     def row(self) -> tuple[Any, ...]:
         return (
