@@ -91,7 +91,7 @@ def list_command(paths: tuple[str, ...]) -> None:
 
     root = fixtures.project_root()
     rows: list[list[str]] = []
-    for path in fixtures.find([Path(p) for p in paths] or fixtures.configured_dirs(root)):
+    for path in fixtures.find([Path(p) for p in paths] or [d for d in fixtures.configured_dirs(root) if d.is_dir()]):
         try:
             fixture = fixtures.load(path)
         except fixtures.FixtureError as exc:
@@ -130,7 +130,7 @@ def check_command(app: App, paths: tuple[str, ...], mode: str, as_json: bool) ->
     from otel_agenttrace.replay import fixtures
 
     root = fixtures.project_root()
-    found = list(fixtures.find([Path(p) for p in paths] or fixtures.configured_dirs(root)))
+    found = list(fixtures.find([Path(p) for p in paths] or [d for d in fixtures.configured_dirs(root) if d.is_dir()]))
     if not found:
         abort("no fixtures found (write one with `agenttrace fixture add RUN`)", EXIT_TROUBLE)
     results = []
