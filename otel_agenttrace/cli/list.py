@@ -33,6 +33,7 @@ def _as_json(run: Any) -> dict[str, Any]:
         "input_tokens": run.input_tokens,
         "output_tokens": run.output_tokens,
         "models": list(run.models or []),
+        "lost_spans": run.lost_spans,
     }
 
 
@@ -57,7 +58,7 @@ def list_command(app: App, limit: int, as_json: bool) -> None:
         (
             r.run_id[:SHORT_ID],
             r.workflow or "-",
-            r.status,
+            f"{r.status}, lost {r.lost_spans} spans" if r.lost_spans else r.status,
             _format.local_time(r.started_ns),
             _format.duration(r.duration_ms),
             str(r.steps),

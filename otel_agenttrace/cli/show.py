@@ -68,6 +68,9 @@ def _header(doc: dict[str, Any], paint: Any) -> list[str]:
     ]
     if service and service != doc.get("workflow"):
         fields.append(f"service {service}")
+    lost = (doc.get("otel") or {}).get("lost_spans")
+    if lost:
+        fields.append(paint(f"lost {lost} spans", fg="red"))
     return ["  ".join(fields), ""]
 
 

@@ -62,6 +62,7 @@ def test_json_has_full_ids_and_numbers(invoke: Invoke, home: Path) -> None:
         "input_tokens": 812,
         "output_tokens": 95,
         "models": ["gpt-4o"],
+        "lost_spans": 0,
     }
     assert runs[0]["duration_ms"] is not None  # a finished span ended, the run is still incomplete
     assert runs[0]["status"] == "incomplete"
