@@ -154,9 +154,12 @@ def test_shutdown_is_bounded_and_says_what_was_not_forwarded(
             receiver.stop()
         if listener is not None:
             listener.close()
-    assert took < SHUTDOWN_BUDGET_S + 0.5, took
+    # The budget is a deadline in the code; the slack only absorbs a loaded machine's scheduling (numbers: bench/).
+    assert took < SHUTDOWN_BUDGET_S + 1.5, took
     lines = [r.getMessage() for r in caplog.records if "could not be forwarded" in r.getMessage()]
-    assert lines == ["agenttrace: 12 spans could not be forwarded to the OTLP backend (the local run store has them all)"]
+    assert lines == [
+        "agenttrace: 12 spans could not be forwarded to the OTLP backend (the local run store has them all)"
+    ]
 
 
 def test_a_lone_surrogate_spoils_only_its_value_in_the_forwarded_copy() -> None:
