@@ -3,6 +3,8 @@
     python bench/bench_redaction.py                 # the full table, about 20 seconds
     python bench/bench_redaction.py --runs 15       # a quick look
     python bench/bench_redaction.py --profile chat  # where the time goes, for one kind of content
+    python bench/bench_redaction.py --worst         # each built-in pattern's worst cases, 16 and 64 KB
+    python bench/bench_redaction.py --fuzz 300      # Hypothesis hunts for slow text; fails over the budget
 
 Content kinds (deterministic, built once):
   prose     English prose, no secret
@@ -317,12 +319,129 @@ def profile(kind: str, size: int = 16) -> str:
     return out.getvalue()
 
 
+# --- worst cases (issue 9) ----------------------------------------------------------------------
+
+# Text built to make a backtracking engine try every start and every length: each pattern's literal parts
+# repeated with the characters its classes take, unclosed. `-eyJ` took 59-75 s per 16 KB and
+# `-----BEGIN PRIVATE KEY-----!` 8 s per 250 KB with Python's `re`.
+WORST: dict[str, tuple[str, ...]] = {
+    "private_key": ("-----BEGIN PRIVATE KEY-----!", "-----BEGIN PRIVATE KEY-----\nAb-", "-----BEGIN RSA "),
+    "anthropic_key": ("sk-ant-", "sk-ant-a!"),
+    "openai_key": ("sk-", "sk-proj-a!"),
+    "aws_access_key": ("AKIA", "AKIAABCDEFGH!"),
+    "aws_secret_key": ("aws_secret_access_key=", "secret_access_key: 'abc/"),
+    "github_token": ("ghp_", "github_pat_a_"),
+    "gitlab_token": ("glpat-", "glpat-aaaaaaaaaaaaaaaaaaaaa.a."),
+    "slack_token": ("xoxb-123456-", "xoxe.xoxb-", "xapp-1-"),
+    "slack_webhook": ("hooks.slack.com/services/", "https://hooks.slack.com/triggers/a"),
+    "stripe_key": ("sk_live_", "whsec_a"),
+    "huggingface_token": ("hf_", "hf_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+    "npm_token": ("npm_", "npm_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+    "pypi_token": ("pypi-AgE", "pypi-AgEa-"),
+    "sendgrid_key": ("SG.", "SG.aaaaaaaaaaaaaaaaaaaaaa."),
+    "twilio_key": ("SK", "SKaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+    "azure_storage_key": ("AccountKey=", "&sig=", "SharedAccessKey = a"),
+    "databricks_token": ("dapi", "dapi0000000000000000000000000000000000-"),
+    "discord_webhook": ("discord.com/api/webhooks/", "discord.com/api/webhooks/123456789012345678/a"),
+    "discord_token": ("MTAaaaaaaaaaaaaaaaaaaaaaaaa.", "Naaaaaaaaaaaaaaaaaaaaaaaaa.aaaaaa."),
+    "digitalocean_token": ("dop_v1_", "dop_v1_0"),
+    "shopify_token": ("shpat_", "shpss_a"),
+    "mailchimp_key": ("0123456789abcdef0123456789abcdef-us", "0-us1"),
+    "google_api_key": ("AIza", "AIza-"),
+    "jwt": ("-eyJ", "eyJa.eyJa.", "eyJaaaa.eyJ"),
+    "url_credentials": ("a://", "a://b:", "postgres://u:p", "a://b:c@d.ee "),
+    "bearer_token": ("bearer ", "Bearer a=bearer "),
+    "secret_assignment": ('"password": "', "password=", '\\"token\\":\\"a', "a_password"),
+    "email": ("a@", "a@b.", "a.a@a-a."),
+    "credit_card": ("4 ", "4111 1111 1111 1", "1-"),
+}
+WORST_SIZES = (16, 64)
+BUDGET_MS_PER_KB = 5.0  # issue 9: "no crafted input makes a traced call take more than a few milliseconds per KB"
+
+
+def worst(runs: int) -> list[tuple[str, str, float, float, float]]:
+    """(pattern, unit, ms/KB at 16 KB, ms/KB at 64 KB, growth from 16 to 64 KB) for each pattern's worst unit."""
+    redactor = Redactor()
+    rows = []
+    for name, units in WORST.items():
+        measured = []
+        for unit in units:
+            per_kb = []
+            for size in WORST_SIZES:
+                text = (unit * (size * KB // len(unit) + 1))[: size * KB]
+                samples = []
+                for _ in range(runs):
+                    start = _clock()
+                    redactor.redact(text)
+                    samples.append(_clock() - start)
+                per_kb.append(statistics.median(samples) * 1e3 / size)
+            measured.append((per_kb[1], unit, per_kb))
+        _, unit, (small, large) = max(measured)
+        rows.append((name, unit, small, large, large / small * WORST_SIZES[1] / WORST_SIZES[0]))
+    return rows
+
+
+def worst_table(rows: list[tuple[str, str, float, float, float]]) -> str:
+    lines = [
+        f"| pattern | worst unit (repeated) | ms/KB at {WORST_SIZES[0]} KB | ms/KB at {WORST_SIZES[1]} KB "
+        f"| time ratio, 4 times the text | within {BUDGET_MS_PER_KB} ms/KB |",
+        "|---|---|---:|---:|---:|:---:|",
+    ]
+    for name, unit, small, large, growth in rows:
+        shown = unit.replace("|", "\\|").replace("\n", "\\n")
+        ok = "yes" if max(small, large) <= BUDGET_MS_PER_KB else "NO"
+        lines.append(f"| `{name}` | `{shown}` | {small:.3f} | {large:.3f} | {growth:.1f} | {ok} |")
+    return "\n".join(lines)
+
+
+def fuzz(examples: int) -> tuple[float, str]:
+    """Hypothesis looks for the slowest 16 KB text (`target` steers it to slower ones) made of the patterns'
+    literal parts and the characters their classes take; returns the worst ms/KB and its start."""
+    from hypothesis import HealthCheck, given, settings, target
+    from hypothesis import strategies as st
+
+    redactor = Redactor()
+    pieces = sorted({unit for units in WORST.values() for unit in units} | set(" \n\\\"'=:.-_@/0123456789aZ"))
+    worst_seen: list[tuple[float, str]] = [(0.0, "")]
+
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(pieces), min_size=1, max_size=12), st.integers(1, 4))
+    def slow(block: list[str], repeat_inner: int) -> None:
+        unit = "".join(piece * repeat_inner for piece in block)
+        text = (unit * (16 * KB // len(unit) + 1))[: 16 * KB]
+        start = _clock()
+        redactor.redact(text)
+        ms_per_kb = (_clock() - start) * 1e3 / 16
+        target(ms_per_kb)
+        if ms_per_kb > worst_seen[0][0]:
+            worst_seen[0] = (ms_per_kb, unit)
+
+    slow()
+    return worst_seen[0]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=41, help="timed runs per row; the median is shown (default 41)")
     parser.add_argument("--run-ms", type=float, default=10.0, help="length of one timed run (default 10 ms)")
     parser.add_argument("--profile", choices=sorted(KINDS), help="profile the redaction of one kind (16 KB)")
+    parser.add_argument("--worst", action="store_true", help="each built-in pattern's worst cases (issue 9)")
+    parser.add_argument("--fuzz", type=int, metavar="N", help="N Hypothesis examples hunting for slow text")
     args = parser.parse_args(argv)
+    if args.worst or args.fuzz:
+        failed = False
+        if args.worst:
+            rows = worst(max(3, args.runs // 8))
+            print(worst_table(rows))
+            failed |= any(max(small, large) > BUDGET_MS_PER_KB for _, _, small, large, _ in rows)
+        if args.fuzz:
+            ms_per_kb, unit = fuzz(args.fuzz)
+            print(
+                f"\nfuzz: {args.fuzz} examples, slowest {ms_per_kb:.3f} ms/KB (budget {BUDGET_MS_PER_KB}) "
+                f"for {unit[:60]!r}"
+            )
+            failed |= ms_per_kb > BUDGET_MS_PER_KB
+        sys.exit(1 if failed else 0)
     if args.profile:
         print(profile(args.profile))
         return

@@ -51,7 +51,8 @@ def __dir__() -> list[str]:
 
 def instrument(**kwargs: Any) -> AgentTraceInstrumentor:
     """Instrument every supported library that is installed (idempotent). Keyword arguments as
-    `AgentTraceInstrumentor.instrument`: tracer_provider, meter_provider, capture_policy, run_root."""
+    `AgentTraceInstrumentor.instrument`: tracer_provider, meter_provider, logger_provider, capture_policy,
+    run_root."""
     from otel_agenttrace.instrumentor import AgentTraceInstrumentor
 
     instrumentor = AgentTraceInstrumentor()

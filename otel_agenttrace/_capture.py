@@ -1,7 +1,8 @@
 """Content capture policy, redaction and size caps.
 
 Everything that could carry a secret (messages, tool arguments and results, exception messages)
-passes through `CapturePolicy.content()` or `Redactor.redact()` before it becomes an attribute:
+passes through `CapturePolicy.content()` or `Redactor.redact()` before it becomes an attribute
+(on the caller's thread when the user opted in; on the export thread for content beside the span):
 redaction is applied to the serialized value, so a secret can never reach an exporter, a log
 line or the local store by a path that skipped it.
 """
@@ -16,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_agenttrace import semconv
+from otel_agenttrace import _settings, semconv
+from otel_agenttrace._beside import CHANNEL
 from otel_agenttrace._redact import (
     PathRule,
     PolicyError,
@@ -26,20 +28,62 @@ from otel_agenttrace._redact import (
     load_policy_file,
     parse_policy,
 )
-from otel_agenttrace.environment_variables import (
-    AGENTTRACE_ENV_ALLOW,
-    AGENTTRACE_MAX_CONTENT_LENGTH,
-    AGENTTRACE_REDACTION_POLICY,
-    OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
-)
+from otel_agenttrace.environment_variables import AGENTTRACE_ENV_ALLOW
 
 _log = logging.getLogger(__name__)
 
-DEFAULT_MAX_LENGTH = 16384
+DEFAULT_MAX_LENGTH = _settings.DEFAULT_MAX_CONTENT_LENGTH
 TRUNCATION_MARKER = "…[truncated {} chars]"
 
 # One encoder for every call: json.dumps with options builds a new JSONEncoder each time.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+# Defensive serialisation, for values the encoder cannot take as they are (a tool's arguments nested
+# 100k deep, a cycle, an object whose __str__/__repr__ raises): the step keeps everything else.
+MAX_DEPTH = 64
+DEPTH_MARKER = "[…nested too deep]"
+CYCLE_MARKER = "[…circular reference]"
+UNREPRESENTABLE = "[unrepresentable {}]"
+
+
+def _text_of(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:
+        return UNREPRESENTABLE.format(type(value).__qualname__)
+
+
+def jsonable(value: Any, _depth: int = 0, _path: set[int] | None = None) -> Any:
+    """`value` as plain JSON data, whatever it is: containers at most MAX_DEPTH deep, a cycle marked
+    where it closes, anything else as its str() or, when that raises, a marker naming its type."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if not isinstance(value, (dict, list, tuple, set, frozenset)):
+        return _text_of(value)
+    if _depth >= MAX_DEPTH:
+        return DEPTH_MARKER
+    path = _path if _path is not None else set()
+    ident = id(value)
+    if ident in path:
+        return CYCLE_MARKER
+    path.add(ident)
+    try:
+        if isinstance(value, dict):
+            return {
+                key if isinstance(key, str) else _text_of(key): jsonable(item, _depth + 1, path)
+                for key, item in list(value.items())
+            }
+        return [jsonable(item, _depth + 1, path) for item in list(value)]
+    finally:
+        path.discard(ident)
+
+
+def encode(value: Any) -> str:
+    """JSON text of a content value; never raises (see `jsonable`)."""
+    try:
+        return _ENCODE(value)
+    except Exception:  # RecursionError, a cycle, a key or a __str__ the encoder cannot take
+        return _ENCODE(jsonable(value))
 
 
 # Content attribute -> the root name JSON paths of a redaction policy use for it.
@@ -58,38 +102,15 @@ class ContentMode(enum.Enum):
     SPAN_ONLY = "SPAN_ONLY"
     EVENT_ONLY = "EVENT_ONLY"
     SPAN_AND_EVENT = "SPAN_AND_EVENT"
-    # Unset: content for the local run trace only (its purpose is debugging), stripped when forwarded.
+    # Unset: content beside the span, for the local run trace only (its purpose is debugging).
     LOCAL_ONLY = "LOCAL_ONLY"
 
 
-_ALIASES = {"TRUE": ContentMode.SPAN_ONLY, "FALSE": ContentMode.NO_CONTENT}
-_warned_aliases: set[str] = set()
-
-
-def content_mode_from_env(environ: dict[str, str] | None = None) -> ContentMode:
-    raw = (environ if environ is not None else os.environ).get(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT)
-    if raw is None or not raw.strip():
-        return ContentMode.LOCAL_ONLY
-    value = raw.strip().upper()
-    if value in _ALIASES:
-        if value not in _warned_aliases:
-            _warned_aliases.add(value)
-            _log.warning(
-                "%s=%s is a legacy alias; use %s",
-                OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
-                raw,
-                _ALIASES[value].value,
-            )
-        return _ALIASES[value]
-    try:
-        return ContentMode(value)
-    except ValueError:
-        _log.warning(
-            "%s=%r is not one of NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT; capturing no content",
-            OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
-            raw,
-        )
-        return ContentMode.NO_CONTENT
+def content_mode_from_env(environ: Mapping[str, str] | None = None) -> ContentMode:
+    """The content mode of `environ`, or of the process's settings (see _settings)."""
+    if environ is None:
+        return ContentMode(_settings.current().content_mode)
+    return ContentMode(_settings.content_mode(environ))
 
 
 def forward_content(mode: ContentMode | None = None) -> bool:
@@ -106,16 +127,27 @@ class CapturePolicy:
     paths: tuple[PathRule, ...] = ()
 
     @property
+    def beside(self) -> bool:
+        """Unset switch: content goes beside the span to the run-trace exporter, never on the span."""
+        return self.mode is ContentMode.LOCAL_ONLY
+
+    @property
     def on_span(self) -> bool:
-        return self.mode in (ContentMode.SPAN_ONLY, ContentMode.SPAN_AND_EVENT, ContentMode.LOCAL_ONLY)
+        return self.mode in (ContentMode.SPAN_ONLY, ContentMode.SPAN_AND_EVENT)
 
     @property
     def on_event(self) -> bool:
+        """As a `gen_ai.client.inference.operation.details` log record."""
         return self.mode in (ContentMode.EVENT_ONLY, ContentMode.SPAN_AND_EVENT)
 
     @property
     def enabled(self) -> bool:
-        return self.mode is not ContentMode.NO_CONTENT
+        """Whether to build content at all: never with NO_CONTENT; with the switch unset, only while a
+        run-trace exporter is there to take it (otherwise there is nowhere for it to go)."""
+        mode = self.mode
+        if mode is ContentMode.LOCAL_ONLY:
+            return CHANNEL.active
+        return mode is not ContentMode.NO_CONTENT
 
     def text(self, value: str) -> tuple[str, int, bool]:
         """Redact, then cap. Returns (text, redactions, truncated)."""
@@ -148,11 +180,14 @@ class CapturePolicy:
             if value is None:
                 continue
             if self.paths:
-                value, dropped = self._apply_paths(key, value)
+                try:
+                    value, dropped = self._apply_paths(key, value)
+                except Exception:  # too deep or circular for the paths: apply them to its plain form
+                    value, dropped = self._apply_paths(key, jsonable(value))
                 total += dropped
                 if value is None:  # a path dropped all of it
                     continue
-            raw = value if isinstance(value, str) else _ENCODE(value)
+            raw = value if isinstance(value, str) else encode(value)
             text, count, cut = self.text(raw)
             total += count
             if cut:
@@ -169,52 +204,57 @@ class CapturePolicy:
 def policy_from_env(
     environ: Mapping[str, str] | None = None, redaction: RedactionPolicy | None = None
 ) -> CapturePolicy:
-    """The capture policy from the environment. An invalid redaction policy never disables
-    redaction silently: it is reported, and no content is captured at all."""
-    env = environ if environ is not None else os.environ
-    mode = content_mode_from_env(dict(env))
+    """The capture policy of `environ` (None: the process's settings)."""
+    settings = _settings.current() if environ is None else _settings.Settings.from_env(environ)
+    return policy_from_settings(settings, redaction)
+
+
+def policy_from_settings(settings: _settings.Settings, redaction: RedactionPolicy | None = None) -> CapturePolicy:
+    """The capture policy. An invalid redaction policy never disables redaction silently: it is
+    reported, and no content is captured at all."""
+    mode = ContentMode(settings.content_mode)
     if redaction is None:
         try:
-            redaction = load_redaction_policy(env)
+            redaction = load_redaction_policy(settings)
         except PolicyError as exc:
             _log.error("otel-agenttrace: redaction policy error: %s; capturing no content", exc)
             redaction, mode = RedactionPolicy(), ContentMode.NO_CONTENT
-    max_length = DEFAULT_MAX_LENGTH
-    raw = env.get(AGENTTRACE_MAX_CONTENT_LENGTH)
-    if raw:
-        try:
-            max_length = max(64, int(raw))
-        except ValueError:
-            _log.warning("%s=%r is not an integer; using %d", AGENTTRACE_MAX_CONTENT_LENGTH, raw, DEFAULT_MAX_LENGTH)
-    return CapturePolicy(mode=mode, max_length=max_length, redactor=redaction.redactor(), paths=redaction.paths)
+    return CapturePolicy(
+        mode=mode,
+        max_length=settings.max_content_length,
+        redactor=redaction.redactor(),
+        paths=redaction.paths,
+    )
 
 
-def load_redaction_policy(environ: Mapping[str, str]) -> RedactionPolicy:
+def load_redaction_policy(settings: _settings.Settings | Mapping[str, str]) -> RedactionPolicy:
     """AGENTTRACE_REDACTION_POLICY (a file) when set, else [tool.agenttrace.redaction], else the defaults."""
-    path = environ.get(AGENTTRACE_REDACTION_POLICY)
-    if path and path.strip():
-        return load_policy_file(path.strip())
-    from otel_agenttrace._config import ConfigError, load_table
-
-    try:
-        found = load_table(dict(environ))
-    except ConfigError as exc:
+    if not isinstance(settings, _settings.Settings):
+        settings = _settings.Settings.from_env(settings)
+    if settings.redaction_policy_path:
+        return load_policy_file(settings.redaction_policy_path)
+    if settings.table_error is not None:
         # The file that may hold [tool.agenttrace.redaction] cannot be read: fail closed.
-        raise PolicyError(str(exc)) from None
-    if found is None or "redaction" not in found[0]:
+        raise PolicyError(settings.table_error)
+    table = settings.table
+    if not isinstance(table, dict) or "redaction" not in table:
         return RedactionPolicy()
-    table, source = found
-    return parse_policy(table["redaction"], f"{source}.redaction")
+    return parse_policy(table["redaction"], f"{settings.table_source}.redaction")
 
 
 def env_snapshot(policy: CapturePolicy, environ: Mapping[str, str] | None = None) -> str | None:
     """Allow-listed environment variables (AGENTTRACE_ENV_ALLOW=NAME,PREFIX_*) as redacted JSON;
     None when nothing is allowed or matched, or when no content is captured (NO_CONTENT, or an
-    invalid redaction policy)."""
-    if not policy.enabled:
+    invalid redaction policy). The allow-list is an opt-in of its own: recorded as an attribute whether
+    or not a run-trace exporter is there."""
+    if policy.mode is ContentMode.NO_CONTENT:
         return None
-    env = environ if environ is not None else os.environ
-    allow = [a.strip() for a in env.get(AGENTTRACE_ENV_ALLOW, "").split(",") if a.strip()]
+    if environ is None:
+        env: Mapping[str, str] = os.environ
+        allow: tuple[str, ...] = _settings.current().env_allow
+    else:
+        env = environ
+        allow = _settings.allow_list(environ.get(AGENTTRACE_ENV_ALLOW, ""))
     if not allow:
         return None
     picked = {

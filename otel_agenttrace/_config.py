@@ -11,7 +11,6 @@ A wrong key or shape is a ConfigError whose message names the key; nothing here 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -19,12 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
-from otel_agenttrace.environment_variables import AGENTTRACE_TARGETS
+from otel_agenttrace import _settings
 
 
 class ConfigError(ValueError):
@@ -110,47 +104,21 @@ def parse(table: Any, source: str) -> list[TargetSpec]:
     return [_parse_target(f"{source}.targets[{i}]", raw) for i, raw in enumerate(targets)]
 
 
-def _find_pyproject(start: Path) -> Path | None:
-    for folder in (start, *start.parents):
-        candidate = folder / "pyproject.toml"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def load_table(environ: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[dict[str, Any], str] | None:
-    """The `[tool.agenttrace]` table and where it came from: AGENTTRACE_TARGETS when set (TOML or JSON),
-    else the nearest pyproject.toml above the working directory or the script's directory that has one."""
+    """The `[tool.agenttrace]` table and where it came from (see `_settings.read_table`); with no
+    arguments, the one the process's settings read."""
+    if environ is None and cwd is None:
+        settings = _settings.current()
+        if settings.table_error is not None:
+            raise ConfigError(settings.table_error)
+        if settings.table is None or settings.table_source is None:
+            return None
+        return settings.table, settings.table_source
     env = environ if environ is not None else os.environ
-    raw = env.get(AGENTTRACE_TARGETS)
-    if raw and raw.strip():
-        try:
-            table = json.loads(raw)
-        except ValueError:
-            try:
-                table = tomllib.loads(raw)
-            except tomllib.TOMLDecodeError as exc:
-                raise ConfigError(f"{AGENTTRACE_TARGETS}: neither JSON nor TOML: {exc}") from None
-        if isinstance(table, dict) and "tool" in table:
-            table = table.get("tool", {}).get("agenttrace", {})
-        if isinstance(table, list):
-            table = {"targets": table}
-        return table, AGENTTRACE_TARGETS
-    starts = [cwd or Path.cwd()]
-    if sys.argv and sys.argv[0]:
-        starts.append(Path(sys.argv[0]).resolve().parent)
-    for start in starts:
-        pyproject = _find_pyproject(start)
-        if pyproject is None:
-            continue
-        try:
-            doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"{pyproject}: {exc}") from None
-        table = doc.get("tool", {}).get("agenttrace")
-        if table is not None:
-            return table, f"{pyproject} [tool.agenttrace]"
-    return None
+    try:
+        return _settings.read_table(env, cwd, sys.argv[0] if sys.argv and sys.argv[0] else None)
+    except _settings.TableError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load(environ: dict[str, str] | None = None, cwd: Path | None = None) -> list[TargetSpec]:

@@ -25,27 +25,47 @@ from opentelemetry import trace
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
-from otel_agenttrace import semconv
+from otel_agenttrace import _logging, _settings, semconv
+from otel_agenttrace._beside import CHANNEL, Later, Piece, resolve, snapshot_values
 from otel_agenttrace._capture import CapturePolicy, env_snapshot
 from otel_agenttrace._metrics import MetricsRecorder
-from otel_agenttrace.environment_variables import AGENTTRACE_WORKFLOW
 
 _log = logging.getLogger("otel_agenttrace")
 
-# Set by the test-suite so that bugs in our wrappers surface instead of being swallowed.
-STRICT = os.environ.get("AGENTTRACE_STRICT", "").lower() in ("1", "true")
+# None: AGENTTRACE_STRICT from the settings (the test-suite sets it, so that bugs in our wrappers
+# surface instead of being swallowed); a test may set True/False here.
+STRICT: bool | None = None
 _reported: set[tuple[str, type[BaseException]]] = set()
 
 
+def describe(exc: BaseException) -> str:
+    """`Class: message` on one line, whatever the exception's `__str__` does (raise, span lines)."""
+    try:
+        message = str(exc)
+    except Exception:
+        message = "<str() failed>"
+    text = f"{type(exc).__qualname__}: {message}" if message else type(exc).__qualname__
+    return " ".join(text.split())[:1000]
+
+
 def internal_error(where: str, exc: BaseException) -> None:
-    """An error in our own code: logged once per place and kind, never raised into user code."""
-    if STRICT:
+    """An error in our own code: logged once per place and kind, never raised into user code.
+    One line (redacted, like every line we log); the traceback only with AGENTTRACE_DEBUG."""
+    if STRICT if STRICT is not None else _settings.current().strict:
         raise exc
     key = (where, type(exc))
     if key in _reported:
         return
     _reported.add(key)
-    _log.warning("otel-agenttrace: internal error in %s; the call goes on untraced: %r", where, exc, exc_info=exc)
+    _logging.install()  # the line is redacted, like every line we log
+    debug = _settings.current().debug
+    _log.warning(
+        "otel-agenttrace: internal error in %s; the call goes on untraced: %s%s",
+        where,
+        describe(exc),
+        "" if debug else " (AGENTTRACE_DEBUG=1 shows the traceback)",
+        exc_info=exc if debug else None,
+    )
 
 
 def error_type(exc: BaseException) -> str:
@@ -88,7 +108,7 @@ class RunRoot:
             if self._context is None:
                 script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
                 script = script[:-3] if script.endswith(".py") else script
-                name = self._name or os.environ.get(AGENTTRACE_WORKFLOW) or script
+                name = self._name or _settings.current().workflow or script
                 command = " ".join(sys.argv) if sys.argv else script
                 # A command line may carry a key (`--api-key sk-...`). Redacted whole, then cut: a key cut
                 # in two is too short for its pattern, and its first characters would be recorded.
@@ -132,6 +152,8 @@ class Telemetry:
     meter: Meter | None
     policy: CapturePolicy
     run_root: RunRoot | None = None
+    # OTel Logs API logger for `gen_ai.client.inference.operation.details` (EVENT_ONLY, SPAN_AND_EVENT)
+    logger: Any = None
     metrics: MetricsRecorder | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
@@ -169,6 +191,10 @@ _METRIC_KEYS = (
     semconv.SERVER_ADDRESS,
     semconv.SERVER_PORT,
     semconv.ERROR_TYPE,
+    # the OpenAI conventions add these to both metrics
+    semconv.OPENAI_REQUEST_SERVICE_TIER,
+    semconv.OPENAI_RESPONSE_SERVICE_TIER,
+    semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT,
 )
 
 
@@ -183,13 +209,16 @@ class Invocation:
         name: str,
         kind: SpanKind,
         attributes: dict[str, Any],
-        content: dict[str, Any] | None = None,
+        content: Piece | None = None,
         attach: bool = True,
         under_run_root: bool = True,
     ) -> None:
         self.tel = tel
         self.attributes = attributes
-        self.content = content
+        if content and type(content) is dict and tel.policy.beside:
+            # Recorded later, on the export thread: what the call was given, not what it became.
+            content = snapshot_values(content)
+        self.content: Piece | None = content
         self.done = False
         self._start = time.perf_counter()
         parent = tel.parent_context() if under_run_root else None
@@ -207,21 +236,15 @@ class Invocation:
         if token is not None:
             otel_context.detach(token)
 
-    def _set_content(self, output: dict[str, Any] | None) -> None:
-        if not self.tel.policy.enabled:
+    def _set_content(self, output: Piece | None) -> None:
+        policy = self.tel.policy
+        if not policy.enabled:
             return
-        values = dict(self.content) if self.content else {}
-        if output:
-            values.update(output)
-        if not values:
-            return
-        captured = self.tel.policy.content(values)
-        if self.tel.policy.on_span:
-            self.span.set_attributes(captured)
-        if self.tel.policy.on_event:
-            self.span.add_event(semconv.Event.OPERATION_DETAILS, captured)
+        pieces = tuple(p for p in (self.content, output) if p)
+        if pieces:
+            record_content(self.tel, self.span, pieces, self.attributes)
 
-    def stop(self, attributes: Mapping[str, Any] | None = None, output: dict[str, Any] | None = None) -> None:
+    def stop(self, attributes: Mapping[str, Any] | None = None, output: Piece | None = None) -> None:
         if self.done:
             return
         self.done = True
@@ -238,7 +261,7 @@ class Invocation:
         self,
         exc: BaseException,
         attributes: Mapping[str, Any] | None = None,
-        output: dict[str, Any] | None = None,
+        output: Piece | None = None,
         etype: str | None = None,
     ) -> None:
         if self.done:
@@ -250,7 +273,11 @@ class Invocation:
             attrs[semconv.ERROR_TYPE] = etype
             self.attributes.update(attrs)
             self.span.set_attributes(attrs)
-            message, _, _ = self.tel.policy.text(str(exc))
+            try:
+                text = str(exc)
+            except Exception:  # an exception whose __str__ raises still fails the span, with a marker
+                text = f"[unrepresentable {type(exc).__qualname__}]"
+            message, _, _ = self.tel.policy.text(text)
             self.span.set_status(Status(StatusCode.ERROR, message))
             self.span.add_event(
                 semconv.Event.EXCEPTION,
@@ -281,7 +308,7 @@ class LLMInvocation(Invocation):
         tel: Telemetry,
         operation: str,
         attributes: dict[str, Any],
-        content: dict[str, Any] | None = None,
+        content: Piece | None = None,
     ) -> None:
         model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
         name = f"{operation} {model}" if model else operation
@@ -307,21 +334,28 @@ class LLMInvocation(Invocation):
             out.update(output)
 
     def _merge_inner(
-        self, attributes: Mapping[str, Any] | None, output: dict[str, Any] | None
-    ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        self, attributes: Mapping[str, Any] | None, output: Piece | None
+    ) -> tuple[dict[str, Any], Piece | None]:
         assert self.inner is not None
         (strong_attrs, strong_out), (weak_attrs, weak_out) = self.inner["authoritative"], self.inner["fallback"]
         merged = {**weak_attrs, **{k: v for k, v in (attributes or {}).items() if v is not None}, **strong_attrs}
         if strong_out or weak_out:
-            output = {**weak_out, **(output or {}), **strong_out}
-            if self.content and strong_out:
-                self.content = {k: v for k, v in self.content.items() if k not in strong_out}
+            if isinstance(output, Later):
+                output = Later(resolve, ({**weak_out}, output, {**strong_out}))
+            else:
+                output = {**weak_out, **(output or {}), **strong_out}
+            content = self.content
+            if content and strong_out:
+                if isinstance(content, Later):
+                    self.content = content.without(strong_out)
+                else:
+                    self.content = {k: v for k, v in content.items() if k not in strong_out}
         model = merged.get(semconv.GEN_AI_REQUEST_MODEL)
         if model and model != self.attributes.get(semconv.GEN_AI_REQUEST_MODEL):
             self.span.update_name(f"{self.attributes.get(semconv.GEN_AI_OPERATION_NAME)} {model}")
         return merged, output
 
-    def stop(self, attributes: Mapping[str, Any] | None = None, output: dict[str, Any] | None = None) -> None:
+    def stop(self, attributes: Mapping[str, Any] | None = None, output: Piece | None = None) -> None:
         if self.inner is not None:
             attributes, output = self._merge_inner(attributes, output)
         super().stop(attributes, output)
@@ -330,7 +364,7 @@ class LLMInvocation(Invocation):
         self,
         exc: BaseException,
         attributes: Mapping[str, Any] | None = None,
-        output: dict[str, Any] | None = None,
+        output: Piece | None = None,
         etype: str | None = None,
     ) -> None:
         if self.inner is not None:
@@ -411,6 +445,83 @@ def start_workflow(
     return Invocation(
         tel, f"{semconv.Operation.INVOKE_WORKFLOW} {name}", SpanKind.INTERNAL, attrs, None, attach, under_run_root=False
     )
+
+
+# Metadata a details log record carries beside the content (the event's attributes in the conventions).
+_DETAILS_KEYS = (
+    semconv.GEN_AI_OPERATION_NAME,
+    semconv.GEN_AI_PROVIDER_NAME,
+    semconv.GEN_AI_REQUEST_MODEL,
+    semconv.GEN_AI_RESPONSE_MODEL,
+    semconv.GEN_AI_RESPONSE_ID,
+    semconv.GEN_AI_RESPONSE_FINISH_REASONS,
+    semconv.GEN_AI_USAGE_INPUT_TOKENS,
+    semconv.GEN_AI_USAGE_OUTPUT_TOKENS,
+    semconv.GEN_AI_TOOL_NAME,
+    semconv.GEN_AI_TOOL_CALL_ID,
+    semconv.SERVER_ADDRESS,
+    semconv.SERVER_PORT,
+    semconv.ERROR_TYPE,
+)
+
+
+def record_content(
+    tel: Telemetry,
+    span: Span,
+    pieces: tuple[Piece, ...],
+    metadata: Mapping[str, Any] | None = None,
+    event: bool = True,
+) -> None:
+    """Content of a span, where the capture policy says: beside the span (the switch unset: a
+    snapshot, built and redacted on the export thread), or redacted here and set on the span
+    and/or emitted as a `gen_ai.client.inference.operation.details` log record (opted in; `event`
+    False: not yet, more content follows in a later call)."""
+    policy = tel.policy
+    if policy.beside:
+        CHANNEL.put(span, policy, pieces)
+        return
+    captured = policy.content({k: v for k, v in resolve(pieces).items() if v is not None})
+    if not captured:
+        return
+    if policy.on_span:
+        span.set_attributes(captured)
+    if policy.on_event:
+        if event:
+            emit_details(tel, span, captured, metadata)
+        if not policy.on_span:
+            # EVENT_ONLY: the local run trace still gets the content (redacted already), beside the span.
+            CHANNEL.put(span, None, (captured,))
+
+
+def emit_details(
+    tel: Telemetry, span: Span, captured: Mapping[str, Any], metadata: Mapping[str, Any] | None = None
+) -> None:
+    """The `gen_ai.client.inference.operation.details` event as a log record through the OTel Logs API,
+    in the span's context (trace and span ids), on the logger the instrumentor was given."""
+    logger = tel.logger
+    if logger is None:
+        return
+    attributes: dict[str, Any] = {}
+    if metadata:
+        attributes.update((k, metadata[k]) for k in _DETAILS_KEYS if k in metadata)
+    attributes.update(captured)
+    logger.emit(details_record(span, attributes))
+
+
+def details_record(span: Span, attributes: dict[str, Any]) -> Any:
+    from opentelemetry._logs import LogRecord
+
+    name = semconv.Event.OPERATION_DETAILS
+    try:
+        return LogRecord(event_name=name, context=trace.set_span_in_context(span), attributes=attributes)
+    except TypeError:  # an API older than event_name (< 1.35): the name as the event.name attribute
+        ctx = span.get_span_context()
+        return LogRecord(
+            trace_id=ctx.trace_id,
+            span_id=ctx.span_id,
+            trace_flags=ctx.trace_flags,
+            attributes={**attributes, "event.name": name},
+        )
 
 
 def guarded(where: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

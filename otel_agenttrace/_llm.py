@@ -10,8 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from otel_agenttrace._beside import Later, Piece, snapshot_values
 from otel_agenttrace._lifecycle import LLMInvocation, Telemetry, current_llm, guarded, internal_error
-from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, StreamProxy, StreamState
+from otel_agenttrace._raw import is_raw_response, wrap_raw
+from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, Sink, StreamProxy, StreamState
 
 Attrs = dict[str, Any]
 Content = dict[str, Any] | None
@@ -35,11 +37,49 @@ class Endpoint:
     # (instance, args, kwargs) -> the mapping `request`/`request_content` read; None: the kwargs themselves
     # (SDK methods take keyword arguments only; user methods configured as targets need binding)
     bind: Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]] | None = None
+    # the SDK's `with_raw_response` / `with_streaming_response` reach this method (they return an
+    # API-response wrapper whose body is read later; see _raw.py)
+    raw_responses: bool = False
+
+
+class Absorb:
+    """The sink of a nested SDK call's stream or raw response: what it reads when it ends goes into the
+    outer call's span (one merged step), which is still open while the user's method consumes it."""
+
+    __slots__ = ("done", "outer")
+
+    def __init__(self, outer: LLMInvocation) -> None:
+        self.outer = outer
+        self.done = False
+
+    def elapsed(self) -> float:
+        return self.outer.elapsed()
+
+    def stop(self, attributes: Any = None, output: dict[str, Any] | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        if not self.outer.done:  # read after the outer call returned: nothing left to fill in
+            self.outer.absorb(dict(attributes or {}), output, authoritative=True)
+
+    def fail(
+        self, exc: BaseException, attributes: Any = None, output: dict[str, Any] | None = None, etype: str | None = None
+    ) -> None:
+        # What arrived still describes the response; the error itself reaches the outer call if it is one.
+        self.stop(attributes, output)
 
 
 def _begin(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, Any]) -> LLMInvocation:
     attrs = endpoint.request(instance, kwargs)
-    content = endpoint.request_content(kwargs) if tel.policy.enabled else None
+    policy = tel.policy
+    content: Piece | None = None
+    if policy.enabled:
+        # Beside the span (the default): a snapshot of the request, turned into content on the export thread.
+        content = (
+            Later(endpoint.request_content, snapshot_values(kwargs))
+            if policy.beside
+            else endpoint.request_content(kwargs)
+        )
     return LLMInvocation(tel, endpoint.operation, attrs, content)
 
 
@@ -51,17 +91,44 @@ def _response(endpoint: Endpoint, result: Any, capture: bool) -> tuple[Attrs, Co
         return {}, None
 
 
+def _deferred(tel: Telemetry, endpoint: Endpoint, sink: Sink, result: Any, is_async: bool) -> Any:
+    """A result whose response is read later (a stream, an API-response wrapper): the proxy to hand
+    the user instead, which reports to `sink` when it ends; None for a complete response."""
+    capture = tel.policy.enabled
+    if endpoint.accumulator is not None and endpoint.is_stream is not None and endpoint.is_stream(result):
+        state = StreamState(sink, endpoint.accumulator(capture))
+        return AsyncStreamProxy(result, state) if is_async else StreamProxy(result, state)
+    if endpoint.raw_responses and is_raw_response(result):
+        response = _guarded_response(endpoint)
+        return wrap_raw(sink, result, response, endpoint.accumulator, endpoint.is_stream, capture, is_async)
+    return None
+
+
+def _guarded_response(endpoint: Endpoint) -> Callable[[Any, bool], tuple[Attrs, Content]]:
+    return lambda result, capture: _response(endpoint, result, capture)
+
+
 def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any, is_async: bool) -> Any:
-    """The call returned: end the span, or hand it to a stream proxy that ends it later."""
+    """The call returned: end the span, or hand it to a proxy that ends it later."""
     try:
         inv.detach()
-        if endpoint.accumulator is not None and endpoint.is_stream is not None and endpoint.is_stream(result):
-            state = StreamState(inv, endpoint.accumulator(tel.policy.enabled))
-            return AsyncStreamProxy(result, state) if is_async else StreamProxy(result, state)
-        inv.stop(*_response(endpoint, result, tel.policy.enabled))
+        proxy = _deferred(tel, endpoint, inv, result, is_async)
+        if proxy is not None:
+            return proxy
+        policy = tel.policy
+        if policy.enabled and policy.beside:
+            attrs, _ = _response(endpoint, result, False)
+            inv.stop(attrs, Later(_output, endpoint, result))
+        else:
+            inv.stop(*_response(endpoint, result, policy.enabled))
     except Exception as exc:
         internal_error(f"{endpoint.operation} end", exc)
     return result
+
+
+def _output(endpoint: Endpoint, result: Any) -> Content:
+    """The output content of a response, built on the export thread (content beside the span)."""
+    return _response(endpoint, result, True)[1]  # an error is the caller's thread's error, reported once
 
 
 def _failed(inv: LLMInvocation, exc: BaseException) -> None:
@@ -70,19 +137,27 @@ def _failed(inv: LLMInvocation, exc: BaseException) -> None:
 
 
 def _absorb(
-    tel: Telemetry, endpoint: Endpoint, outer: LLMInvocation, instance: Any, kwargs: dict[str, Any], result: Any
-) -> None:
-    """A nested call: its (usually richer) SDK-level view fills in the outer span. Of a stream, only
-    the request is known here (the outer call reads the stream and reports what it returns)."""
+    tel: Telemetry,
+    endpoint: Endpoint,
+    outer: LLMInvocation,
+    instance: Any,
+    kwargs: dict[str, Any],
+    result: Any,
+    is_async: bool,
+) -> Any:
+    """A nested call: its (usually richer) SDK-level view fills in the outer span. A stream or raw
+    response fills it in when the outer call has read it (the proxy returned here reports then)."""
     attrs = endpoint.request(instance, kwargs)
+    content = endpoint.request_content(kwargs) if tel.policy.enabled else None
+    proxy = _deferred(tel, endpoint, Absorb(outer), result, is_async)
     output = None
-    if endpoint.is_stream is None or not endpoint.is_stream(result):
+    if proxy is None:
         response_attrs, output = endpoint.response(result, tel.policy.enabled)
         attrs.update(response_attrs)
-    content = endpoint.request_content(kwargs) if tel.policy.enabled else None
     if content:
         output = {**content, **(output or {})}
     outer.absorb(attrs, output, authoritative=endpoint.bind is None)
+    return proxy
 
 
 def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable[..., Any]:
@@ -93,8 +168,8 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
             outer = current_llm.get()
             if outer is not None:
                 result = await wrapped(*args, **kwargs)
-                guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result)
-                return result
+                proxy = guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result, True)
+                return result if proxy is None else proxy
             inv = guarded("llm start", _begin, tel, endpoint, instance, view)
             if inv is None:
                 return await wrapped(*args, **kwargs)
@@ -112,8 +187,8 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
         outer = current_llm.get()
         if outer is not None:
             result = wrapped(*args, **kwargs)
-            guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result)
-            return result
+            proxy = guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result, False)
+            return result if proxy is None else proxy
         inv = guarded("llm start", _begin, tel, endpoint, instance, view)
         if inv is None:
             return wrapped(*args, **kwargs)
@@ -133,6 +208,18 @@ def start_stream(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict
         return None
     inv: LLMInvocation | None = guarded("llm start", _begin, tel, endpoint, instance, kwargs)
     return inv
+
+
+def absorb_nested(
+    tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, Any], result: Any, is_async: bool
+) -> Any:
+    """For helpers: a result `start_stream` made no span for because another LLM call is current folds
+    into that call (its stream reports when the outer call reads it)."""
+    outer = current_llm.get()
+    if outer is None:
+        return result
+    proxy = guarded("nested llm call", _absorb, tel, endpoint, outer, instance, kwargs, result, is_async)
+    return result if proxy is None else proxy
 
 
 def finish_stream(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any, is_async: bool) -> Any:

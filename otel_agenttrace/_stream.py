@@ -14,7 +14,22 @@ from typing import Any, Protocol
 import wrapt
 
 from otel_agenttrace import semconv
-from otel_agenttrace._lifecycle import Invocation, guarded, internal_error
+from otel_agenttrace._lifecycle import guarded, internal_error
+
+
+class Sink(Protocol):
+    """Where a stream's response goes when it ends: its own span (an `Invocation`), or the outer call's
+    span a nested SDK call folds into (`_llm.Absorb`)."""
+
+    done: bool
+
+    def elapsed(self) -> float: ...
+
+    def stop(self, attributes: Any = None, output: dict[str, Any] | None = None) -> None: ...
+
+    def fail(
+        self, exc: BaseException, attributes: Any = None, output: dict[str, Any] | None = None, etype: str | None = None
+    ) -> None: ...
 
 
 class Accumulator(Protocol):
@@ -30,28 +45,33 @@ class StreamAbandonedError(Exception):
 
 
 class StreamState:
-    __slots__ = ("acc", "first", "inv")
+    """One response's ending, shared by every proxy that hands out its data (a stream, the raw response
+    it was parsed from): the first ending wins."""
 
-    def __init__(self, inv: Invocation, acc: Accumulator) -> None:
+    __slots__ = ("acc", "first_chunk", "inv")
+
+    def __init__(self, inv: Sink, acc: Accumulator) -> None:
         self.inv = inv
         self.acc = acc
-        self.first = True
+        self.first_chunk: float | None = None
 
     def on_chunk(self, chunk: Any) -> None:
         try:
-            if self.first:
-                self.first = False
-                self.inv.span.set_attribute(semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, self.inv.elapsed())
+            if self.first_chunk is None:
+                self.first_chunk = self.inv.elapsed()
             self.acc.add(chunk)
         except Exception as exc:
             internal_error("stream chunk", exc)
 
     def _result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         try:
-            return self.acc.result()
+            attrs, output = self.acc.result()
         except Exception as exc:
             internal_error("stream result", exc)
-            return {}, None
+            attrs, output = {}, None
+        if self.first_chunk is not None:
+            attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
+        return attrs, output
 
     def finish(self) -> None:
         if not self.inv.done:

@@ -36,6 +36,9 @@ AGENTTRACE_TARGETS: Final = "AGENTTRACE_TARGETS"
 AGENTTRACE_STRICT: Final = "AGENTTRACE_STRICT"
 """1: raise internal errors of the instrumentation instead of logging them (for this project's tests)."""
 
+AGENTTRACE_DEBUG: Final = "AGENTTRACE_DEBUG"
+"""1: internal-error log lines carry their traceback (default: one line). For reporting a bug."""
+
 AGENTTRACE_REDACTION_POLICY: Final = "AGENTTRACE_REDACTION_POLICY"
 """Path of a redaction policy file (TOML or JSON; keys as [tool.agenttrace.redaction]). An invalid policy
 is reported at startup and then no content is captured at all: redaction is never silently off."""

@@ -9,21 +9,18 @@ from collections.abc import Collection, Iterator
 from types import ModuleType
 from typing import Any
 
-import wrapt
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.dependencies import get_dependency_conflicts
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
 
-from otel_agenttrace import _mp
-from otel_agenttrace._capture import CapturePolicy, policy_from_env
+from otel_agenttrace import _logging, _mp, _settings
+from otel_agenttrace._capture import CapturePolicy, policy_from_settings
 from otel_agenttrace._config import ConfigError, TargetSpec
 from otel_agenttrace._config import load as load_targets
 from otel_agenttrace._lifecycle import RunRoot, Telemetry
+from otel_agenttrace._patch_table import Patched
 from otel_agenttrace._targets import TargetPatcher
-from otel_agenttrace.environment_variables import AGENTTRACE_RUN_ROOT
 from otel_agenttrace.package import _instruments
-from otel_agenttrace.providers._common import Target
 from otel_agenttrace.version import __version__
 
 _log = logging.getLogger(__name__)
@@ -36,18 +33,6 @@ PROVIDERS: tuple[tuple[str, str], ...] = (
 )
 
 SCOPE = "otel_agenttrace"
-
-
-def _resolve(target: Target) -> tuple[Any, str] | None:
-    """The object that holds the method, or None when this SDK version has no such target."""
-    try:
-        module = importlib.import_module(target.module)
-    except ImportError:
-        return None
-    owner: Any = module if target.owner is None else getattr(module, target.owner, None)
-    if owner is None or not hasattr(owner, target.method):
-        return None
-    return owner, target.method
 
 
 def _provider_modules() -> Iterator[ModuleType]:
@@ -63,23 +48,31 @@ def _provider_modules() -> Iterator[ModuleType]:
 
 
 def _env_flag(name: str, default: bool) -> bool:
-    import os
+    """Kept for callers of the old helper: the flag as the process's settings read it."""
+    from otel_agenttrace._settings import _flag
 
-    raw = os.environ.get(name)
-    if raw is None or not raw.strip():
-        return default
-    return raw.strip().lower() not in ("0", "false", "no", "off")
+    return _flag(_settings.current().environ, name, default)
+
+
+def _details_logger(logger_provider: Any) -> Any:
+    """The OTel Logs API logger for details events: on the `logger_provider` given (as
+    `opentelemetry-instrument` passes it), else the global one."""
+    try:
+        from opentelemetry import _logs
+    except ImportError:  # pragma: no cover - an API without the Logs signal
+        return None
+    return _logs.get_logger(SCOPE, __version__, logger_provider=logger_provider)
 
 
 class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments the OpenAI and Anthropic SDKs (whichever are installed).
 
-    `instrument(tracer_provider=..., meter_provider=..., capture_policy=..., run_root=...)`;
+    `instrument(tracer_provider=..., meter_provider=..., logger_provider=..., capture_policy=..., run_root=...)`;
     calling it twice is a no-op, and `uninstrument()` restores every original method.
     """
 
     # BaseInstrumentor is a singleton whose __init__ runs on every construction: state lives on the class.
-    _wrapped: list[tuple[Any, str]] = []
+    _patched: Patched | None = None
     _patcher: TargetPatcher | None = None
     telemetry: Telemetry | None = None
 
@@ -90,28 +83,22 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     def _instrument(self, **kwargs: Any) -> None:
         tracer = trace.get_tracer(SCOPE, __version__, tracer_provider=kwargs.get("tracer_provider"))
         meter = metrics.get_meter(SCOPE, __version__, meter_provider=kwargs.get("meter_provider"))
-        policy: CapturePolicy = kwargs.get("capture_policy") or policy_from_env()
+        settings = _settings.current()
+        policy: CapturePolicy = kwargs.get("capture_policy") or policy_from_settings(settings)
         run_root_opt = kwargs.get("run_root")
         if run_root_opt is None:
-            run_root_opt = _env_flag(AGENTTRACE_RUN_ROOT, True)
-        run_root = RunRoot(tracer, policy=policy) if run_root_opt else None
-        type(self).telemetry = tel = Telemetry(tracer=tracer, meter=meter, policy=policy, run_root=run_root)
-        self._wrapped = []
-        seen: set[tuple[int, str]] = set()
+            run_root_opt = settings.run_root
+        run_root = RunRoot(tracer, name=settings.workflow, policy=policy) if run_root_opt else None
+        logger = _details_logger(kwargs.get("logger_provider")) if policy.on_event else None
+        type(self).telemetry = tel = Telemetry(
+            tracer=tracer, meter=meter, policy=policy, run_root=run_root, logger=logger
+        )
+        type(self)._patched = patched = Patched()
         for provider in _provider_modules():
-            for target in provider.TARGETS:
-                resolved = _resolve(target)
-                if resolved is None:
-                    continue
-                owner, method = resolved
-                key = (id(owner), method)
-                if key in seen:  # the same class reached through two module paths
-                    continue
-                seen.add(key)
-                wrapt.wrap_function_wrapper(owner, method, target.wrapper(tel))
-                self._wrapped.append((owner, method))
+            patched.wrap(provider.TARGETS, tel)
         self._patch_configured_targets(tel, kwargs.get("targets"))
         _mp.install()  # the run context crosses into spawned multiprocessing children
+        _logging.install()  # every module of ours that logs is imported by now
 
     def _patch_configured_targets(self, tel: Telemetry, specs: list[TargetSpec] | None) -> None:
         """User classes from [tool.agenttrace] / AGENTTRACE_TARGETS (or `targets=` given in code)."""
@@ -132,9 +119,9 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._patcher is not None:
             self._patcher.uninstall()
             type(self)._patcher = None
-        while self._wrapped:
-            owner, method = self._wrapped.pop()
-            unwrap(owner, method)
+        if self._patched is not None:
+            self._patched.unwrap()
+            type(self)._patched = None
         if self.telemetry is not None:
             if self.telemetry.metrics is not None:
                 self.telemetry.metrics.close()

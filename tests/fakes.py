@@ -7,8 +7,10 @@ async clients alike: SSE bodies are a byte stream that is both sync- and async-i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +64,8 @@ class FakeResponse:
     chunk_size: int | None = None
     # Streamed only: after this many chunks the connection drops with httpx2.ReadError.
     break_after: int | None = None
+    # Streamed only: seconds to wait before each chunk after the first, as a model that is still generating.
+    chunk_delay: float = 0.0
 
     def chunks(self) -> list[bytes]:
         if self.chunk_size is not None:
@@ -75,15 +79,18 @@ class FakeResponse:
         if not self.streamed:
             return httpx2.Response(self.status, headers=headers, content=self.body, request=request)
         headers.setdefault("transfer-encoding", "chunked")
-        stream = _ChunkStream(self.chunks(), self.break_after, request)
+        stream = _ChunkStream(self.chunks(), self.break_after, request, self.chunk_delay)
         return httpx2.Response(self.status, headers=headers, stream=stream, request=request)
 
 
 class _ChunkStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
-    def __init__(self, chunks: Sequence[bytes], break_after: int | None, request: httpx2.Request) -> None:
+    def __init__(
+        self, chunks: Sequence[bytes], break_after: int | None, request: httpx2.Request, delay: float = 0.0
+    ) -> None:
         self._chunks = list(chunks)
         self._break_after = break_after
         self._request = request
+        self._delay = delay
 
     def _pieces(self) -> Iterator[bytes]:
         for i, chunk in enumerate(self._chunks):
@@ -92,10 +99,15 @@ class _ChunkStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
             yield chunk
 
     def __iter__(self) -> Iterator[bytes]:
-        yield from self._pieces()
+        for i, chunk in enumerate(self._pieces()):
+            if i and self._delay:
+                time.sleep(self._delay)
+            yield chunk
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        for chunk in self._pieces():
+        for i, chunk in enumerate(self._pieces()):
+            if i and self._delay:
+                await asyncio.sleep(self._delay)
             yield chunk
 
 
@@ -197,6 +209,7 @@ def sse_response(
     headers: Mapping[str, str] | None = None,
     chunk_size: int | None = None,
     break_after: int | None = None,
+    chunk_delay: float = 0.0,
 ) -> FakeResponse:
     return FakeResponse(
         status,
@@ -206,7 +219,27 @@ def sse_response(
         streamed=True,
         chunk_size=chunk_size,
         break_after=break_after,
+        chunk_delay=chunk_delay,
     )
+
+
+# A stream whose chunks after the first come this much apart: time to first chunk must stay below the span's
+# duration by at least the delays that follow the first chunk (a value overwritten on every chunk would not).
+CHUNK_DELAY_S = 0.01
+
+
+def slow_sse_response(name: str) -> FakeResponse:
+    return sse_response(name, chunk_delay=CHUNK_DELAY_S)
+
+
+def assert_first_chunk_time(ttfc_s: float, duration_s: float, response: FakeResponse) -> None:
+    """Time to first chunk was taken at the first chunk: the rest of the stream took at least its delays.
+
+    One chunk of slack: an SSE decoder may read the next chunk before it hands out the first event.
+    """
+    after_first = response.chunk_delay * (len(response.chunks()) - 2)
+    assert after_first > 0, "the response needs chunk_delay and at least three chunks"
+    assert 0 < ttfc_s <= duration_s - after_first, (ttfc_s, duration_s, after_first)
 
 
 @overload

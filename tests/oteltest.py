@@ -2,22 +2,71 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_agenttrace._beside import CHANNEL, with_content
+
+
+class LocalContentExporter(InMemorySpanExporter):
+    """An in-memory exporter that, like the run-trace exporter, takes the content kept beside each span
+    (the content switch unset) and keeps the span with it: what the local run trace would record."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        CHANNEL.open()
+        self._open = True
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return super().export([with_content(span, CHANNEL.take(span)) for span in spans])
+
+    def shutdown(self) -> None:
+        if self._open:
+            self._open = False
+            CHANNEL.close()
+        super().shutdown()
 
 
 class Telemetry:
-    """What a test reads back: finished spans and metric points."""
+    """What a test reads back: finished spans and metric points.
 
-    def __init__(self) -> None:
-        self.exporter = InMemorySpanExporter()
+    `local_content=True` (the default) reads spans as the local run trace gets them, content beside
+    the span included; False reads them as any other exporter does (no run-trace exporter open)."""
+
+    def __init__(self, local_content: bool = True) -> None:
+        self.exporter = LocalContentExporter() if local_content else InMemorySpanExporter()
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
+        # gen_ai.client.inference.operation.details events are log records (EVENT_ONLY, SPAN_AND_EVENT)
+        self.log_exporter = InMemoryLogRecordExporter()
+        self.logger_provider = LoggerProvider()
+        self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.log_exporter))
         self.metric_reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.metric_reader])
+
+    def close(self) -> None:
+        self.exporter.shutdown()
+        self.logger_provider.shutdown()
+
+    def details(self, span: ReadableSpan | None = None) -> list[Any]:
+        """The details log records (each an SDK LogRecord), all or those of one span."""
+        records = [
+            d.log_record
+            for d in self.log_exporter.get_finished_logs()
+            if details_name(d.log_record) == "gen_ai.client.inference.operation.details"
+        ]
+        if span is None:
+            return records
+        ctx = span.get_span_context()
+        return [r for r in records if r.span_id == ctx.span_id and r.trace_id == ctx.trace_id]
 
     def spans(self) -> list[ReadableSpan]:
         return list(self.exporter.get_finished_spans())
@@ -42,6 +91,11 @@ class Telemetry:
                     if metric.name == name:
                         points.extend(metric.data.data_points)
         return points
+
+
+def details_name(record: Any) -> str | None:
+    name = getattr(record, "event_name", None)
+    return name or (record.attributes or {}).get("event.name")
 
 
 def flush_metrics() -> None:

@@ -7,7 +7,16 @@ import json
 import anthropic
 import httpx2
 import pytest
-from fakes import ANTHROPIC_BASE_URL, TEST_API_KEY, anthropic_client, fake_transport, json_response, sse_response
+from fakes import (
+    ANTHROPIC_BASE_URL,
+    TEST_API_KEY,
+    anthropic_client,
+    assert_first_chunk_time,
+    fake_transport,
+    json_response,
+    slow_sse_response,
+    sse_response,
+)
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agenttrace import semconv as sc
@@ -75,16 +84,20 @@ def test_tool_use(tel) -> None:
 
 
 def test_stream_true(tel) -> None:
-    client = anthropic_client(fake_transport(sse_response("anthropic/messages_stream_text.sse")))
+    response = slow_sse_response("anthropic/messages_stream_text.sse")
+    client = anthropic_client(fake_transport(response))
     texts = [
         e.delta.text
         for e in client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, stream=True)
         if e.type == "content_block_delta"
     ]
-    a = tel.only_span().attributes
+    span = tel.only_span()
+    a = span.attributes
     assert a[sc.GEN_AI_REQUEST_STREAM] is True
-    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
-    assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    assert_first_chunk_time(
+        a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], (span.end_time - span.start_time) / 1e9, response
+    )
+    assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (14 + 2048, 24)
     (out,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert out["parts"] == [{"type": "text", "content": "".join(texts)}]
 
@@ -161,3 +174,49 @@ def test_sdk_own_span_kept_when_uninstrumented(instrument) -> None:
     )
     client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES)
     assert [s.name for s in t.spans()] == ["anthropic.messages.create"]
+
+
+# Every stream manager the instrumentation patches: messages and beta, sync and async (the request each
+# manager holds is reached through a private attribute, so each class is driven here).
+STREAM_RESOURCES = [lambda c: c.messages, lambda c: c.beta.messages]
+
+
+@pytest.mark.parametrize("resource", STREAM_RESOURCES, ids=["messages", "beta"])
+def test_every_sync_stream_manager_makes_a_span(tel, resource, caplog) -> None:
+    client = anthropic_client(fake_transport(sse_response("anthropic/messages_stream_text.sse")))
+    with resource(client).stream(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES) as stream:
+        text = "".join(stream.text_stream)
+    _assert_stream_span(tel, text)
+    assert not [r for r in caplog.records if "otel-agenttrace" in r.getMessage()]
+
+
+@pytest.mark.parametrize("resource", STREAM_RESOURCES, ids=["messages", "beta"])
+async def test_every_async_stream_manager_makes_a_span(tel, resource, caplog) -> None:
+    client = anthropic_client(fake_transport(sse_response("anthropic/messages_stream_text.sse")), async_=True)
+    async with resource(client).stream(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES) as stream:
+        text = "".join([piece async for piece in stream.text_stream])
+    _assert_stream_span(tel, text)
+    assert not [r for r in caplog.records if "otel-agenttrace" in r.getMessage()]
+
+
+def _assert_stream_span(tel, text: str) -> None:
+    span = tel.only_span()
+    a = span.attributes
+    assert span.name == "chat claude-sonnet-4-6"
+    assert a[sc.GEN_AI_REQUEST_STREAM] is True
+    assert a[sc.GEN_AI_RESPONSE_ID].startswith("msg_")
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["end_turn"]
+    assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+    (out,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert out["parts"] == [{"type": "text", "content": text}]
+
+
+def test_zero_cache_counts_are_recorded(tel) -> None:
+    body = json.loads(json.dumps(__import__("fakes").load_json("anthropic/messages_text.json")))
+    body["usage"].update({"cache_read_input_tokens": 0, "cache_creation_input_tokens": 0})
+    client = anthropic_client(fake_transport(json_response(body)))
+    client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES)
+    a = tel.only_span().attributes
+    assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0
+    assert a[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 0

@@ -6,8 +6,11 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 from importlib.metadata import entry_points
 from pathlib import Path
+
+from fakes import assert_first_chunk_time, slow_sse_response
 
 SCRIPT = Path(__file__).parent / "scripts" / "zero_code_app.py"
 
@@ -51,7 +54,12 @@ def test_opentelemetry_instrument_prints_genai_spans(tmp_path: Path) -> None:
         assert span["context"]["trace_id"] == root["context"]["trace_id"]
         assert span["parent_id"] == root["context"]["span_id"]
     streamed = next(s for s in chats if s["attributes"].get("gen_ai.request.stream"))
-    assert streamed["attributes"]["gen_ai.response.time_to_first_chunk"] > 0
+    duration = datetime.fromisoformat(streamed["end_time"]) - datetime.fromisoformat(streamed["start_time"])
+    assert_first_chunk_time(
+        streamed["attributes"]["gen_ai.response.time_to_first_chunk"],
+        duration.total_seconds(),
+        slow_sse_response("openai/chat_stream_text.sse"),  # what zero_code_app.py serves
+    )
     claude = by_name["chat claude-sonnet-4-6"]["attributes"]
     assert claude["gen_ai.provider.name"] == "anthropic"
     assert claude["gen_ai.usage.input_tokens"] == 14 + 2048 + 1024

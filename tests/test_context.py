@@ -322,6 +322,9 @@ def test_duration_and_token_metrics(tel) -> None:
         sc.GEN_AI_RESPONSE_MODEL: "gpt-4o-2024-08-06",
         sc.SERVER_ADDRESS: "llm.test",
         sc.SERVER_PORT: 8443,
+        # the OpenAI conventions add these to the GenAI client metrics
+        sc.OPENAI_RESPONSE_SERVICE_TIER: "default",
+        sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT: "fp_9788c4a012",
     }
     by_type = {
         p.attributes[sc.GEN_AI_TOKEN_TYPE]: p

@@ -225,8 +225,9 @@ async def test_secrets_are_redacted_in_every_span(traced: Callable[..., Any]) ->
         assert content(span, sc.GEN_AI_TOOL_CALL_RESULT)["structuredContent"]["echo"] == "[REDACTED:openai_key]"
         # The key once in the arguments, twice in the result (structuredContent and its text block).
         assert span.attributes[sc.AGENTTRACE_CONTENT_REDACTIONS] == 3
-        (event,) = [e for e in span.events if e.name == sc.Event.OPERATION_DETAILS]
-        assert sc.GEN_AI_TOOL_CALL_RESULT in event.attributes
+        (record,) = tel.details(span)  # the details event: one log record, emitted at the end
+        assert sc.GEN_AI_TOOL_CALL_RESULT in record.attributes
+        assert SECRET not in str(dict(record.attributes))
 
 
 async def test_no_content_mode_keeps_metadata_only(traced: Callable[..., Any]) -> None:
@@ -290,9 +291,9 @@ async def test_a_missing_hook_is_logged_once_and_the_rest_still_works(
 ) -> None:
     from mcp.shared.jsonrpc_dispatcher import JSONRPCDispatcher
 
-    from otel_agenttrace.tools import _mcp_common
+    from otel_agenttrace import _patch_table
 
-    monkeypatch.setattr(_mcp_common, "_reported_missing", set())
+    monkeypatch.setattr(_patch_table, "_reported", set())
     # As if a later 2.x no longer had the method: the instrumentor cannot find it, the SDK still works.
     original = JSONRPCDispatcher.__dict__["_resolve_pending"]
     monkeypatch.setattr(JSONRPCDispatcher, "_resolve_pending", _Hidden(original))

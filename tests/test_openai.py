@@ -6,7 +6,15 @@ import json
 
 import openai
 import pytest
-from fakes import WeatherReport, fake_transport, json_response, openai_client, sse_response
+from fakes import (
+    WeatherReport,
+    assert_first_chunk_time,
+    fake_transport,
+    json_response,
+    openai_client,
+    slow_sse_response,
+    sse_response,
+)
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agenttrace import semconv as sc
@@ -153,7 +161,8 @@ async def test_async_chat(tel) -> None:
 
 
 def test_chat_stream_with_usage(tel) -> None:
-    client = openai_client(fake_transport(sse_response("openai/chat_stream_text.sse")))
+    response = slow_sse_response("openai/chat_stream_text.sse")
+    client = openai_client(fake_transport(response))
     stream = client.chat.completions.create(
         model="gpt-4o", messages=USER, stream=True, stream_options={"include_usage": True}
     )
@@ -161,8 +170,12 @@ def test_chat_stream_with_usage(tel) -> None:
     span = tel.only_span()
     a = span.attributes
     assert a[sc.GEN_AI_REQUEST_STREAM] is True
-    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
-    assert isinstance(a[sc.GEN_AI_USAGE_INPUT_TOKENS], int)
+    assert_first_chunk_time(
+        a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], (span.end_time - span.start_time) / 1e9, response
+    )
+    # the final chunk's usage: 1536 prompt tokens (1280 of them cached), 20 completion tokens
+    assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (1536, 20)
+    assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1280
     (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": "".join(texts)}]
 
@@ -194,9 +207,34 @@ def test_responses_api(tel) -> None:
 def test_responses_tool_call(tel) -> None:
     client = openai_client(fake_transport(json_response("openai/responses_tool_call.json")))
     client.responses.create(model="gpt-4o", input=[{"role": "user", "content": "weather?"}])
-    (message,) = json.loads(tel.only_span().attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    a = tel.only_span().attributes
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["finish_reason"] == "tool_call"
     assert message["parts"][0]["type"] == "tool_call"
+    # the response's status ("completed") is not a finish reason: the attribute agrees with the message
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["tool_call"]
+
+
+@pytest.mark.parametrize(
+    ("status", "details", "reason"),
+    [
+        ("completed", None, "stop"),
+        ("incomplete", {"reason": "max_output_tokens"}, "length"),
+        ("incomplete", {"reason": "content_filter"}, "content_filter"),
+        ("failed", None, "error"),
+    ],
+)
+def test_responses_finish_reason_from_status(tel, status, details, reason) -> None:
+    from fakes import load_json
+
+    body = load_json("openai/responses_text.json")
+    body.update(status=status, incomplete_details=details)
+    client = openai_client(fake_transport(json_response(body)))
+    client.responses.create(model="gpt-4o", input="Capital of France?")
+    a = tel.only_span().attributes
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == [reason]
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["finish_reason"] == reason
 
 
 def test_responses_stream(tel) -> None:
@@ -270,3 +308,47 @@ def test_no_content_mode(instrument) -> None:
     a = t.only_span().attributes
     assert not (set(a) & sc.CONTENT_ATTRIBUTES)
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0
+
+
+def test_openai_service_tier_and_fingerprint(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/chat_text.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER, service_tier="flex")
+    a = tel.only_span().attributes
+    assert a[sc.OPENAI_REQUEST_SERVICE_TIER] == "flex"
+    assert a[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default"
+    assert a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_9788c4a012"
+    for point in tel.metric_points(sc.Metric.OPERATION_DURATION) + tel.metric_points(sc.Metric.TOKEN_USAGE):
+        assert point.attributes[sc.OPENAI_REQUEST_SERVICE_TIER] == "flex"
+        assert point.attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default"
+        assert point.attributes[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_9788c4a012"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"extra_body": {"service_tier": "priority"}}, "priority"),
+        ({"service_tier": "auto"}, None),  # the conventions: not when "auto"
+        ({}, None),
+    ],
+)
+def test_openai_request_service_tier_sources(tel, kwargs, expected) -> None:
+    client = openai_client(fake_transport(json_response("openai/responses_text.json")))
+    client.responses.create(model="gpt-4o", input="hi", **kwargs)
+    a = tel.only_span().attributes
+    assert a.get(sc.OPENAI_REQUEST_SERVICE_TIER) == expected
+    assert a[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default"
+
+
+def test_openai_stream_service_tier_and_fingerprint(tel) -> None:
+    client = openai_client(fake_transport(sse_response("openai/chat_stream_text.sse")))
+    for _ in client.chat.completions.create(model="gpt-4o", messages=USER, stream=True):
+        pass
+    a = tel.only_span().attributes
+    assert a[sc.OPENAI_RESPONSE_SERVICE_TIER] == "default"
+    assert a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_9788c4a012"
+
+
+def test_zero_cached_tokens_are_recorded(tel) -> None:
+    client = openai_client(fake_transport(json_response("openai/responses_text.json")))
+    client.responses.create(model="gpt-4o", input="hi")
+    assert tel.only_span().attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0

@@ -33,7 +33,7 @@ from fakes import (
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.trace import StatusCode
 
-from otel_agenttrace import AgentTraceInstrumentor, _capture, _lifecycle
+from otel_agenttrace import AgentTraceInstrumentor, _lifecycle, _settings
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._capture import CapturePolicy, ContentMode, content_mode_from_env, policy_from_env
 from otel_agenttrace.environment_variables import (
@@ -200,8 +200,8 @@ def test_internal_error_at_response_is_logged_once_and_swallowed(tel, lenient, m
     first = client.chat.completions.create(model="gpt-4o", messages=USER)
     assert first.choices[0].message.content == "The capital of France is Paris."
     (record,) = our_warnings(caplog)
-    assert "internal error" in record.getMessage()
-    assert record.exc_info is not None and record.exc_info[0] is RuntimeError
+    assert "internal error" in record.getMessage() and "RuntimeError: bug in otel_agenttrace" in record.getMessage()
+    assert record.exc_info is None and "\n" not in record.getMessage()  # one line; the traceback with AGENTTRACE_DEBUG
     second = client.chat.completions.create(model="gpt-4o", messages=USER)
     assert second.id == first.id
     assert len(our_warnings(caplog)) == 1  # not logged again
@@ -226,10 +226,12 @@ def test_internal_error_at_request_leaves_call_untraced(tel, lenient, monkeypatc
 async def test_internal_error_at_anthropic_request_async(tel, lenient, monkeypatch, caplog) -> None:
     monkeypatch.setattr("otel_agenttrace.providers.anthropic.server_attributes", _boom)
     caplog.set_level(logging.WARNING, logger=LOGGER)
-    client = anthropic_client(fake_transport(json_response("anthropic/messages_text.json")), True)
-    result = await client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=A_USER)
-    assert result.id == "msg_01l9JQQY5jQRQPZoOvx1S2aE"
+    client = anthropic_client(fake_transport(*[json_response("anthropic/messages_text.json")] * 2), True)
+    for _ in range(2):
+        result = await client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=A_USER)
+        assert result.id == "msg_01l9JQQY5jQRQPZoOvx1S2aE"
     assert len(our_warnings(caplog)) == 1
+    assert tel.llm_spans() == []
 
 
 def test_internal_error_in_stream_accumulator_keeps_the_stream(tel, lenient, monkeypatch, caplog) -> None:
@@ -260,7 +262,9 @@ def test_internal_error_when_ending_the_span(tel, lenient, caplog) -> None:
     assert client.chat.completions.create(model="gpt-4o", messages=USER).id
     with pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="gpt-4o", messages=USER)
-    assert 1 <= len(our_warnings(caplog)) <= 2  # once per place (end, fail)
+    # once per place: ending the span of the call that succeeded, and of the one that failed
+    places = [r.getMessage().split(";")[0] for r in our_warnings(caplog)]
+    assert places == ["otel-agenttrace: internal error in chat end", "otel-agenttrace: internal error in llm fail"]
 
 
 # --- instrument / uninstrument --------------------------------------------------------------
@@ -392,13 +396,14 @@ def test_default_captures_content_on_the_span(instrument, monkeypatch) -> None:
 )
 def test_capture_modes(instrument, monkeypatch, value, on_span, on_event) -> None:
     monkeypatch.setenv(OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT, value)
-    t = instrument(policy_from_env())
+    t = instrument(policy_from_env(), local_content=False)  # spans as any exporter sees them
     _call_everything()
     for span, expected in zip(t.llm_spans(), CONTENT_OF_EACH, strict=True):
         assert (expected <= set(span.attributes)) is on_span
         if not on_span:
             assert not set(span.attributes) & sc.CONTENT_ATTRIBUTES
-        events = _details(span)
+        assert _details(span) == []  # never a span event: a log record in the span's context
+        events = t.details(span)
         if on_event:
             (event,) = events
             assert expected <= set(event.attributes)
@@ -410,7 +415,7 @@ def test_capture_modes(instrument, monkeypatch, value, on_span, on_event) -> Non
 
 @pytest.mark.parametrize(("alias", "mode"), [("true", ContentMode.SPAN_ONLY), ("FALSE", ContentMode.NO_CONTENT)])
 def test_boolean_aliases_warn_once(monkeypatch, caplog, alias, mode) -> None:
-    monkeypatch.setattr(_capture, "_warned_aliases", set())
+    monkeypatch.setattr(_settings, "_warned", set())
     caplog.set_level(logging.WARNING)
     env = {OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT: alias}
     assert content_mode_from_env(env) is mode
@@ -546,9 +551,14 @@ def test_no_secret_reaches_an_exported_span(instrument, mode) -> None:
     spans = t.llm_spans()
     assert len(spans) == 4
     _assert_nothing_leaks(spans)
-    for span in spans:
-        where = span.attributes if mode is not ContentMode.EVENT_ONLY else _details(span)[0].attributes
-        assert where[sc.AGENTTRACE_CONTENT_REDACTIONS] > 0
+    for span in spans:  # as the local run trace gets them: content on the span's record in every mode
+        assert span.attributes[sc.AGENTTRACE_CONTENT_REDACTIONS] > 0
+    if mode is not ContentMode.LOCAL_ONLY:  # and the details log records
+        records = t.details()
+        assert len(records) == 4
+        text = json.dumps([dict(r.attributes) for r in records], default=str)
+        assert [kind for kind, (_, fragment) in SECRETS.items() if fragment in text] == []
+        assert all(r.attributes[sc.AGENTTRACE_CONTENT_REDACTIONS] > 0 for r in records)
 
 
 def test_streamed_secret_split_across_chunks_is_redacted(tel) -> None:

@@ -4,7 +4,7 @@ The corpus is tests/data/secrets/corpus.json (every value fake; `secret`, by def
 the part that must never leave the process). `agenttrace run -- python agent.py --api-key ...` runs
 tests/scripts/secret_corpus_agent.py as a real process: real `openai` and `anthropic` clients (only their
 HTTP transport is faked), `otel_agenttrace.tool`, the agenttrace exporter forwarding to an OTLP/HTTP
-receiver on 127.0.0.1. The test plants each corpus entry in two places among: system instructions, user
+receiver on 127.0.0.1. The test plants each corpus entry in four places among: system instructions, user
 prompts, tool definitions, tool calls and results in the history, model responses (plain and streamed,
 the secrets split across chunks), API errors, a tool's arguments, result and exception, the allow-listed
 environment (AGENTTRACE_ENV_ALLOW=MYAPP_*) and one not allow-listed; and a few on the command line, one of
@@ -83,7 +83,7 @@ LOCATIONS = (*ROUND_ROBIN, ARGV)
 RECORDED = set(LOCATIONS) - {UNLISTED}  # in the local store, whatever the content mode
 FORWARDED_WITHOUT_OPT_IN = {*ERRORS, ENV, ARGV}  # content stays local unless the user opts in
 KINDS = {e["kind"] for e in CORPUS}
-SECOND_PLACE = 12  # each entry goes to ROUND_ROBIN[i] and ROUND_ROBIN[i + SECOND_PLACE] (mod its length)
+PLACES = (0, 6, 12, 18)  # each entry goes to ROUND_ROBIN[i + offset] (mod its length) for each offset
 
 
 def canary(location: str) -> str:
@@ -95,6 +95,10 @@ def secret_of(entry: dict[str, str]) -> str:
     return entry.get("secret", entry["value"])
 
 
+def masked_value(entry: dict[str, str]) -> str:
+    return entry["value"].replace(secret_of(entry), f"[REDACTED:{entry['kind']}]")
+
+
 def corpus_id(i: int) -> str:
     return f"{i}:{CORPUS[i]['kind']}-{CORPUS[i]['note']}"
 
@@ -104,11 +108,11 @@ def first_of(kind: str) -> int:
 
 
 def plan() -> dict[str, list[int]]:
-    """Each entry in two places (kinds spread over all of them), and three keys on the command line."""
+    """Each entry in four places (so a kind with one entry is in four too), and three keys on the command line."""
     placements: dict[str, list[int]] = {location: [] for location in LOCATIONS}
     for i in range(len(CORPUS)):
-        placements[ROUND_ROBIN[i % len(ROUND_ROBIN)]].append(i)
-        placements[ROUND_ROBIN[(i + SECOND_PLACE) % len(ROUND_ROBIN)]].append(i)
+        for offset in PLACES:
+            placements[ROUND_ROBIN[(i + offset) % len(ROUND_ROBIN)]].append(i)
     # --api-key, --token, and last the one cut by the 512-character limit
     placements[ARGV] = [first_of("openai_key"), first_of("github_token"), first_of("anthropic_key")]
     return placements
@@ -320,7 +324,7 @@ def test_the_plan_puts_every_entry_in_two_places_and_every_kind_in_many() -> Non
     assert len(CORPUS) >= 30
     for i in range(len(CORPUS)):
         places = {location for location, entries in PLACEMENTS.items() if i in entries}
-        assert len(places - {ARGV}) == 2, corpus_id(i)
+        assert len(places - {ARGV}) == len(PLACES), corpus_id(i)
         assert places & RECORDED, corpus_id(i)
     assert all(PLACEMENTS[location] for location in LOCATIONS)
     for kind in KINDS:
@@ -423,7 +427,8 @@ def test_everything_is_recorded_locally_with_every_secret_masked(recorded: Recor
     root = json.loads(recorded.dump.stdout)["steps"][0]
     env = json.loads(root["attributes"]["agenttrace.env"])
     assert env.pop("MYAPP_CANARY") == canary(ENV)
-    assert env == {f"MYAPP_SECRET_{i:02d}": f"[REDACTED:{CORPUS[i]['kind']}]" for i in PLACEMENTS[ENV]}
+    # each value with its secret masked, and only that (a label, a key, a URL's user and host stay)
+    assert env == {f"MYAPP_SECRET_{i:02d}": masked_value(CORPUS[i]) for i in PLACEMENTS[ENV]}
     # the command line is redacted first, then cut: the last key would be cut in two by the 512-character limit
     masked = {CORPUS[i]["value"]: f"[REDACTED:{CORPUS[i]['kind']}]" for i in PLACEMENTS[ARGV]}
     args = [masked.get(arg, arg) for arg in command_line(PLACEMENTS)]

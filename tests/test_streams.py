@@ -20,7 +20,14 @@ from typing import Any
 import anthropic
 import openai
 import pytest
-from fakes import anthropic_client, fake_transport, openai_client, sse_response
+from fakes import (
+    anthropic_client,
+    assert_first_chunk_time,
+    fake_transport,
+    openai_client,
+    slow_sse_response,
+    sse_response,
+)
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
@@ -501,11 +508,18 @@ def test_iterating_again_after_the_end(tel, kind: Kind) -> None:
 # --- what a complete stream records ---------------------------------------------------------
 
 
+SLOW_CHAT = slow_sse_response("openai/chat_stream_text.sse")
+
+
 def _chat_client(async_: bool = False) -> Any:
-    return openai_client(fake_transport(sse_response("openai/chat_stream_text.sse")), async_)
+    return openai_client(fake_transport(SLOW_CHAT), async_)
 
 
-def _assert_chat_text_attributes(span: ReadableSpan, texts: list[str]) -> None:
+def _duration_s(span: ReadableSpan) -> float:
+    return (span.end_time - span.start_time) / 1e9
+
+
+def _assert_chat_text_attributes(span: ReadableSpan, texts: list[str], slow: bool = True) -> None:
     a = span.attributes
     assert span.name == "chat gpt-4o"
     assert a[sc.GEN_AI_REQUEST_STREAM] is True
@@ -516,7 +530,10 @@ def _assert_chat_text_attributes(span: ReadableSpan, texts: list[str]) -> None:
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] == 1536
     assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 20
     assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 1280
-    assert 0 < a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] < (span.end_time - span.start_time) / 1e9
+    if slow:
+        assert_first_chunk_time(a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], _duration_s(span), SLOW_CHAT)
+    else:
+        assert 0 < a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] < _duration_s(span)
     full = "The capital of France is Paris. It is known for the Eiffel Tower, the Louvre and its cafés."
     assert "".join(texts) == full
     assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES]) == [
@@ -527,9 +544,9 @@ def _assert_chat_text_attributes(span: ReadableSpan, texts: list[str]) -> None:
     ]
 
 
-def _read_and_check_chat(tel, stream: Any) -> None:
+def _read_and_check_chat(tel, stream: Any, slow: bool = True) -> None:
     texts = read_texts(stream, KINDS[0])
-    _assert_chat_text_attributes(tel.only_span(), texts)
+    _assert_chat_text_attributes(tel.only_span(), texts, slow)
 
 
 def test_openai_chat_stream_attributes(tel) -> None:
@@ -585,18 +602,19 @@ async def test_async_openai_parallel_tool_calls_from_deltas(tel) -> None:
 def test_openai_chat_stream_split_mid_character(tel) -> None:
     """SSE bytes cut at arbitrary points (here inside 'é') assemble to the same message."""
     client = openai_client(fake_transport(sse_response("openai/chat_stream_text.sse", chunk_size=7)))
-    _read_and_check_chat(tel, KINDS[0].start(client))
+    _read_and_check_chat(tel, KINDS[0].start(client), slow=False)
 
 
 def test_openai_responses_stream_attributes(tel) -> None:
     kind = KINDS[1]
-    texts = read_texts(kind.start(client_for(kind)), kind)
+    response = slow_sse_response(kind.fixture)
+    texts = read_texts(kind.start(kind.make_client(fake_transport(response))), kind)
     a = tel.only_span().attributes
     assert a[sc.GEN_AI_RESPONSE_ID] == "resp_4e90e77778338aa13ca73fe34b0004a87b35c4fc8921c16452"
     assert a[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-2024-08-06"
-    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["completed"]
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["stop"]  # status "completed" mapped
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] > 0 and a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
-    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+    assert_first_chunk_time(a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], _duration_s(tel.only_span()), response)
     assert "".join(texts) == "The capital of France is Paris."
     assert output_text(tel.only_span()) == "The capital of France is Paris."
 
@@ -604,7 +622,8 @@ def test_openai_responses_stream_attributes(tel) -> None:
 @pytest.mark.parametrize("helper", [False, True], ids=["create", "helper"])
 def test_anthropic_text_stream_attributes(tel, helper: bool) -> None:
     kind = KINDS[3] if helper else KINDS[2]
-    with kind.start(client_for(kind)) as stream:
+    response = slow_sse_response(kind.fixture)
+    with kind.start(kind.make_client(fake_transport(response))) as stream:
         texts = read_texts(stream, kind)
     a = tel.only_span().attributes
     assert tel.only_span().name == "chat claude-sonnet-4-6"
@@ -615,7 +634,7 @@ def test_anthropic_text_stream_attributes(tel, helper: bool) -> None:
     assert a[sc.GEN_AI_USAGE_INPUT_TOKENS] == 14 + 2048  # input + cache read
     assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 2048
     assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] == 24  # the final (cumulative) count, not the first
-    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+    assert_first_chunk_time(a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], _duration_s(tel.only_span()), response)
     full = "The capital of France is Paris. It is known for the Eiffel Tower and its cafés."
     assert "".join(texts) == full
     assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES]) == [
@@ -673,12 +692,13 @@ async def test_async_anthropic_helper_tool_use(tel) -> None:
 
 def test_no_content_stream_keeps_metadata(instrument, kind: Kind) -> None:
     t = instrument(ContentMode.NO_CONTENT)
-    read_texts(open_stream(kind, client_for(kind)), kind)
+    response = slow_sse_response(kind.fixture)
+    read_texts(open_stream(kind, kind.make_client(fake_transport(response))), kind)
     a = t.only_span().attributes
     assert not set(a) & sc.CONTENT_ATTRIBUTES
     assert a[sc.GEN_AI_RESPONSE_ID]
     assert a[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
-    assert a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] > 0
+    assert_first_chunk_time(a[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK], _duration_s(t.only_span()), response)
 
 
 def test_stream_is_the_sdk_object_to_the_user(tel) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fakes import fake_transport, json_response
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._config import ConfigError, load, parse
@@ -148,7 +148,16 @@ def test_async_target(instrument, user_module) -> None:
     mod = importlib.import_module(user_module)
     tel = _instrument_with(instrument, specs_for(user_module))
     assert asyncio.run(mod.BaseProvider("m").agenerate([{"role": "user", "content": "x"}])).text == "async echo"
-    assert tel.only_span().name == "chat m"
+    span = tel.only_span()
+    assert span.name == "chat m"
+    assert span.kind is SpanKind.CLIENT
+    assert span.status.status_code is StatusCode.UNSET
+    a = span.attributes
+    assert a[sc.GEN_AI_OPERATION_NAME] == "chat"
+    assert a[sc.GEN_AI_REQUEST_MODEL] == "m"
+    # the span covers the awaited body: content comes from the coroutine's result, not the coroutine object
+    assert json.loads(a[sc.GEN_AI_INPUT_MESSAGES]) == [{"role": "user", "parts": [{"type": "text", "content": "x"}]}]
+    assert json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])[0]["parts"] == [{"type": "text", "content": "async echo"}]
 
 
 def test_tool_and_node_targets(instrument, user_module) -> None:

@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 from fakes import fake_transport, json_response, openai_client
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -54,7 +56,7 @@ SECTION = "## What leaves the process"
 
 UNSET = "unset"
 SETTINGS = (UNSET, "NO_CONTENT", "SPAN_ONLY", "EVENT_ONLY", "SPAN_AND_EVENT")
-LOCATIONS = frozenset({"span", "event", "status"})
+LOCATIONS = frozenset({"span", "event", "log", "status"})
 NOT_RECORDED = "—"
 
 DETAILS_EVENT = "gen_ai.client.inference.operation.details"
@@ -150,7 +152,7 @@ def _side(text: str, where: str) -> frozenset[str]:
     items = [item.strip() for item in text.split(",")]
     unknown = [item for item in items if item not in LOCATIONS]
     if unknown:
-        raise TableError(f"{where}: {unknown} not one of span, event, status, {NOT_RECORDED}")
+        raise TableError(f"{where}: {unknown} not one of span, event, log, status, {NOT_RECORDED}")
     if len(set(items)) != len(items):
         raise TableError(f"{where}: {text!r} names a place twice")
     return frozenset(items)
@@ -245,6 +247,8 @@ class SpanView:
 class Observed:
     local: list[SpanView]
     forwarded: list[SpanView]
+    # details log records (attributes), as the logs pipeline ships them: they leave the process, never the store
+    logs: list[dict[str, Any]]
 
 
 def _from_record(record: SpanRecord) -> SpanView:
@@ -334,24 +338,31 @@ def run_agent(setting: str, workdir: Path) -> Observed:
         provider = TracerProvider()
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=50))
         meter_provider = MeterProvider()
+        log_exporter = InMemoryLogRecordExporter()
+        logger_provider = LoggerProvider()
+        logger_provider.add_log_record_processor(SimpleLogRecordProcessor(log_exporter))
         instrumentor = AgentTraceInstrumentor()
         assert not instrumentor.is_instrumented_by_opentelemetry, "instrumented already: a test did not clean up"
         # No capture policy given: it comes from the environment, as with opentelemetry-instrument.
-        instrumentor.instrument(tracer_provider=provider, meter_provider=meter_provider, run_root=True)
+        instrumentor.instrument(
+            tracer_provider=provider, meter_provider=meter_provider, logger_provider=logger_provider, run_root=True
+        )
         try:
             agent()
         finally:
             instrumentor.uninstrument()  # ends the process-level run root
             provider.shutdown()  # flushes to the exporter, which drains the forwarder
             meter_provider.shutdown()
+            logger_provider.shutdown()
         assert receiver.wait_for_spans(len(EXPECTED_SPANS), timeout=10)
         forwarded = [_from_otlp(span) for span in receiver.spans]
+        logs = [dict(d.log_record.attributes or {}) for d in log_exporter.get_finished_logs()]
 
     with RunStore(home) as store:
         local = [_from_record(r) for run in store.list_runs(limit=100) for r in store.spans(run.run_id)]
     assert sorted(s.name for s in local) == EXPECTED_SPANS
     assert sorted(s.name for s in forwarded) == EXPECTED_SPANS
-    return Observed(local, forwarded)
+    return Observed(local, forwarded, logs)
 
 
 @pytest.fixture(scope="module")
@@ -380,9 +391,12 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
-def attribute_places(spans: Iterable[SpanView], attribute: str, event: str) -> set[str]:
-    """Where an attribute is set: `span`, `event` (the row's event), or another event, named."""
-    places: set[str] = set()
+def attribute_places(
+    spans: Iterable[SpanView], attribute: str, event: str, logs: Iterable[dict[str, Any]] = ()
+) -> set[str]:
+    """Where an attribute is set: `span`, `event` (the row's event), `log` (a details log record), or another
+    event, named."""
+    places: set[str] = {"log"} if any(attribute in record for record in logs) else set()
     for span in spans:
         if attribute in span.attributes:
             places.add("span")
@@ -392,9 +406,10 @@ def attribute_places(spans: Iterable[SpanView], attribute: str, event: str) -> s
     return places
 
 
-def data_places(spans: Iterable[SpanView], marker: str, event: str) -> set[str]:
-    """Where a piece of data shows up: in a span attribute, in the row's event, in a status description, elsewhere."""
-    places: set[str] = set()
+def data_places(spans: Iterable[SpanView], marker: str, event: str, logs: Iterable[dict[str, Any]] = ()) -> set[str]:
+    """Where a piece of data shows up: in a span attribute, in the row's event, in a details log record, in a
+    status description, elsewhere."""
+    places: set[str] = {"log"} if any(marker in _text(v) for r in logs for v in r.values()) else set()
     for span in spans:
         if marker in span.name:
             places.add("a span name")
@@ -409,7 +424,7 @@ def data_places(spans: Iterable[SpanView], marker: str, event: str) -> set[str]:
 
 
 def _show(places: Iterable[str]) -> str:
-    order = {"span": 0, "event": 1, "status": 2}
+    order = {"span": 0, "event": 1, "log": 2, "status": 3}
     return ", ".join(sorted(places, key=lambda p: (order.get(p, 3), p))) or NOT_RECORDED
 
 
@@ -429,17 +444,17 @@ def test_each_cell_holds(observe: Callable[[str], Observed], data: str | None, s
     cell = row.cells[setting]
     observed = observe(setting)
     problems: list[str] = []
-    for side, expected, spans in (
-        ("local store", cell.local, observed.local),
-        ("OTLP forward", cell.forward, observed.forwarded),
+    for side, expected, spans, logs in (
+        ("local store", cell.local, observed.local, []),
+        ("OTLP forward", cell.forward, observed.forwarded, observed.logs),
     ):
         for attribute in row.attributes:
-            found = attribute_places(spans, attribute, kind.event)
+            found = attribute_places(spans, attribute, kind.event, logs)
             wanted = expected - {"status"}
             if found != wanted:
                 problems.append(f"{side}: `{attribute}` is on {_show(found)}; the table says {_show(wanted)}")
         for marker in kind.markers:
-            found = data_places(spans, marker, kind.event)
+            found = data_places(spans, marker, kind.event, logs)
             if found != expected:
                 problems.append(
                     f"{side}: the data marked {marker!r} is in {_show(found)}; the table says {_show(expected)}"
@@ -451,13 +466,13 @@ def test_each_cell_holds(observe: Callable[[str], Observed], data: str | None, s
 
 
 def test_the_content_rows_name_every_content_attribute() -> None:
-    """What the forwarder strips without an opt-in is exactly what the table keeps local under `unset`."""
+    """What the forwarder strips without an opt-in is exactly the data the table keeps local under `unset`."""
     assert TABLE_ERROR is None, TABLE_ERROR
     local_only = {
         attribute
         for row in TABLE.values()
         for attribute in row.attributes
-        if row.cells[UNSET].local and not row.cells[UNSET].forward
+        if KINDS[row.data].markers and row.cells[UNSET].local and not row.cells[UNSET].forward
     }
     assert local_only == set(sc.CONTENT_ATTRIBUTES)
     assert sc.Event.OPERATION_DETAILS == DETAILS_EVENT and sc.Event.EXCEPTION == EXCEPTION_EVENT

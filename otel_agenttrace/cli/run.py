@@ -80,20 +80,30 @@ def _resolve(program: str, path: str | None) -> str:
 
 
 @contextmanager
-def _forwarding_signals(child: subprocess.Popen[bytes]) -> Iterator[None]:
-    """While the child runs: Ctrl-C reaches it from the terminal (we only wait), TERM/HUP are passed on."""
+def _forwarding_signals() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Entered before the child starts, so no signal slips in between: Ctrl-C reaches the child from the
+    terminal (we only wait), TERM/HUP are passed on to the children started inside.
+
+    SIGINT gets a do-nothing handler, not SIG_IGN: an ignored SIGINT is inherited across exec, and a Python
+    child would then have no KeyboardInterrupt; a handler is reset to the default at exec.
+    """
+    children: list[subprocess.Popen[bytes]] = []
 
     def forward(signum: int, _frame: Any) -> None:
-        if child.poll() is None:
-            child.send_signal(signum)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
 
-    previous: dict[int, Any] = {signal.SIGINT: signal.signal(signal.SIGINT, signal.SIG_IGN)}
+    def wait_for_child(_signum: int, _frame: Any) -> None:
+        pass  # the terminal sent it to the child's process group too: the child decides
+
+    previous: dict[int, Any] = {signal.SIGINT: signal.signal(signal.SIGINT, wait_for_child)}
     for name in ("SIGTERM", "SIGHUP"):
         signum = getattr(signal, name, None)
         if signum is not None:
             previous[signum] = signal.signal(signum, forward)
     try:
-        yield
+        yield children
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -155,11 +165,12 @@ def run_command(app: App, workflow: str | None, command: tuple[str, ...]) -> Non
     environment = child_environment(os.environ, command, home, workflow, origin)
     executable = _resolve(command[0], environment.get("PATH"))
     argv = [*launcher(executable), *command[1:]]
-    try:
-        child = subprocess.Popen(argv, env=environment)
-    except OSError as exc:
-        abort(f"cannot start {command[0]}: {exc.strerror or exc}", EXIT_NOT_EXECUTABLE)
-    with _forwarding_signals(child):
+    with _forwarding_signals() as children:
+        try:
+            child = subprocess.Popen(argv, env=environment)
+        except OSError as exc:
+            abort(f"cannot start {command[0]}: {exc.strerror or exc}", EXIT_NOT_EXECUTABLE)
+        children.append(child)
         code = child.wait()
     if code < 0:  # killed by a signal: report it the way a shell does
         code = 128 - code

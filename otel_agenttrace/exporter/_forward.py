@@ -30,8 +30,8 @@ from opentelemetry.sdk.environment_variables import (
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_agenttrace import semconv
-from otel_agenttrace._capture import content_mode_from_env, forward_content
+from otel_agenttrace import _settings, semconv
+from otel_agenttrace._capture import forward_content
 from otel_agenttrace.environment_variables import AGENTTRACE_FORWARD
 from otel_agenttrace.exporter._streak import FailureStreak
 
@@ -54,8 +54,9 @@ _CONTENT: Final = semconv.CONTENT_ATTRIBUTES
 
 def forward_name_from_env(environ: Mapping[str, str] | None = None) -> str:
     """The forward target AGENTTRACE_FORWARD names, or its default: `otlp` when an OTLP endpoint is set."""
-    env = os.environ if environ is None else environ
-    name = env.get(AGENTTRACE_FORWARD, "").strip().lower()
+    settings = _settings.current() if environ is None else None
+    env = settings.environ if settings is not None else environ or {}
+    name = settings.forward if settings is not None else env.get(AGENTTRACE_FORWARD, "").strip().lower()
     if name:
         return name
     if not (env.get(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) or env.get(OTEL_EXPORTER_OTLP_ENDPOINT)):
@@ -63,21 +64,15 @@ def forward_name_from_env(environ: Mapping[str, str] | None = None) -> str:
     sdk_exporters = {n.strip().lower() for n in env.get(OTEL_TRACES_EXPORTER, "").split(",")}
     if sdk_exporters & _OTLP_NAMES:
         # OTEL_TRACES_EXPORTER=agenttrace,otlp: the SDK ships to the endpoint itself; a second copy would duplicate.
-        # That exporter sends spans as they are: content the user kept local would leave with them.
-        if not forward_content(content_mode_from_env(dict(env))):
-            _log.warning(
-                "agenttrace: OTEL_TRACES_EXPORTER includes an OTLP exporter, which sends message content that"
-                " is meant to stay local; set OTEL_TRACES_EXPORTER=agenttrace (it forwards to"
-                " OTEL_EXPORTER_OTLP_ENDPOINT itself, without content)"
-            )
+        # Content the user kept local is beside the span, not on it: that exporter sends metadata only.
         return "none"
     return "otlp"
 
 
 def exporter_from_env(environ: Mapping[str, str] | None = None) -> SpanExporter | None:
     """The exporter to forward to, built the way OTel builds it (the OTLP exporters read OTEL_EXPORTER_OTLP_*)."""
-    env = os.environ if environ is None else environ
-    name = forward_name_from_env(env)
+    env = _settings.current().environ if environ is None else environ
+    name = forward_name_from_env(environ)
     if name == "none":
         return None
     if name == "otlp":

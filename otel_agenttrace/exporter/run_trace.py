@@ -17,7 +17,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_agenttrace import semconv
+from otel_agenttrace import _logging, semconv
+from otel_agenttrace._beside import CHANNEL
 from otel_agenttrace.exporter._forward import Forwarder, exporter_from_env, forward_content_from_env
 from otel_agenttrace.exporter._inflight import InFlightRecorder, install_inflight_recorder
 from otel_agenttrace.exporter._records import SpanRecord, from_readable_span
@@ -62,6 +63,9 @@ class RunTraceExporter(SpanExporter):
         inflight: bool | None = None,
     ) -> None:
         self._shutdown_done = False
+        _logging.install()
+        # Content beside the span (the switch unset) flows only while a run-trace exporter is open.
+        CHANNEL.open()
         self._store_failures = FailureStreak(_log)
         self._owns_store = not isinstance(store, RunStore)
         self.store: RunStore | None
@@ -100,11 +104,14 @@ class RunTraceExporter(SpanExporter):
     def _record(self, spans: Sequence[ReadableSpan]) -> bool:
         store = self.store
         if store is None:
+            for span in spans:
+                CHANNEL.take(span)  # nothing leaves it behind
             return True
         try:
             finished: list[SpanRecord] = []
             starts: list[SpanRecord] = []
             for span in spans:
+                content = CHANNEL.take(span)
                 try:
                     record = from_readable_span(span)
                 except Exception as exc:
@@ -115,6 +122,8 @@ class RunTraceExporter(SpanExporter):
                     record.end_ns = None
                     starts.append(record)
                 else:
+                    if content:
+                        record.attributes.update(content)
                     finished.append(record)
             # Starts first: a span whose start record and end share a batch must end up finished.
             if starts:
@@ -150,6 +159,7 @@ class RunTraceExporter(SpanExporter):
         if self._shutdown_done:
             return
         self._shutdown_done = True
+        CHANNEL.close()
         try:
             if self.recorder is not None:
                 # Before the store closes: spans still open now are recorded as incomplete.

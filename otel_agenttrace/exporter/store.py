@@ -40,13 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from otel_agenttrace import semconv
-from otel_agenttrace.environment_variables import (
-    AGENTTRACE_HOME,
-    AGENTTRACE_MAX_AGE,
-    AGENTTRACE_MAX_RUNS,
-    AGENTTRACE_RUN_ORIGIN,
-)
+from otel_agenttrace import _settings, semconv
+from otel_agenttrace._settings import parse_age  # noqa: F401  (re-exported)
+from otel_agenttrace.environment_variables import AGENTTRACE_HOME, AGENTTRACE_RUN_ORIGIN
 from otel_agenttrace.exporter._records import SpanEvent, SpanRecord
 
 _log = logging.getLogger(__name__)
@@ -108,45 +104,19 @@ class RunSummary:
 
 # --- configuration ----------------------------------------------------------------------------
 
-_AGE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$", re.IGNORECASE)
-_AGE_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
-
-
-def parse_age(text: str) -> float:
-    """`30d`, `12h`, `90m`, `3600s`, `3600` -> seconds. Raises ValueError on anything else."""
-    match = _AGE_RE.match(text)
-    if not match:
-        raise ValueError(f"not a duration: {text!r} (expected e.g. 30d, 12h, 90m, 3600s)")
-    return float(match.group(1)) * _AGE_UNITS[match.group(2).lower()]
-
 
 def default_home(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    return Path(env.get(AGENTTRACE_HOME) or DEFAULT_HOME)
+    if environ is None:
+        return _settings.current().home
+    return Path(environ.get(AGENTTRACE_HOME) or DEFAULT_HOME)
 
 
 def retention_from_env(environ: Mapping[str, str] | None = None) -> tuple[int | None, float | None]:
     """(max_runs, max_age_s) from AGENTTRACE_MAX_RUNS / AGENTTRACE_MAX_AGE; None means unlimited."""
-    env = os.environ if environ is None else environ
-    max_runs: int | None = DEFAULT_MAX_RUNS
-    raw = env.get(AGENTTRACE_MAX_RUNS, "").strip()
-    if raw:
-        try:
-            max_runs = int(raw)
-            if max_runs < 0:
-                raise ValueError(raw)
-        except ValueError:
-            _log.warning("%s=%r is not a count >= 0; keeping %d runs", AGENTTRACE_MAX_RUNS, raw, DEFAULT_MAX_RUNS)
-            max_runs = DEFAULT_MAX_RUNS
-    max_age: float | None = DEFAULT_MAX_AGE_S
-    raw = env.get(AGENTTRACE_MAX_AGE, "").strip()
-    if raw:
-        try:
-            max_age = parse_age(raw)
-        except ValueError:
-            _log.warning("%s=%r is not a duration like 30d or 12h; using 30d", AGENTTRACE_MAX_AGE, raw)
-            max_age = DEFAULT_MAX_AGE_S
-    return (max_runs or None, max_age or None)
+    if environ is None:
+        settings = _settings.current()
+        return settings.max_runs, settings.max_age_s
+    return _settings.retention(environ)
 
 
 def origin_from_env(environ: Mapping[str, str] | None = None) -> str | None:

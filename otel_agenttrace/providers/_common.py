@@ -1,25 +1,14 @@
-"""Pieces every provider mapping shares: reading dicts or SDK objects alike, the target table
-type, request-parameter attributes, and the spec's parts-based message format."""
+"""Pieces every provider mapping shares: reading dicts or SDK objects alike, request-parameter
+attributes, and the spec's parts-based message format. (The patch table's `Target` lives in
+otel_agenttrace._patch_table.)"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from otel_agenttrace import semconv
-
-
-@dataclass(frozen=True)
-class Target:
-    """One row of a provider's target table: it drives both wrap and unwrap."""
-
-    module: str
-    owner: str | None  # class name, or None for a module-level function
-    method: str
-    # (telemetry) -> wrapt wrapper function(wrapped, instance, args, kwargs)
-    wrapper: Callable[[Any], Callable[..., Any]]
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
@@ -132,4 +121,6 @@ FINISH_REASONS = {
 
 
 def finish_reason(value: Any) -> str:
-    return FINISH_REASONS.get(value, value) if isinstance(value, str) else "stop"
+    """The spec's finish reason of an output message. None (no reason received: a stream closed or cut
+    before its end) is "error", as the spec says; never a "stop" that did not happen."""
+    return FINISH_REASONS.get(value, value) if isinstance(value, str) else "error"

@@ -15,9 +15,9 @@ import wrapt
 
 from otel_agenttrace import semconv
 from otel_agenttrace._lifecycle import Telemetry, current_llm, internal_error
-from otel_agenttrace._llm import Endpoint, fail_stream, finish_stream, make_wrapper, start_stream
+from otel_agenttrace._llm import Endpoint, absorb_nested, fail_stream, finish_stream, make_wrapper, start_stream
+from otel_agenttrace._patch_table import Target
 from otel_agenttrace.providers._common import (
-    Target,
     dump,
     finish_reason,
     get,
@@ -128,9 +128,10 @@ def _usage(usage: Any) -> dict[str, Any]:
     created = get(usage, "cache_creation_input_tokens")
     if isinstance(base, int):
         attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = base + (read or 0) + (created or 0)
-    if isinstance(read, int) and read:
+    # 0 is a count the provider reported, not an absent one
+    if isinstance(read, int):
         attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
-    if isinstance(created, int) and created:
+    if isinstance(created, int):
         attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = created
     output = get(usage, "output_tokens")
     if isinstance(output, int):
@@ -139,16 +140,17 @@ def _usage(usage: Any) -> dict[str, Any]:
 
 
 def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    attrs = response_attributes(result.id, result.model, [result.stop_reason] if result.stop_reason else None)
-    attrs.update(_usage(result.usage))
+    stop_reason = get(result, "stop_reason")
+    attrs = response_attributes(get(result, "id"), get(result, "model"), [stop_reason] if stop_reason else None)
+    attrs.update(_usage(get(result, "usage")))
     output = None
     if capture:
         output = {
             semconv.GEN_AI_OUTPUT_MESSAGES: [
                 {
                     "role": "assistant",
-                    "parts": _parts(result.content),
-                    "finish_reason": finish_reason(result.stop_reason),
+                    "parts": _parts(get(result, "content")),
+                    "finish_reason": finish_reason(stop_reason),
                 }
             ]
         }
@@ -169,26 +171,25 @@ class StreamAccumulator:
         self.blocks: dict[int, dict[str, Any]] = {}
 
     def add(self, event: Any) -> None:
-        kind = event.type
+        kind = get(event, "type")
         if kind == "content_block_delta":
             if self.capture:
-                block = self.blocks.get(event.index)
+                block = self.blocks.get(get(event, "index"))
                 if block is not None:
-                    delta = event.delta
+                    delta = get(event, "delta")
                     piece = get(delta, "text") or get(delta, "partial_json") or get(delta, "thinking")
                     if piece:
                         block["pieces"].append(piece)
         elif kind == "message_start":
-            message = event.message
-            self.id = message.id
-            self.model = message.model
-            self._usage(message.usage)
+            message = get(event, "message")
+            self.id = get(message, "id")
+            self.model = get(message, "model")
+            self._usage(get(message, "usage"))
         elif kind == "content_block_start":
-            block = event.content_block
-            self.blocks[event.index] = {"block": block, "pieces": []}
+            self.blocks[get(event, "index")] = {"block": get(event, "content_block"), "pieces": []}
         elif kind == "message_delta":
-            self.stop_reason = get(event.delta, "stop_reason") or self.stop_reason
-            self._usage(event.usage)
+            self.stop_reason = get(get(event, "delta"), "stop_reason") or self.stop_reason
+            self._usage(get(event, "usage"))
 
     def _usage(self, usage: Any) -> None:
         # message_delta usage is cumulative; keep the latest non-null value of each field.
@@ -225,6 +226,7 @@ MESSAGES = Endpoint(
     response=response,
     accumulator=StreamAccumulator,
     is_stream=_is_stream,
+    raw_responses=True,
 )
 
 
@@ -249,9 +251,11 @@ def _traced_request(
     tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any, opened: _Opened
 ) -> Callable[[], Any]:
     def run() -> Any:
-        inv = start_stream(tel, MESSAGES, instance, {**kwargs, "stream": True})
+        request = {**kwargs, "stream": True}
+        inv = start_stream(tel, MESSAGES, instance, request)
         if inv is None:
-            return api_request()
+            opened.proxy = absorb_nested(tel, MESSAGES, instance, request, api_request(), False)
+            return opened.proxy
         try:
             raw = api_request()
         except BaseException as exc:
@@ -266,9 +270,11 @@ def _traced_request(
 async def _traced_async_request(
     tel: Telemetry, instance: Any, kwargs: dict[str, Any], api_request: Any, opened: _Opened
 ) -> Any:
-    inv = start_stream(tel, MESSAGES, instance, {**kwargs, "stream": True})
+    request = {**kwargs, "stream": True}
+    inv = start_stream(tel, MESSAGES, instance, request)
     if inv is None:
-        return await api_request
+        opened.proxy = absorb_nested(tel, MESSAGES, instance, request, await api_request, True)
+        return opened.proxy
     try:
         raw = await api_request
     except BaseException as exc:
@@ -300,15 +306,24 @@ class _ManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         return await self.__wrapped__.__aexit__(exc_type, exc, tb)
 
 
+def _api_request_attribute(manager: Any) -> str:
+    """The stream manager's pending request. The SDK offers no public seam between `stream()` and the
+    raw `Stream` its `__enter__` builds (the request is a private `__api_request`, name-mangled by each
+    manager class: `_MessageStreamManager__api_request`, `_BetaAsyncMessageStreamManager__api_request`,
+    ...). Found by its suffix in the instance's own attributes rather than by rebuilding the mangled
+    name, so every manager class (messages, beta, sync, async) is covered; tests drive each one."""
+    names = [name for name in vars(manager) if name.endswith("__api_request")]
+    if len(names) != 1:
+        raise AttributeError(f"{type(manager).__name__} has no single pending request attribute: {names}")
+    return names[0]
+
+
 def _stream_helper(is_async: bool) -> Callable[[Telemetry], Callable[..., Any]]:
     def build(tel: Telemetry) -> Callable[..., Any]:
         def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             manager = wrapped(*args, **kwargs)
             try:
-                prefix = "_AsyncMessageStreamManager" if is_async else "_MessageStreamManager"
-                if not hasattr(manager, f"{prefix}__api_request"):
-                    prefix = "_Async" + type(manager).__name__ if is_async else "_" + type(manager).__name__
-                attr = f"{prefix}__api_request"
+                attr = _api_request_attribute(manager)
                 original = getattr(manager, attr)
                 opened = _Opened()
                 traced = (

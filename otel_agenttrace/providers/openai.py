@@ -9,8 +9,8 @@ from typing import Any
 
 from otel_agenttrace import semconv
 from otel_agenttrace._llm import Endpoint, make_wrapper
+from otel_agenttrace._patch_table import Target
 from otel_agenttrace.providers._common import (
-    Target,
     dump,
     finish_reason,
     get,
@@ -58,6 +58,23 @@ def _base(instance: Any, kwargs: dict[str, Any], operation: str) -> dict[str, An
         attrs[semconv.GEN_AI_REQUEST_MODEL] = model
     if instance is not None:
         attrs.update(server_attributes(instance))
+    # The conventions ask for it unless it is "auto"; SDKs that predate the argument pass it in extra_body.
+    tier = kwargs.get("service_tier")
+    if not isinstance(tier, str):
+        tier = get(kwargs.get("extra_body"), "service_tier") if isinstance(kwargs.get("extra_body"), dict) else None
+    if isinstance(tier, str) and tier != "auto":
+        attrs[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
+    return attrs
+
+
+def _openai_response_attributes(result: Any) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    tier = get(result, "service_tier")
+    if isinstance(tier, str) and tier:
+        attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
+    fingerprint = get(result, "system_fingerprint")
+    if isinstance(fingerprint, str) and fingerprint:
+        attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
     return attrs
 
 
@@ -160,7 +177,7 @@ def _usage_attributes(usage: Any, input_key: str, output_key: str, details_key: 
     if isinstance(value, int):
         attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = value
     cached = get(get(usage, details_key), "cached_tokens")
-    if isinstance(cached, int) and cached:
+    if isinstance(cached, int):  # 0 is a count the provider reported, not an absent one
         attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     return attrs
 
@@ -180,24 +197,31 @@ def _chat_output_message(message: Any, reason: Any) -> dict[str, Any]:
 
 
 def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    choices = result.choices or ()
-    attrs = response_attributes(result.id, result.model, [c.finish_reason for c in choices if c.finish_reason])
-    attrs.update(_usage_attributes(result.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
+    choices = get(result, "choices") or ()
+    reasons = [get(c, "finish_reason") for c in choices]
+    attrs = response_attributes(get(result, "id"), get(result, "model"), [r for r in reasons if r])
+    attrs.update(_openai_response_attributes(result))
+    attrs.update(_usage_attributes(get(result, "usage"), "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
     output = None
     if capture:
-        output = {semconv.GEN_AI_OUTPUT_MESSAGES: [_chat_output_message(c.message, c.finish_reason) for c in choices]}
+        output = {
+            semconv.GEN_AI_OUTPUT_MESSAGES: [
+                _chat_output_message(get(c, "message"), r) for c, r in zip(choices, reasons, strict=True)
+            ]
+        }
     return attrs, output
 
 
 class ChatStreamAccumulator:
     """Chat chunks → the same attributes and messages a non-streamed response gives."""
 
-    __slots__ = ("capture", "finish", "id", "model", "refusals", "texts", "tool_calls", "usage")
+    __slots__ = ("capture", "finish", "id", "model", "openai", "refusals", "texts", "tool_calls", "usage")
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
         self.id: str | None = None
         self.model: str | None = None
+        self.openai: dict[str, Any] = {}
         self.usage: Any = None
         self.texts: dict[int, list[str]] = {}
         self.refusals: dict[int, list[str]] = {}
@@ -206,37 +230,48 @@ class ChatStreamAccumulator:
 
     def add(self, chunk: Any) -> None:
         if self.id is None:
-            self.id = chunk.id
-            self.model = chunk.model
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        for choice in chunk.choices:
-            delta = choice.delta
+            self.id = get(chunk, "id")
+            self.model = get(chunk, "model")
+        self.openai.update(_openai_response_attributes(chunk))
+        usage = get(chunk, "usage")
+        if usage is not None:
+            self.usage = usage
+        for choice in get(chunk, "choices") or ():
+            index = get(choice, "index", 0)
+            delta = get(choice, "delta")
             if delta is not None and self.capture:
-                if delta.content:
-                    self.texts.setdefault(choice.index, []).append(delta.content)
-                if delta.refusal:
-                    self.refusals.setdefault(choice.index, []).append(delta.refusal)
-                if delta.tool_calls:
-                    self._add_tool_calls(choice.index, delta.tool_calls)
-            if choice.finish_reason:
-                self.finish[choice.index] = choice.finish_reason
+                content = get(delta, "content")
+                if content:
+                    self.texts.setdefault(index, []).append(content)
+                refusal = get(delta, "refusal")
+                if refusal:
+                    self.refusals.setdefault(index, []).append(refusal)
+                tool_calls = get(delta, "tool_calls")
+                if tool_calls:
+                    self._add_tool_calls(index, tool_calls)
+            reason = get(choice, "finish_reason")
+            if reason:
+                self.finish[index] = reason
 
     def _add_tool_calls(self, index: int, deltas: Any) -> None:
         calls = self.tool_calls.setdefault(index, {})
         for delta in deltas:
-            call = calls.setdefault(delta.index, {"id": None, "name": "", "arguments": []})
-            if delta.id:
-                call["id"] = delta.id
-            function = delta.function
+            call = calls.setdefault(get(delta, "index", 0), {"id": None, "name": "", "arguments": []})
+            call_id = get(delta, "id")
+            if call_id:
+                call["id"] = call_id
+            function = get(delta, "function")
             if function is not None:
-                if function.name:
-                    call["name"] += function.name
-                if function.arguments:
-                    call["arguments"].append(function.arguments)
+                name = get(function, "name")
+                if name:
+                    call["name"] += name
+                arguments = get(function, "arguments")
+                if arguments:
+                    call["arguments"].append(arguments)
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         attrs = response_attributes(self.id, self.model, [self.finish[i] for i in sorted(self.finish)])
+        attrs.update(self.openai)
         attrs.update(_usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
         if not self.capture:
             return attrs, None
@@ -262,6 +297,7 @@ CHAT = Endpoint(
     response=chat_response,
     accumulator=ChatStreamAccumulator,
     is_stream=_is_stream,
+    raw_responses=True,
 )
 
 
@@ -313,42 +349,49 @@ def responses_content(kwargs: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-def _responses_output(response: Any) -> tuple[list[dict[str, Any]], str]:
+# Why a Responses API response stopped: `incomplete_details.reason` for an incomplete one.
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def _responses_output(response: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """The output parts, and the finish reason (None: the response has not finished)."""
     parts: list[dict[str, Any]] = []
     has_call = False
-    for item in response.output or ():
-        kind = item.type
+    for item in get(response, "output") or ():
+        kind = get(item, "type")
         if kind == "message":
-            parts.extend(_content_parts(item.content))
+            parts.extend(_content_parts(get(item, "content")))
         elif kind == "function_call":
             has_call = True
-            parts.append(tool_call_part(item.call_id, item.name, item.arguments))
+            parts.append(tool_call_part(get(item, "call_id"), get(item, "name"), get(item, "arguments")))
         elif kind == "reasoning":
             summary = " ".join(get(s, "text", "") for s in (get(item, "summary") or ()))
             if summary:
                 parts.append({"type": "reasoning", "content": summary})
         else:
             parts.append({"type": kind, "content": dump(item)})
+    # `status` is the response's lifecycle state, not a finish reason: map it onto the spec's values.
     status = get(response, "status")
-    if has_call:
-        reason = "tool_call"
+    if status == "completed":
+        reason: str | None = "tool_call" if has_call else "stop"
     elif status == "incomplete":
-        reason = "length"
-    elif status == "failed":
+        reason = _INCOMPLETE_REASONS.get(get(get(response, "incomplete_details"), "reason"), "length")
+    elif status in ("failed", "cancelled"):
         reason = "error"
-    else:
-        reason = "stop"
+    else:  # in_progress, queued: a stream cut before its final event
+        reason = None
     return parts, reason
 
 
 def responses_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     parts, reason = _responses_output(result)
-    status = get(result, "status")
-    attrs = response_attributes(result.id, result.model, [status if isinstance(status, str) else reason])
-    attrs.update(_usage_attributes(result.usage, "input_tokens", "output_tokens", "input_tokens_details"))
+    attrs = response_attributes(get(result, "id"), get(result, "model"), [reason] if reason else None)
+    attrs.update(_openai_response_attributes(result))
+    attrs.update(_usage_attributes(get(result, "usage"), "input_tokens", "output_tokens", "input_tokens_details"))
     output = None
     if capture:
-        output = {semconv.GEN_AI_OUTPUT_MESSAGES: [{"role": "assistant", "parts": parts, "finish_reason": reason}]}
+        message = {"role": "assistant", "parts": parts, "finish_reason": reason or "error"}
+        output = {semconv.GEN_AI_OUTPUT_MESSAGES: [message]}
     return attrs, output
 
 
@@ -365,16 +408,19 @@ class ResponsesStreamAccumulator:
         self.texts: list[str] = []
 
     def add(self, event: Any) -> None:
-        kind = event.type
+        kind = get(event, "type")
         if kind == "response.output_text.delta":
             if self.capture:
-                self.texts.append(event.delta)
+                self.texts.append(get(event, "delta", ""))
         elif kind in self._FINAL or (kind == "response.created" and self.final is None):
-            self.final = event.response
+            self.final = get(event, "response")
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         if self.final is None:
-            return {}, None
+            if not (self.capture and self.texts):
+                return {}, None
+            message = {"role": "assistant", "parts": [text_part("".join(self.texts))], "finish_reason": "error"}
+            return {}, {semconv.GEN_AI_OUTPUT_MESSAGES: [message]}
         attrs, output = responses_response(self.final, self.capture)
         if output and not output[semconv.GEN_AI_OUTPUT_MESSAGES][0]["parts"] and self.texts:
             # Stream cut before the final event: what arrived is the output.
@@ -389,6 +435,7 @@ RESPONSES = Endpoint(
     response=responses_response,
     accumulator=ResponsesStreamAccumulator,
     is_stream=_is_stream,
+    raw_responses=True,
 )
 
 
@@ -405,13 +452,15 @@ def embeddings_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
 
 def embeddings_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     attrs: dict[str, Any] = {}
-    if result.model:
-        attrs[semconv.GEN_AI_RESPONSE_MODEL] = result.model
-    if result.data:
-        vector = result.data[0].embedding
+    model = get(result, "model")
+    if model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
+    data = get(result, "data")
+    if data:
+        vector = get(data[0], "embedding")
         if isinstance(vector, list):
             attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = len(vector)
-    tokens = get(result.usage, "prompt_tokens")
+    tokens = get(get(result, "usage"), "prompt_tokens")
     if isinstance(tokens, int):
         attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = tokens
     return attrs, None
@@ -422,6 +471,7 @@ EMBEDDINGS = Endpoint(
     request=embeddings_request,
     request_content=lambda kwargs: None,
     response=embeddings_response,
+    raw_responses=True,
 )
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.trace import Span
 
-from otel_agenttrace import semconv
-from otel_agenttrace._lifecycle import Telemetry
-
-_log = logging.getLogger("otel_agenttrace")
+from otel_agenttrace._lifecycle import Telemetry, record_content
+from otel_agenttrace._patch_table import report_unresolved
 
 TOOLS_CALL = "tools/call"
 TOOL_ERROR = "tool_error"  # error.type of a result with isError, as mcp 2.x's own server span says
@@ -71,28 +68,14 @@ def apply_content(tel: Telemetry, span: Span, values: Mapping[str, Any], event: 
     Called again with every value so far when more arrives: the bookkeeping attributes
     (redaction count, truncated keys) then cover all of them, and the event is emitted once, at the end.
     """
-    policy = tel.policy
-    if not policy.enabled:
+    if not tel.policy.enabled:
         return
     present = {key: value for key, value in values.items() if value is not None}
     if not present:
         return
-    captured = policy.content(present)
-    if policy.on_span:
-        span.set_attributes(captured)
-    if event and policy.on_event:
-        span.add_event(semconv.Event.OPERATION_DETAILS, captured)
-
-
-_reported_missing: set[str] = set()
+    record_content(tel, span, (present,), getattr(span, "attributes", None), event=event)
 
 
 def report_missing_hooks(targets: Any) -> None:
     """One log line naming the hooks this mcp version lacks (their part of the tracing is skipped)."""
-    from otel_agenttrace.instrumentor import _resolve
-
-    missing = [f"{t.module}.{t.owner + '.' if t.owner else ''}{t.method}" for t in targets if _resolve(t) is None]
-    new = [name for name in missing if name not in _reported_missing]
-    if new:
-        _reported_missing.update(new)
-        _log.warning("otel-agenttrace: this mcp version lacks %s; MCP tool calls are traced without it", ", ".join(new))
+    report_unresolved(targets, "mcp", "MCP tool calls are traced without it")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from otel_agenttrace._lifecycle import Telemetry
-from otel_agenttrace.providers._common import Target
+from otel_agenttrace._patch_table import Target
 from otel_agenttrace.tools import _mcp_common, _mcp_v1, _mcp_v2
 
 INSTRUMENTS = "mcp >= 1.0, < 3"

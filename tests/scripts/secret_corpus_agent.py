@@ -340,8 +340,9 @@ def anthropic_calls() -> None:
 
 
 @otel_agenttrace.tool
-def vault_read(path: str, token: str, options: dict[str, Any]) -> str:
-    check("tool.arguments", token)
+def vault_read(path: str, note: str, options: dict[str, Any]) -> str:
+    # Not `token`: the value of an argument named for a secret is masked whole (secret_assignment), canary too.
+    check("tool.arguments", note)
     result = json.dumps({"path": path, "status": "ok", "content": text("tool.result")})
     check("tool.result", result)
     return result
@@ -353,7 +354,7 @@ def rotate_key(key_id: str) -> None:
 
 
 def tool_calls() -> None:
-    vault_read("/vault/ops", token=text("tool.arguments"), options={"retries": 2})
+    vault_read("/vault/ops", note=text("tool.arguments"), options={"retries": 2})
     try:
         rotate_key("key-7")
     except PermissionError as exc:

@@ -8,9 +8,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
-from fakes import anthropic_client, fake_transport, json_response, openai_client, sse_response
+from fakes import anthropic_client, fake_transport, json_response, openai_client, slow_sse_response
 
-oa = openai_client(fake_transport(json_response("openai/chat_text.json"), sse_response("openai/chat_stream_text.sse")))
+oa = openai_client(
+    fake_transport(json_response("openai/chat_text.json"), slow_sse_response("openai/chat_stream_text.sse"))
+)
 oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Capital of France?"}])
 for _ in oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "again"}], stream=True):
     pass

@@ -1,0 +1,199 @@
+"""Content beside the span: the default (the content switch unset).
+
+The wrapper never sets content on the span. It hands a cheap snapshot (references, and shallow
+copies of the mutable containers an agent keeps appending to) to the run-trace exporter through
+`CHANNEL`, keyed by the span; the exporter takes it when the span reaches it, and only
+then is the content built, serialised, redacted and capped, on the export thread. So any other
+exporter or processor in the process sees metadata only, and the caller pays for a few copies.
+
+Nothing is left behind by a span that never reaches the exporter:
+- a span that is not recording (sampled out) gets no entry at all;
+- with no run-trace exporter open in the process (`open()`/`close()` count them), nothing is put,
+  and the wrappers build no content (`CapturePolicy.enabled` is false): no content at all;
+- a span dropped later (a full queue, an exporter that never sees it) takes its entry with it when
+  it is garbage-collected: each entry is removed by a weak reference's callback. A hard cap bounds
+  the entries anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    from otel_agenttrace._capture import CapturePolicy
+
+_log = logging.getLogger("otel_agenttrace")
+
+MAX_ENTRIES: Final = 65536
+
+
+class Later:
+    """Content built when the exporter asks for it: `fn(*args)` gives a dict of content values."""
+
+    __slots__ = ("args", "drop", "fn")
+
+    def __init__(self, fn: Callable[..., Mapping[str, Any] | None], *args: Any) -> None:
+        self.fn = fn
+        self.args = args
+        self.drop: frozenset[str] = frozenset()
+
+    def without(self, keys: Iterable[str]) -> Later:
+        """The same content minus `keys` (an inner, more exact view provides them)."""
+        other = Later(self.fn, *self.args)
+        other.drop = self.drop | frozenset(keys)
+        return other
+
+    def __call__(self) -> dict[str, Any]:
+        values = self.fn(*self.args) or {}
+        return {k: v for k, v in values.items() if k not in self.drop} if self.drop else dict(values)
+
+
+Piece = Mapping[str, Any] | Later
+
+
+def _copy1(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict or kind is list:
+        return value.copy()
+    return value
+
+
+def snapshot(value: Any) -> Any:
+    """A list, tuple or dict copied, and the dicts and lists directly in it: a history the agent
+    appends to, or a message dict it edits, after the call does not change what is recorded."""
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return [_copy1(item) for item in value]
+    if kind is dict:
+        return {key: _copy1(item) for key, item in value.items()}
+    return value
+
+
+def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: snapshot(value) for key, value in values.items()}
+
+
+def resolve(pieces: Iterable[Piece | None]) -> dict[str, Any]:
+    """The content values of pieces in order (later pieces win)."""
+    values: dict[str, Any] = {}
+    for piece in pieces:
+        if piece is None:
+            continue
+        values.update(piece() if isinstance(piece, Later) else piece)
+    return values
+
+
+def _anchor(span: Any) -> Any:
+    """The object an entry lives and dies with: the span's attribute mapping. The SDK hands processors
+    a ReadableSpan copy made at `end()` that shares it with the live span, so it lives exactly as long
+    as some form of the span does (queued, being exported, or held by the user)."""
+    return getattr(span, "_attributes", None)
+
+
+class ContentChannel:
+    """Span -> (policy, content pieces), from the wrapper to the run-trace exporter."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self.max_entries = max_entries
+        # id(anchor) -> (weak reference to the anchor, policy, pieces); the reference's callback
+        # removes the entry when the anchor dies (a span dropped before it reached the exporter).
+        self._entries: dict[int, tuple[weakref.ref[Any], CapturePolicy | None, tuple[Piece, ...]]] = {}
+        self._consumers = 0
+        self._lock = threading.Lock()
+        self.refused = 0  # entries not kept: the channel was full, or the span is not an SDK span
+        self.failed = 0  # entries whose content could not be built
+
+    @property
+    def active(self) -> bool:
+        """Whether a run-trace exporter is there to take content."""
+        return self._consumers > 0
+
+    def open(self) -> None:
+        with self._lock:
+            self._consumers += 1
+
+    def close(self) -> None:
+        with self._lock:
+            self._consumers = max(0, self._consumers - 1)
+            if self._consumers == 0:
+                self._entries.clear()
+
+    def put(self, span: Any, policy: CapturePolicy | None, pieces: tuple[Piece, ...]) -> None:
+        """Called before the span ends (a synchronous processor exports inside `end()`). `policy` None:
+        the pieces are content attributes rendered already."""
+        if not self._consumers or not span.is_recording():
+            return
+        anchor = _anchor(span)
+        entries = self._entries
+        key = id(anchor)
+        if anchor is None or (len(entries) >= self.max_entries and key not in entries):
+            self.refused += 1
+            return
+        try:
+            # The callback is entries.pop(key, ref): removes the entry, never raises.
+            ref = weakref.ref(anchor, functools.partial(entries.pop, key))
+        except TypeError:
+            self.refused += 1
+            return
+        entries[key] = (ref, policy, pieces)
+
+    def take(self, span: Any) -> dict[str, Any] | None:
+        """The span's content attributes (serialised, redacted, capped), or None; removes the entry."""
+        anchor = _anchor(span)
+        if anchor is None:
+            return None
+        entry = self._entries.pop(id(anchor), None)
+        if entry is None:
+            return None
+        ref, policy, pieces = entry
+        if ref() is not anchor:  # cannot happen while the anchor lives; cheap to be sure
+            return None
+        try:
+            values = {k: v for k, v in resolve(pieces).items() if v is not None}
+            if policy is None:  # rendered already (redacted on the caller's thread for a log record)
+                return values or None
+            return policy.content(values) if values else None
+        except Exception as exc:
+            self.failed += 1
+            from otel_agenttrace._lifecycle import internal_error
+
+            internal_error("content beside the span", exc)
+            return None
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+CHANNEL: Final = ContentChannel()
+
+
+def with_content(span: ReadableSpan, content: Mapping[str, Any] | None) -> ReadableSpan:
+    """A copy of a finished span with its content attributes added (the original stays as it is)."""
+    if not content:
+        return span
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes={**(span.attributes or {}), **content},
+        events=span.events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+__all__ = ["CHANNEL", "ContentChannel", "Later", "resolve", "snapshot", "snapshot_values", "with_content"]

@@ -1,0 +1,252 @@
+"""The redaction engine: every built-in pattern on RE2, linear in the text whatever the text is.
+
+Python's `re` backtracks, and a crafted text (16 KB of `-eyJ`) made one pattern take a minute. RE2 runs
+a DFA (falling back to an NFA simulation, still linear, when a text exhausts the DFA's memory), so no
+input costs more than a pass per pattern. The common case, a text with no secret, costs one pass for
+all patterns at once: a gate, the alternation of every built-in pattern, says whether and where the
+first match starts. Only a text that has one runs the patterns that match it (which ones, an RE2 set
+says in a second pass), each from that first start.
+
+The patterns match the text's UTF-8 bytes; matches are mapped back to character offsets. Every pattern
+is matched against the original text and the matches are replaced together, so a greedy match of one
+kind can never consume the context another kind needs (overlaps are merged). A user's own patterns
+(Python `re` syntax) run after the built-ins, over the text, as they are written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import re2
+
+from otel_agenttrace._redact._patterns import BUILTIN, Pattern
+
+# (start, end, pattern order, replacement) of one secret found, in characters
+_Found = tuple[int, int, int, str]
+
+
+def _options(*, capture: bool) -> re2.Options:
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1  # one byte, one character: UTF-8 is matched as bytes
+    options.dot_nl = True
+    options.log_errors = False
+    options.never_capture = not capture
+    # The DFA's cache: big enough that ordinary content never falls back to the (slower, linear) NFA.
+    options.max_mem = 64 << 20
+    return options
+
+
+_Spans = list[tuple[int, int]]  # the match's span, then each group's ((-1, -1): did not take part)
+
+
+def _searcher(regex: Any) -> Callable[[bytes, int], _Spans | None]:
+    """`search(raw, pos)` -> the spans of the first match from `pos`, or None.
+
+    Through the extension object when the wrapper exposes it: one C call per match, where the wrapper's
+    `search` builds a generator and a match object (several µs, more than the scan of a KB)."""
+    native = getattr(regex, "_regexp", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    if native is not None and anchor is not None and hasattr(native, "Match"):
+        match = native.Match
+
+        def search(raw: bytes, pos: int) -> _Spans | None:
+            spans: _Spans = match(anchor, raw, pos, len(raw))
+            return None if spans[0][0] < 0 else spans
+
+        return search
+
+    def search_public(raw: bytes, pos: int) -> _Spans | None:
+        m = regex.search(raw, pos)
+        return None if m is None else [m.span(i) for i in range(regex.groups + 1)]
+
+    return search_public
+
+
+class _Linear:
+    """A built-in pattern compiled for RE2."""
+
+    __slots__ = ("check", "locate", "name", "order", "prefilter", "replacement", "restart", "search", "shadows")
+
+    def __init__(self, pattern: Pattern, order: int) -> None:
+        self.order = order
+        self.name = pattern.name
+        self.shadows = pattern.shadows
+        self.search = _searcher(re2.compile(pattern.regex.encode("utf-8"), _options(capture=True)))
+        self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
+        self.check = pattern.check
+        self.locate = pattern.locate
+        self.prefilter = pattern.prefilter
+        self.restart = pattern.restart.encode() if pattern.restart else None
+
+    def spans(self, raw: bytes, lowered: bytes | None, pos: int) -> Iterator[tuple[int, int, int, int]]:
+        """(secret start, secret end, match start, match end) in bytes, from `pos` on."""
+        search = self.search
+        while True:
+            spans = search(raw, pos)
+            if spans is None:
+                return
+            start, end = spans[0]
+            secret = spans[0]
+            for group in spans[1:]:
+                if group[0] >= 0:
+                    secret = group
+                    break
+            yield secret[0], secret[1], start, end
+            if self.restart is not None and lowered is not None:
+                inner = lowered.find(self.restart, secret[0], end)
+                if inner > start:
+                    end = inner
+            pos = end if end > start else start + 1
+
+
+class _Backtracking:
+    """A user's policy pattern (Python `re`, matched over the text as written)."""
+
+    __slots__ = ("expand", "order", "regex", "replacement")
+
+    def __init__(self, pattern: Pattern, order: int) -> None:
+        self.order = order
+        self.regex = re.compile(pattern.regex, re.DOTALL)
+        self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
+        # A user's replacement may use the match's groups (\1, \g<name>), as re.sub would.
+        self.expand = "\\" in self.replacement
+
+
+class Redactor:
+    """Replaces every secret of the enabled patterns with `[REDACTED:<kind>]` (or the pattern's replacement)."""
+
+    def __init__(self, patterns: Iterable[Pattern] = BUILTIN) -> None:
+        self.patterns = tuple(patterns)
+        self._linear = [_Linear(p, i) for i, p in enumerate(self.patterns) if p.linear]
+        self._other = [_Backtracking(p, i) for i, p in enumerate(self.patterns) if not p.linear]
+        self._gate: Callable[[bytes, int], _Spans | None] | None = None
+        self._set: re2.Set | None = None
+        if self._linear:
+            linear = [p for p in self.patterns if p.linear]
+            self._gate = _searcher(
+                re2.compile(b"|".join(b"(?:" + p.regex.encode("utf-8") + b")" for p in linear), _options(capture=False))
+            )
+            self._set = re2.Set.SearchSet(_options(capture=False))
+            for p in linear:
+                self._set.Add(p.regex.encode("utf-8"))
+            self._set.Compile()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.patterns)
+
+    def redact(self, text: str) -> tuple[str, int]:
+        """Returns the redacted text and how many secrets were replaced."""
+        found: list[_Found] = []
+        if self._gate is not None:
+            raw = text.encode("utf-8", "surrogatepass")
+            first = self._gate(raw, 0)
+            if first is not None:
+                self._find_linear(text, raw, first[0][0], found)
+        for p in self._other:
+            self._find_other(p, text, found)
+        if not found:
+            return text, 0
+        return _replace(text, found)
+
+    def _find_linear(self, text: str, raw: bytes, pos: int, found: list[_Found]) -> None:
+        assert self._set is not None
+        hits = self._set.Match(raw)
+        # The set runs a DFA only: when a crafted text exhausts its memory it answers nothing, and every
+        # pattern runs instead (the gate, which can fall back to the NFA, has seen a match).
+        chosen = [self._linear[i] for i in hits] if hits else self._linear
+        lowered = raw.lower() if any(p.restart for p in chosen) else None
+        spans: list[tuple[int, int, _Linear, int, int]] = []
+        passed: dict[object, bool] = {}
+        for p in chosen:
+            if p.prefilter is not None:
+                ok = passed.get(p.prefilter)
+                if ok is None:
+                    ok = passed[p.prefilter] = p.prefilter(text)
+                if not ok:
+                    continue
+            spans.extend((s, e, p, ms, me) for s, e, ms, me in p.spans(raw, lowered, pos) if e > s)
+        if not spans:
+            return
+        if any(p.shadows for _, _, p, _, _ in spans):
+            spans = _unshadowed(spans)
+        to_char = _char_offsets(text, raw, [x for s, e, _, ms, me in spans for x in (s, e, ms, me)])
+        for s, e, p, ms, me in spans:
+            start, end = to_char(s), to_char(e)
+            if p.locate is not None:
+                found.extend(
+                    (start + a, start + b, p.order, p.replacement) for a, b in p.locate(text[start:end]) if a < b
+                )
+            elif p.check is None or p.check(text[start:end], text[to_char(ms) : to_char(me)]):
+                found.append((start, end, p.order, p.replacement))
+
+    @staticmethod
+    def _find_other(p: _Backtracking, text: str, found: list[_Found]) -> None:
+        for m in p.regex.finditer(text):
+            if m.end() > m.start():
+                found.append((m.start(), m.end(), p.order, m.expand(p.replacement) if p.expand else p.replacement))
+
+
+def _unshadowed(spans: list[tuple[int, int, _Linear, int, int]]) -> list[tuple[int, int, _Linear, int, int]]:
+    """The spans without those of a shadowed kind that start inside a match of a kind shadowing it: one sweep
+    over the spans in order of start (a crafted text of URL after URL stays linear)."""
+    regions: dict[str, list[tuple[int, int]]] = {}
+    for _, _, p, ms, me in spans:
+        for name in p.shadows:
+            regions.setdefault(name, []).append((ms, me))
+    for intervals in regions.values():
+        intervals.sort()
+    kept = []
+    reach: dict[str, tuple[int, int]] = {}  # name -> (index of the next region, furthest end seen so far)
+    for span in sorted(spans, key=lambda x: x[0]):
+        shadowing = regions.get(span[2].name)
+        if shadowing is None:
+            kept.append(span)
+            continue
+        index, furthest = reach.get(span[2].name, (0, -1))
+        while index < len(shadowing) and shadowing[index][0] <= span[0]:
+            furthest = max(furthest, shadowing[index][1])
+            index += 1
+        reach[span[2].name] = (index, furthest)
+        if span[0] >= furthest:
+            kept.append(span)
+    return kept
+
+
+def _char_offsets(text: str, raw: bytes, offsets: list[int]) -> Callable[[int], int]:
+    """Byte offset -> character offset, for offsets on character boundaries (every pattern's are)."""
+    if len(raw) == len(text):  # ASCII: the same offsets
+        return int
+    mapping: dict[int, int] = {0: 0}
+    last_byte = last_char = 0
+    for offset in sorted(set(offsets)):
+        last_char += len(raw[last_byte:offset].decode("utf-8", "surrogatepass"))
+        last_byte = offset
+        mapping[offset] = last_char
+    return mapping.__getitem__
+
+
+def _replace(text: str, found: list[_Found]) -> tuple[str, int]:
+    """Every span replaced once; overlapping spans (of one kind or several) merge, the earliest start's
+    pattern (the first in order on a tie) naming the merged one."""
+    found.sort(key=lambda f: (f[0], f[2]))
+    pieces: list[str] = []
+    last = 0
+    count = 0
+    start, end, _, replacement = found[0]
+    for s, e, _, r in found[1:]:
+        if s < end:
+            if e > end:
+                end = e
+            continue
+        pieces.append(text[last:start])
+        pieces.append(replacement)
+        count += 1
+        last = end
+        start, end, replacement = s, e, r
+    pieces.append(text[last:start])
+    pieces.append(replacement)
+    pieces.append(text[end:])
+    return "".join(pieces), count + 1

@@ -1,0 +1,244 @@
+"""The built-in secret patterns, written for RE2 (linear time: no backtracking, no look-arounds).
+
+Each is matched against the UTF-8 bytes of the text, one byte per character (Latin-1 mode), so every
+class below is ASCII and a match always starts and ends next to an ASCII character: its byte offsets
+fall on character boundaries. Where a pattern has a capturing group, the first group that took part is
+the secret and the rest of the match (a label, a separator, the character before a token) stays.
+
+Learned from the rule sets of gitleaks and detect-secrets (their formats and keywords, not their
+regexes): token kinds are matched by their documented prefix and length, and the generic rule
+(`secret_assignment`) by a key that names a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    regex: str
+    replacement: str | None = None
+    # True: RE2 syntax, run by the linear-time engine (every built-in). False: Python `re`, as a user's
+    # policy pattern is written (look-arounds and back-references allowed; its cost is the user's).
+    linear: bool = False
+    # The secret (the first group that took part, else the whole match) is one only if this says so,
+    # given the secret and the whole match.
+    check: Callable[[str, str], bool] | None = None
+    # The secrets within the secret span (relative to it), e.g. the Luhn-valid cards in a run of digit groups.
+    locate: Callable[[str], list[tuple[int, int]]] | None = None
+    # A cheap test of the whole text before the pattern runs (after the one pass found a match of it).
+    prefilter: Callable[[str], bool] | None = None
+    # A secret ends before this (lower-case) word: the search resumes at it, so "Bearer a=bearer b" is two.
+    restart: str | None = None
+    # Matches of these patterns that start inside a match of this one are not secrets of theirs (the
+    # `password@db.example.com` of a URL is not an e-mail address: the host stays).
+    shadows: tuple[str, ...] = ()
+
+
+# --- helpers of the card and assignment patterns ------------------------------------------------
+
+_DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits of the result summed
+
+
+def _luhn(digits: str) -> bool:
+    # C-level translate and byte sums instead of a Python loop: digit-heavy text has many candidates.
+    reverse = digits[::-1]
+    kept, doubled = reverse[0::2], reverse[1::2].translate(_DOUBLED)
+    return (sum(kept.encode()) + sum(doubled.encode()) - 48 * len(digits)) % 10 == 0
+
+
+# Digits 2-6 (the first digit of a payment card) -> "D", other digits "d", space or hyphen "s", else "x":
+# a card starts on a "D" that follows no digit. One C-level translate and a search with a literal prefix.
+_CARD_START_SHAPE = bytes(
+    68 if 50 <= i <= 54 else 100 if 48 <= i <= 57 else 115 if i in (32, 45) else 120 for i in range(256)
+)
+_CARD_START = re.compile(rb"[xs]D(?:s?[dD]){12}")
+
+
+def _may_hold_card(text: str) -> bool:
+    """Digit-heavy text (timestamps, ids, CSV) has runs of 13 digits; most start with no card's first digit."""
+    return _CARD_START.search(b"x" + text.encode("utf-8", "surrogatepass").translate(_CARD_START_SHAPE)) is not None
+
+
+_DIGIT_GROUP = re.compile(r"\d+")
+_CARD_FIRST = frozenset("23456")
+
+
+def _card_spans(run: str) -> list[tuple[int, int]]:
+    """The card numbers in a run of 13+ digits with single spaces or hyphens between them: the whole run
+    when it is a Luhn-valid 13-19 digits, else every stretch of whole groups printed like a card (first
+    group of 4+ digits, the others 3+) that is one, so a number next to a card ("qty 3 4111 1111 ...")
+    hides nothing; overlapping stretches are hidden together. A longer run with no separator is an id or
+    a timestamp, not a card. Payment cards start with 2-6 (Mastercard, Amex, Visa, Discover...): a
+    nanosecond timestamp or an id starting with 1 that happens to pass the Luhn check (one in ten) is
+    not a card. Each group starts at most 19 digits of work: linear in the run."""
+    digits = run.replace(" ", "").replace("-", "")
+    if len(digits) <= 19 and digits[0] in _CARD_FIRST and _luhn(digits):
+        return [(0, len(run))]
+    if len(digits) == len(run):
+        return []
+    groups = [m.span() for m in _DIGIT_GROUP.finditer(run)]
+    spans: list[tuple[int, int]] = []
+    for i, (start, end) in enumerate(groups):
+        if end - start < 4 or run[start] not in _CARD_FIRST:
+            continue
+        count = 0
+        for j in range(i, len(groups)):
+            group_start, group_end = groups[j]
+            if j > i and group_end - group_start < 3:
+                break
+            count += group_end - group_start
+            if count > 19:
+                break
+            if count >= 13 and _luhn(run[start:group_end].replace(" ", "").replace("-", "")):
+                if spans and start <= spans[-1][1]:
+                    spans[-1] = (spans[-1][0], max(spans[-1][1], group_end))
+                else:
+                    spans.append((start, group_end))
+    return spans
+
+
+_NOT_A_VALUE = frozenset({"none", "null", "true", "false", "undefined"})
+
+
+def _is_assigned_secret(value: str, match: str) -> bool:
+    """A value worth hiding: not already a marker, not a placeholder of 1-3 characters, not a literal of a
+    language; and unquoted, not code (`password=password`, `token=self.token`, `key=os.environ[...]`)."""
+    if len(value) < 4 or value.startswith("[REDACTED") or value.lower() in _NOT_A_VALUE:
+        return False
+    if match.endswith(("'", '"')):
+        return True
+    key = match[: match.index("=")].rstrip()
+    return not (value.lower() == key.lower() or value.startswith(("self.", "os.")))
+
+
+def _builtin(name: str, regex: str, **options: Any) -> Pattern:
+    return Pattern(name, regex, linear=True, **options)
+
+
+# --- the patterns ------------------------------------------------------------------------------
+
+# A token starts after a non-word character, or after a JSON escape such as the `\n` of a serialized newline
+# (content is redacted as JSON text, where a word boundary would see `\nghp_...` as one word): the escape
+# is matched outside the secret's group, so it stays.
+_T = r"(?:\b|\\[nrtbf])"
+# A key that names a secret: it ends in one of these words (detect-secrets' and gitleaks' keywords), so
+# `db_password`, `client_secret`, `x-api-key` and `access_token` do, and `max_tokens`, `token_count`,
+# `password_hint`, `secretary` and `PWD` (the working directory) do not.
+_SECRET_KEY = (
+    r"[A-Za-z0-9_.-]{0,40}?(?i:passwd|password|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|"
+    r"private[_-]?key|secret[_-]?key|auth[_-]?key|account[_-]?key|client[_-]?key|service[_-]?key|"
+    r"credentials?|db[_-]?pass|contrase(?:ñ|n)a)"
+)
+# An unquoted value: printable ASCII but for quotes, backslashes (a JSON escape ends it) and delimiters.
+_BARE = (
+    "["
+    + "".join("\\" + c if not c.isalnum() else c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\&;,()[]{}<>`")
+    + "]"
+)
+# A quote, JSON-escaped any number of times (`"`, `\"`, `\\\"`) or single.
+_Q = r"\\{0,7}[\"']"
+
+# Order matters where kinds overlap (the earliest start names a merged span; on a tie the first here).
+BUILTIN: tuple[Pattern, ...] = (
+    # A key with no END line (an output cut by max_tokens, a stream that broke off) still hides its body:
+    # base64 lines, PEM headers ("Proc-Type: 4,ENCRYPTED"), raw or JSON-escaped newlines. A hyphen in the
+    # body is followed by another character, so the body stops at "-----END" and the END line ends it.
+    _builtin(
+        "private_key",
+        r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY-----(?:[A-Za-z0-9+/=:, \t\r\n]|\\+[nrt]|-[A-Za-z0-9+/=:, \t\r\n])*"
+        r"(?:-----END[A-Z ]{0,40}PRIVATE KEY-----)?",
+    ),
+    _builtin("anthropic_key", r"sk-ant-[A-Za-z0-9_\-]{20,}"),
+    _builtin("openai_key", r"sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}"),
+    _builtin("aws_access_key", _T + r"((?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16})\b"),
+    # The label as in credentials files, env vars, boto3/STS JSON (SecretAccessKey); the separator may be
+    # JSON-escaped (content is serialized before it is redacted, tool arguments twice).
+    _builtin(
+        "aws_secret_key",
+        r"(?i:(?:aws[_-]?)?secret[_-]?access[_-]?key|aws[_-]?secret[_-]?key)[\"'\\\s:=]{1,12}([A-Za-z0-9/+=]{40})",
+    ),
+    _builtin("github_token", _T + r"(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
+    # Personal, deploy, runner, pipeline-trigger, CI-job, incoming-mail, service-account, OAuth-app,
+    # feature-flag and agent tokens, and runner registration tokens.
+    _builtin(
+        "gitlab_token",
+        _T + r"((?:gl(?:pat|dt|rt|ptt|cbt|imt|soat|oas|ffct|agent)-|GR1348941)[A-Za-z0-9_\-]{20,}"
+        r"(?:\.[A-Za-z0-9_\-]{2,}){0,3})",
+    ),
+    # Bot, user, app-level, refresh and configuration tokens.
+    _builtin(
+        "slack_token",
+        _T
+        + r"(xox[abposre]-[0-9]{6,}-[A-Za-z0-9\-]{8,}|xoxe\.xox[bp]-[A-Za-z0-9\-]{20,}|xapp-[0-9]-[A-Za-z0-9\-]{20,})",
+    ),
+    _builtin("slack_webhook", r"(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_\-]{20,}"),
+    # Secret and restricted keys (live, test), and webhook signing secrets; publishable keys (pk_) are public.
+    _builtin("stripe_key", _T + r"((?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{24,})"),
+    _builtin("huggingface_token", _T + r"((?:hf_|api_org_)[A-Za-z0-9]{30,40})\b"),
+    _builtin("npm_token", _T + r"(npm_[A-Za-z0-9]{36})\b"),
+    _builtin("pypi_token", _T + r"(pypi-AgE[A-Za-z0-9_\-]{50,})"),
+    _builtin("sendgrid_key", _T + r"(SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43})"),
+    # API key SIDs: "SK" and 32 lower-case hex digits (a longer hex string, a hash, is not one).
+    _builtin("twilio_key", _T + r"(SK[0-9a-f]{32})\b"),
+    # Storage account keys and shared access keys in connection strings, and the signature of a SAS URL.
+    _builtin(
+        "azure_storage_key",
+        r"(?i:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})|[?&]sig=([A-Za-z0-9%+/]{20,}(?:=|%3[Dd]){0,2})",
+    ),
+    _builtin("databricks_token", _T + r"(dapi[0-9a-f]{32}(?:-[0-9])?)\b"),
+    _builtin("discord_webhook", r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_\-]{60,68}"),
+    # A bot token: the user id in base64, a timestamp and an HMAC, dot-separated.
+    _builtin("discord_token", _T + r"([MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40})"),
+    _builtin("digitalocean_token", _T + r"(do[opr]_v1_[0-9a-f]{64})\b"),
+    _builtin("shopify_token", _T + r"(shp(?:at|ca|pa|ss)_[0-9a-fA-F]{32})\b"),
+    _builtin("mailchimp_key", _T + r"([0-9a-f]{32}-us[0-9]{1,2})\b"),
+    _builtin("google_api_key", _T + r"(AIza[0-9A-Za-z_\-]{35})"),
+    _builtin("jwt", _T + r"(eyJ[A-Za-z0-9_\-]{4,}\.eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,})"),
+    # The password of `scheme://user:password@host` (the user and the host stay).
+    _builtin(
+        "url_credentials",
+        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@\"'<>\\]{0,256}:([^\s/?#@\"'<>\\]{1,256})@",
+        shadows=("email",),
+    ),
+    _builtin("bearer_token", _T + r"(?i:bearer)\s+([A-Za-z0-9._~+/=\-]{8,})", restart="bearer"),
+    # The value of a JSON key, a Python dict key or a `key=value` assignment whose key names a secret:
+    # quoted (any JSON escaping), or unquoted up to whitespace, a delimiter or a non-ASCII character.
+    _builtin(
+        "secret_assignment",
+        r"[\"']"
+        + _SECRET_KEY
+        + _Q
+        + r"\s*:\s*"
+        + _Q
+        + r"([^\"'\r\n]{1,512}?)"
+        + _Q
+        + r"|\b"
+        + _SECRET_KEY
+        + r"\s*=\s*"
+        + _Q
+        + r"([^\"'\r\n]{1,512}?)"
+        + _Q
+        + r"|\b"
+        + _SECRET_KEY
+        + "=("
+        + _BARE
+        + "{1,512})",
+        check=_is_assigned_secret,
+    ),
+    # A local part may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
+    _builtin(
+        "email",
+        r"(?:^|[^A-Za-z0-9._%+\-\\]|\\[nrtbf]|\\)([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
+        r"(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24})",
+    ),
+    # A whole run of digit groups (leftmost match: it starts on the run's first digit); the card numbers in
+    # it are found by _card_spans.
+    _builtin("credit_card", r"[0-9](?:[ \-]?[0-9]){12,}", locate=_card_spans, prefilter=_may_hold_card),
+)
+BUILTIN_NAMES = tuple(p.name for p in BUILTIN)
