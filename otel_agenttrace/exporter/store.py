@@ -72,7 +72,7 @@ DIR_MODE: Final = 0o700
 FILE_MODE: Final = 0o600
 _DB_SUFFIXES: Final = ("", "-wal", "-shm", "-journal")
 # Pages given back per incremental_vacuum step: small steps keep each write transaction short.
-VACUUM_STEP_PAGES: Final = 2048
+VACUUM_STEP_PAGES: Final = 512
 
 _T = TypeVar("_T")
 
