@@ -71,3 +71,20 @@ def test_reading_commands_leave_the_store_untouched(home: Path) -> None:
     assert {p.name for p in home.iterdir()} <= {"runs.db", "runs.db-wal", "runs.db-shm"}
     if os.name == "posix":
         assert all(p.stat().st_mode & 0o077 == 0 for p in home.iterdir())
+
+
+def test_run_reports_only_the_runs_of_its_own_program(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from otel_agenttrace.cli._app import App
+    from otel_agenttrace.cli.run import _report
+
+    monkeypatch.setenv("AGENTTRACE_RUN_ORIGIN", "ours")
+    with RunStore(tmp_path) as store:
+        store.write_spans([record()])
+    monkeypatch.setenv("AGENTTRACE_RUN_ORIGIN", "someone-elses")  # a concurrent program, same store, same time
+    with RunStore(tmp_path) as store:
+        store.write_spans([record(trace_id="5" * 32)])
+    _report(App(tmp_path), "ours", "agenttrace")
+    err = capsys.readouterr().err
+    assert f"run {TRACE[:12]}" in err and "5555" not in err
