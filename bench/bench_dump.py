@@ -103,20 +103,25 @@ def make_run(steps: int) -> list[ReadableSpan]:
     return spans
 
 
+def write_run(home: str, steps: int) -> str:
+    """make_run(steps) written to a fresh store in `home` through RunTraceExporter; the run id."""
+    store = RunStore(home)
+    exporter = RunTraceExporter(store=store, forward=None)
+    spans = make_run(steps)
+    for i in range(0, len(spans), 512):
+        exporter.export(spans[i : i + 512])
+    exporter.shutdown()
+    store.close()
+    return format(spans[0].context.trace_id, "032x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
-        store = RunStore(home)
-        exporter = RunTraceExporter(store=store, forward=None)
-        spans = make_run(args.steps)
-        for i in range(0, len(spans), 512):
-            exporter.export(spans[i : i + 512])
-        exporter.shutdown()
-        store.close()
-        run_id = format(spans[0].context.trace_id, "032x")
+        run_id = write_run(home, args.steps)
         out = Path(home) / "run.json"
         runner = CliRunner()
         in_process, child = [], []

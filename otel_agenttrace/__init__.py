@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from otel_agenttrace._api import node, tool, workflow
     from otel_agenttrace._mp import attach_run_context, run_context
     from otel_agenttrace.instrumentor import AgentTraceInstrumentor
+    from otel_agenttrace.replay import replay
 
 __all__ = [
     "AgentTraceInstrumentor",
@@ -18,6 +19,7 @@ __all__ = [
     "attach_run_context",
     "instrument",
     "node",
+    "replay",
     "run_context",
     "tool",
     "uninstrument",
@@ -33,6 +35,7 @@ _LAZY = {
     "workflow": "otel_agenttrace._api",
     "run_context": "otel_agenttrace._mp",
     "attach_run_context": "otel_agenttrace._mp",
+    "replay": "otel_agenttrace.replay",
 }
 
 

@@ -18,6 +18,7 @@ from opentelemetry import trace
 
 from otel_agenttrace import semconv
 from otel_agenttrace._lifecycle import Invocation, Telemetry, guarded, start_node, start_tool, start_workflow
+from otel_agenttrace.replay._tools import acall_tool, call_tool
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,7 +101,7 @@ class _Scope:
             async def async_call(*args: Any, **kwargs: Any) -> Any:
                 inv = self._begin(True, args, kwargs)
                 try:
-                    result = await fn(*args, **kwargs)
+                    result = await acall_tool(inv, fn, args, kwargs)
                 except BaseException as exc:
                     self._end(inv, exc)
                     raise
@@ -113,7 +114,7 @@ class _Scope:
         def call(*args: Any, **kwargs: Any) -> Any:
             inv = self._begin(True, args, kwargs)
             try:
-                result = fn(*args, **kwargs)
+                result = call_tool(inv, fn, args, kwargs)
             except BaseException as exc:
                 self._end(inv, exc)
                 raise

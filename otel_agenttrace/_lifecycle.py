@@ -9,6 +9,7 @@ of ours ever reaches user code (`internal_error` logs it once and the call goes 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import sys
@@ -99,6 +100,8 @@ class RunRoot:
         self._span: Span | None = None
         self._context: otel_context.Context | None = None
         self._pid = os.getpid()
+        # The run's first input and latest output, when content is opted in to leave the process.
+        self._io: dict[str, Any] = {}
 
     def context(self) -> otel_context.Context:
         ctx = self._context
@@ -135,12 +138,27 @@ class RunRoot:
                 atexit.register(self.end)
             return self._context
 
+    def note_content(self, span: Span, captured: Mapping[str, Any]) -> None:
+        """Content set on a call's span (opted in): the run's first input messages and latest output messages
+        go on the root when it ends, as the GenAI conventions allow on an invocation span, so a backend's run
+        list (Phoenix's) has the run's input and output. Calls of other traces (explicit workflows) are skipped."""
+        root = self._span
+        if root is None or span.get_span_context().trace_id != root.get_span_context().trace_id:
+            return
+        if semconv.GEN_AI_INPUT_MESSAGES in captured:
+            self._io.setdefault(semconv.GEN_AI_INPUT_MESSAGES, captured[semconv.GEN_AI_INPUT_MESSAGES])
+        if semconv.GEN_AI_OUTPUT_MESSAGES in captured:
+            self._io[semconv.GEN_AI_OUTPUT_MESSAGES] = captured[semconv.GEN_AI_OUTPUT_MESSAGES]
+
     def end(self) -> None:
         if self._pid != os.getpid():
             return  # a forked child: the root is the parent's to end (the child's steps stay under it)
         with self._lock:
             span, self._span, self._context = self._span, None, None
+            io, self._io = self._io, {}
         if span is not None:
+            if io:
+                span.set_attributes(io)
             span.end()
 
 
@@ -413,6 +431,25 @@ def start_tool(
     return Invocation(tel, f"{semconv.Operation.EXECUTE_TOOL} {name}", kind, attrs, content, attach)
 
 
+# The workflow node running in this context: replay matches LLM requests per node.
+current_node: ContextVar[str | None] = ContextVar("agenttrace_current_node", default=None)
+
+
+class NodeInvocation(Invocation):
+    __slots__ = ("_node_token",)
+
+    def __init__(self, tel: Telemetry, name: str, attributes: dict[str, Any], attach: bool) -> None:
+        super().__init__(tel, f"{semconv.Operation.INVOKE_AGENT} {name}", SpanKind.INTERNAL, attributes, None, attach)
+        self._node_token: Token[str | None] | None = current_node.set(name) if attach else None
+
+    def detach(self) -> None:
+        token, self._node_token = self._node_token, None
+        if token is not None:
+            with contextlib.suppress(ValueError):  # ended in another context than it started in
+                current_node.reset(token)
+        super().detach()
+
+
 def start_node(
     tel: Telemetry, name: str, node_type: str | None = None, extra: Mapping[str, Any] | None = None, attach: bool = True
 ) -> Invocation:
@@ -426,7 +463,7 @@ def start_node(
         attrs[semconv.AGENTTRACE_NODE_TYPE] = node_type
     if extra:
         attrs.update(extra)
-    return Invocation(tel, f"{semconv.Operation.INVOKE_AGENT} {name}", SpanKind.INTERNAL, attrs, None, attach)
+    return NodeInvocation(tel, name, attrs, attach)
 
 
 def start_workflow(
@@ -485,6 +522,8 @@ def record_content(
         return
     if policy.on_span:
         span.set_attributes(captured)
+        if tel.run_root is not None:
+            tel.run_root.note_content(span, captured)
     if policy.on_event:
         if event:
             emit_details(tel, span, captured, metadata)

@@ -34,6 +34,7 @@ from otel_agenttrace.environment_variables import (
     AGENTTRACE_DEBUG,
     AGENTTRACE_ENV_ALLOW,
     AGENTTRACE_FORWARD,
+    AGENTTRACE_FRAMEWORKS,
     AGENTTRACE_HOME,
     AGENTTRACE_MAX_AGE,
     AGENTTRACE_MAX_CONTENT_LENGTH,
@@ -243,6 +244,8 @@ class Settings:
     """AGENTTRACE_STRICT: raise internal errors (this project's tests)."""
     debug: bool = False
     """AGENTTRACE_DEBUG: internal-error log lines carry their traceback."""
+    frameworks: str = ""
+    """AGENTTRACE_FRAMEWORKS, lower-cased: the frameworks supported out of the box ("" = all; see frameworks/)."""
     table: dict[str, Any] | None = None
     """The [tool.agenttrace] table (or AGENTTRACE_TARGETS), None when there is none."""
     table_source: str | None = None
@@ -283,6 +286,7 @@ class Settings:
             run_root=_flag(env, AGENTTRACE_RUN_ROOT, True),
             strict=_flag(env, AGENTTRACE_STRICT, False),
             debug=_flag(env, AGENTTRACE_DEBUG, False),
+            frameworks=env.get(AGENTTRACE_FRAMEWORKS, "").strip().lower(),
             table=table,
             table_source=source,
             table_error=error,

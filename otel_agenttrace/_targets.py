@@ -43,6 +43,7 @@ class TargetPatcher:
         self.active = False
         self._wrapped: list[tuple[Any, str]] = []
         self._subclass_hooks: list[tuple[type, Any]] = []
+        self._undo: list[Callable[[], None]] = []  # registrations made by framework hooks
 
     def install(self) -> None:
         self.active = True
@@ -61,6 +62,10 @@ class TargetPatcher:
                 internal_error(f"target {spec.label}", exc)
 
     def _patch(self, spec: TargetSpec, module: ModuleType) -> None:
+        on_import = getattr(spec, "on_import", None)  # a framework registering with its own tracing interface
+        if on_import is not None:
+            self._undo.append(on_import(self.tel, module))
+            return
         owner_name, _, method = spec.qualname.rpartition(".")
         owner: Any = getattr(module, owner_name, None) if owner_name else module
         if owner is None or not callable(getattr(owner, method, None)):
@@ -107,6 +112,8 @@ class TargetPatcher:
 
     def uninstall(self) -> None:
         self.active = False
+        while self._undo:
+            self._undo.pop()()
         while self._wrapped:
             owner, method = self._wrapped.pop()
             unwrap(owner, method)

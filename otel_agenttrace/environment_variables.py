@@ -24,6 +24,9 @@ AGENTTRACE_MAX_RUNS: Final = "AGENTTRACE_MAX_RUNS"
 AGENTTRACE_MAX_AGE: Final = "AGENTTRACE_MAX_AGE"
 """Retention: drop runs older than this, e.g. 30d, 12h, 3600s (default 30d; 0 = unlimited)."""
 
+AGENTTRACE_PRICES: Final = "AGENTTRACE_PRICES"
+"""A JSON file of LLM prices per million tokens that wins over the built-in table (docs/cli.md, Cost)."""
+
 AGENTTRACE_WORKFLOW: Final = "AGENTTRACE_WORKFLOW"
 """Name of the process-level run root (default: the script's file name)."""
 
@@ -32,6 +35,10 @@ AGENTTRACE_RUN_ROOT: Final = "AGENTTRACE_RUN_ROOT"
 
 AGENTTRACE_TARGETS: Final = "AGENTTRACE_TARGETS"
 """User classes to trace, in the format of [tool.agenttrace] (TOML or JSON); overrides pyproject.toml."""
+
+AGENTTRACE_FRAMEWORKS: Final = "AGENTTRACE_FRAMEWORKS"
+"""Frameworks supported out of the box: all (default) | none | a list (langchain,openai-agents,pydantic-ai) |
+all but some (-openai-agents). Each is loaded only when the program imports it."""
 
 AGENTTRACE_STRICT: Final = "AGENTTRACE_STRICT"
 """1: raise internal errors of the instrumentation instead of logging them (for this project's tests)."""
@@ -50,3 +57,21 @@ Values matching redaction patterns are masked."""
 AGENTTRACE_RUN_ORIGIN: Final = "AGENTTRACE_RUN_ORIGIN"
 """Set by `agenttrace run` for its program (a random token): the store remembers which runs that program's
 process tree wrote, so `run` reports its own runs only, not those of other processes writing the same store."""
+
+AGENTTRACE_BACKEND_HEADERS: Final = "AGENTTRACE_BACKEND_HEADERS"
+"""HTTP headers the CLI sends when it reads runs from a backend (`--from tempo|jaeger|phoenix URL`), in the
+OTEL_EXPORTER_OTLP_HEADERS form: `Authorization=Bearer%20abc,X-Scope-OrgID=team` (values URL-encoded). Never logged."""
+AGENTTRACE_REPLAY: Final = "AGENTTRACE_REPLAY"
+"""Set by `agenttrace replay` in the program it re-runs: the run-trace file (with its recording) to replay."""
+
+AGENTTRACE_REPLAY_MODE: Final = "AGENTTRACE_REPLAY_MODE"
+"""model (default: LLM calls answered from the recording) | live (LLM calls sent for real)."""
+
+AGENTTRACE_REPLAY_TOOLS: Final = "AGENTTRACE_REPLAY_TOOLS"
+"""replay (default: matching tool calls return their recorded results) | live (tools run for real)."""
+
+AGENTTRACE_REPLAY_STRICT: Final = "AGENTTRACE_REPLAY_STRICT"
+"""1: a request that does not match the recording exactly raises ReplayDivergence instead of being served by order."""
+
+AGENTTRACE_REPLAY_REPORT: Final = "AGENTTRACE_REPLAY_REPORT"
+"""Set by `agenttrace replay`: the file the replayed program writes its divergences to at exit."""

@@ -98,6 +98,9 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             patched.wrap(provider.TARGETS, tel)
         self._patch_configured_targets(tel, kwargs.get("targets"))
         _mp.install()  # the run context crosses into spawned multiprocessing children
+        from otel_agenttrace.replay import _api as replay_api
+
+        replay_api.install(tel)  # recording of LLM exchanges and tool results; replay when AGENTTRACE_REPLAY asks
         _logging.install()  # every module of ours that logs is imported by now
 
     def _patch_configured_targets(self, tel: Telemetry, specs: list[TargetSpec] | None) -> None:
@@ -106,9 +109,13 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             try:
                 specs = load_targets()
             except ConfigError as exc:
-                # A bad configuration must not stop the program (nor the SDK instrumentation).
+                # A bad configuration must not stop the program (nor the SDK or framework instrumentation).
                 _log.error("otel-agenttrace: configuration error: %s", exc)
-                return
+                specs = []
+        from otel_agenttrace.frameworks import framework_targets
+
+        # Framework support is target rows too: one patcher, one post-import hook, one unwrap.
+        specs = [*framework_targets(), *specs]
         if specs:
             patcher = TargetPatcher(tel, specs)
             patcher.install()
@@ -116,6 +123,9 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _uninstrument(self, **kwargs: Any) -> None:
         _mp.uninstall()
+        from otel_agenttrace.replay import _api as replay_api
+
+        replay_api.uninstall()
         if self._patcher is not None:
             self._patcher.uninstall()
             type(self)._patcher = None

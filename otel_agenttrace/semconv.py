@@ -74,6 +74,8 @@ AGENTTRACE_STREAM_ABANDONED: Final = "agenttrace.stream.abandoned"
 AGENTTRACE_CONTENT_TRUNCATED: Final = "agenttrace.content.truncated"
 AGENTTRACE_CONTENT_REDACTIONS: Final = "agenttrace.content.redactions"
 AGENTTRACE_ENV: Final = "agenttrace.env"
+AGENTTRACE_REPLAY_MODE: Final = "agenttrace.replay.mode"
+AGENTTRACE_REPLAY_OF: Final = "agenttrace.replay.of"
 
 # Content attributes: what the capture switch governs and what forwarding strips.
 CONTENT_ATTRIBUTES: Final = frozenset(

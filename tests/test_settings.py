@@ -39,6 +39,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
         "AGENTTRACE_ENV_ALLOW": "A, B_*",
         "AGENTTRACE_REDACTION_POLICY": " policy.json ",
         "AGENTTRACE_TARGETS": '[{"kind": "tool", "target": "m:f"}]',
+        "AGENTTRACE_FRAMEWORKS": " -LangChain ",
     }
     s = Settings.from_env(env, cwd=tmp_path)
     assert s.content_mode == "SPAN_AND_EVENT" and s.forward_content
@@ -51,6 +52,7 @@ def test_every_variable_is_parsed(tmp_path: Path) -> None:
     assert s.redaction_policy_path == "policy.json"
     assert s.table == {"targets": [{"kind": "tool", "target": "m:f"}]}
     assert s.table_source == "AGENTTRACE_TARGETS"
+    assert s.frameworks == "-langchain"
 
 
 def test_bad_values_fall_back_to_defaults_with_one_warning(

@@ -16,8 +16,10 @@ import click
 from otel_agenttrace.cli._app import EXIT_INTERRUPTED, EXIT_USAGE, PROG, App, abort, home_option
 from otel_agenttrace.cli.dump import dump_command
 from otel_agenttrace.cli.list import list_command
+from otel_agenttrace.cli.replay import replay_command
 from otel_agenttrace.cli.run import run_command
 from otel_agenttrace.cli.show import show_command
+from otel_agenttrace.cli.view import view_command
 from otel_agenttrace.version import __version__
 
 __all__ = ["AgentTraceGroup", "cli", "main"]
@@ -71,6 +73,8 @@ def cli(ctx: click.Context) -> None:
       agenttrace list                          # recent runs
       agenttrace show --last                   # the newest run as a timeline
       agenttrace dump --last > run.json        # its run-trace JSON
+      agenttrace view --last --open            # a self-contained HTML timeline
+      agenttrace replay --last                 # re-run it against its recording (no network)
     """
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)
@@ -80,6 +84,8 @@ cli.add_command(run_command)
 cli.add_command(list_command)
 cli.add_command(dump_command)
 cli.add_command(show_command)
+cli.add_command(view_command)
+cli.add_command(replay_command)
 
 
 def main() -> None:

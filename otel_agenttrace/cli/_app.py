@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import click
 
 from otel_agenttrace import environment_variables as env
+from otel_agenttrace.cli._format import printable
 
 if TYPE_CHECKING:
     from otel_agenttrace.exporter.store import RunStore
@@ -29,8 +30,9 @@ EXIT_INTERRUPTED = 130
 
 
 def one_line(message: object) -> str:
-    """A message on one line: errors from other layers may carry newlines (JSON errors, HTTP bodies)."""
-    return " ".join(str(message).split())
+    """A message on one line, control characters escaped: errors from other layers may carry newlines
+    and terminal escapes (JSON errors, HTTP bodies of a backend, names from a crafted file)."""
+    return printable(" ".join(str(message).split()))
 
 
 def abort(message: object, code: int = EXIT_ERROR) -> NoReturn:

@@ -3,33 +3,48 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import click
 
 from otel_agenttrace.cli._app import App, abort, home_option, pass_app
 from otel_agenttrace.cli._sources import Selection, load_run_trace, source_options
+from otel_agenttrace.exporter._check import check_before_write
+from otel_agenttrace.exporter._records import TraceFormatError
 
 
 @click.command("dump")
 @source_options
 @click.option("-o", "--output", metavar="FILE", help="Write to FILE instead of stdout ('-': stdout).")
+@click.option(
+    "--with-recording", is_flag=True, help="Include the replay recording (LLM exchanges, tool results): see replay."
+)
 @home_option
 @pass_app
-def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool, output: str | None) -> None:
-    """Print a run as run-trace JSON (schema_version 1).
+def dump_command(
+    app: App, ids: tuple[str, ...], source: str | None, last: bool, output: str | None, with_recording: bool
+) -> None:
+    """Print a run as run-trace JSON (schema_version 2).
 
     The format is published as semconv/run-trace.schema.json.
 
     \b
       agenttrace dump --last > run.json
+      agenttrace dump --last --with-recording > run.json   # replayable: agenttrace replay run.json
       agenttrace dump 4bf92f35                       # any unambiguous prefix of a run id
       agenttrace dump --from spans.jsonl [TRACE_ID]  # the Collector's file exporter output
       agenttrace dump --from tempo http://tempo:3200 TRACE_ID
       agenttrace dump --from jaeger http://jaeger:16686 TRACE_ID
     """
     doc = load_run_trace(app, Selection(source, ids, last))
-    text = render(doc)
+    if source is None:  # the store keeps the command line and the recording beside the run
+        from otel_agenttrace.replay._document import add_recording
+
+        add_recording(doc, app.store(), with_recording)
+    elif not with_recording:
+        doc.pop("recording", None)
+    text = render_checked(doc)
     if output is None or output == "-":
         click.echo(text, nl=False)
         return
@@ -38,6 +53,17 @@ def dump_command(app: App, ids: tuple[str, ...], source: str | None, last: bool,
             f.write(text)
     except OSError as exc:
         abort(f"cannot write {output}: {exc.strerror or exc}")
+
+
+def render_checked(doc: dict[str, Any]) -> str:
+    """The document's text, once it validates against the run-trace schema. Every command that writes a
+    run trace goes through here: a document that does not validate is our bug, reported as one line
+    (exit 1) instead of being written."""
+    try:
+        check_before_write(doc)
+    except TraceFormatError as exc:
+        abort(f"{exc} (not written: this is a bug in otel-agenttrace, please report it)")
+    return render(doc)
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -55,4 +81,10 @@ def render(doc: dict[str, Any]) -> str:
         else:
             lines.append(f"  {compact(key)}: {compact(value)}{comma}")
     lines.append("}")
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    # The encoder escapes C0 but writes DEL and C1 (\x9b is CSI) raw; they can only sit inside strings,
+    # where \u escapes mean the same: a dump printed on a terminal cannot drive it.
+    return _C1.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _C1.search(text) else text
+
+
+_C1 = re.compile(r"[\x7f-\x9f]")

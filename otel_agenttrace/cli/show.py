@@ -1,7 +1,12 @@
-"""`agenttrace show`: a run as a terminal timeline, one line per step."""
+"""`agenttrace show`: a run as a terminal timeline, one line per step, optionally filtered.
+
+Every piece of recorded text goes through `_format.printable` (directly or through `clip`): a
+model's output can hold terminal escape sequences, and they are shown escaped, never obeyed.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -19,58 +24,122 @@ ERROR_MARK = "✗"
 INCOMPLETE_MARK = "…"
 
 
+# --type takes the labels show prints, and the run trace's own type names.
+TYPE_CHOICES = {**{label: name for name, label in TYPE_LABELS.items()}, **{name: name for name in TYPE_LABELS}}
+
+
+@dataclass(frozen=True)
+class StepFilter:
+    """Which steps to show: all of them unless a criterion is given; criteria combine with AND."""
+
+    errors: bool = False
+    nodes: frozenset[str] = frozenset()
+    types: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return self.errors or bool(self.nodes) or bool(self.types)
+
+    def __call__(self, step: dict[str, Any]) -> bool:
+        if self.errors and step.get("status") != "error":
+            return False
+        if self.nodes and step.get("node") not in self.nodes:
+            return False
+        return not self.types or step.get("type") in self.types
+
+
 @click.command("show")
 @source_options
+@click.option("--errors", is_flag=True, help="Only the failed steps.")
+@click.option("--node", "nodes", multiple=True, metavar="NAME", help="Only the steps of node NAME (repeatable).")
+@click.option(
+    "--type",
+    "types",
+    multiple=True,
+    type=click.Choice(sorted(TYPE_CHOICES)),
+    help="Only steps of this type (repeatable).",
+)
 @home_option
 @pass_app
-def show_command(app: App, ids: tuple[str, ...], source: str | None, last: bool) -> None:
+def show_command(
+    app: App,
+    ids: tuple[str, ...],
+    source: str | None,
+    last: bool,
+    errors: bool,
+    nodes: tuple[str, ...],
+    types: tuple[str, ...],
+) -> None:
     """Show a run as a timeline, one line per step.
 
     \b
     Each line: start (since the run began), duration, type (indented by
-    depth in the tree), node, a summary, tokens in/out. Failed steps are marked ✗ with their error.
+    depth in the tree), node, a summary, tokens in/out, cost. Failed steps are marked ✗ with their error.
       agenttrace show --last
-      agenttrace show 4bf92f35
+      agenttrace show 4bf92f35 --errors
+      agenttrace show --last --node executor --type tool
       agenttrace show --from run.json
     """
     doc = load_run_trace(app, Selection(source, ids, last))
-    for line in render(doc, app.style):
-        app.out(line)
+    wanted = StepFilter(errors, frozenset(nodes), frozenset(TYPE_CHOICES[t] for t in types))
+    # One write for the whole timeline rather than one click.echo (and its flush) per line.
+    click.echo("\n".join(render(doc, app.style, wanted)), color=app.color)
 
 
-def render(doc: dict[str, Any], style: Any = None) -> list[str]:
+def render(doc: dict[str, Any], style: Any = None, wanted: StepFilter | None = None) -> list[str]:
     """The header and timeline lines of a run-trace document; `style(text, **click_styles)` colors."""
     paint = style or (lambda text, **_: text)
     lines = _header(doc, paint)
     steps: list[dict[str, Any]] = doc.get("steps") or []
     depths = _depths(steps)
+    shown = 0
     for step in steps:
+        if wanted and not wanted(step):
+            continue
+        shown += 1
         lines.append(_step_line(step, depths.get(str(step.get("id")), 0), paint))
+    if wanted:
+        lines.append("")
+        lines.append(paint(f"{shown} of {len(steps)} steps shown ({_describe(wanted)})", dim=True))
     final = doc.get("final_output")
-    if final:
+    if final and not wanted:
         lines.append("")
         lines.append(f"{paint('final output', bold=True)}  {_format.clip(final, SUMMARY_WIDTH + 20)}")
     return lines
 
 
+def _describe(wanted: StepFilter) -> str:
+    parts = []
+    if wanted.errors:
+        parts.append("errors")
+    if wanted.nodes:
+        parts.append("node " + ", ".join(sorted(_format.printable(n) for n in wanted.nodes)))
+    if wanted.types:
+        parts.append("type " + ", ".join(sorted(TYPE_LABELS.get(t, t) for t in wanted.types)))
+    return "; ".join(parts)
+
+
 def _header(doc: dict[str, Any], paint: Any) -> list[str]:
-    status = str(doc.get("status"))
+    text = _format.printable
+    status = text(doc.get("status"))
     usage = doc.get("usage") or {}
-    models = ", ".join(doc.get("models") or []) or "-"
+    models = text(", ".join(str(m) for m in doc.get("models") or [])) or "-"
     service = (doc.get("service") or {}).get("name")
     fields = [
-        f"{paint('run', bold=True)} {doc.get('run_id')}",
-        f"{paint(str(doc.get('workflow')), bold=True)}",
+        f"{paint('run', bold=True)} {text(doc.get('run_id'))}",
+        f"{paint(text(doc.get('workflow')), bold=True)}",
         paint(status, fg=STATUS_COLORS.get(status)),
         _format.duration(doc.get("duration_ms")),
         f"tokens in/out {_format.tokens(usage.get('input_tokens'), usage.get('output_tokens'))}",
-        f"models {models}",
     ]
+    cost = doc.get("cost")
+    if isinstance(cost, dict):
+        fields.append(f"cost {_format.run_cost(cost)}")
+    fields.append(f"models {models}")
     if service and service != doc.get("workflow"):
-        fields.append(f"service {service}")
+        fields.append(f"service {text(service)}")
     lost = (doc.get("otel") or {}).get("lost_spans")
     if lost:
-        fields.append(paint(f"lost {lost} spans", fg="red"))
+        fields.append(paint(f"lost {text(lost)} spans", fg="red"))
     return ["  ".join(fields), ""]
 
 
@@ -101,22 +170,25 @@ def _step_line(step: dict[str, Any], depth: int, paint: Any) -> str:
     status = step.get("status")
     start = _format.offset(step.get("relative_ms"))
     took = _format.duration(step.get("duration_ms")) if status != "incomplete" else INCOMPLETE_MARK
-    label = TYPE_LABELS.get(step_type, step_type)
+    label = TYPE_LABELS.get(step_type) or _format.printable(step_type)
     node = step.get("node")
     parts = [
         paint(f"{start:>9}  {took:>7}", dim=True),
         "  " + "  " * depth + paint(f"{label:<4}", fg=TYPE_COLORS.get(step_type)),
     ]
     if node and step_type != "node":
-        parts.append(paint(f"[{node}]", fg="magenta"))
+        parts.append(paint(f"[{_format.printable(node)}]", fg="magenta"))
     parts.append(summary(step))
     usage = step.get("usage") or {}
     if usage:
         parts.append(paint(_format.tokens(usage.get("input_tokens"), usage.get("output_tokens")), dim=True))
+    cost = step.get("cost")
+    if isinstance(cost, dict):
+        parts.append(paint(_format.money(cost.get("amount"), cost.get("currency")), dim=True))
     if status == "error":
         error = step.get("error") or {}
         message = error.get("message")
-        text = f"{ERROR_MARK} {error.get('type') or 'error'}" + (f": {message}" if message else "")
+        text = f"{ERROR_MARK} {error.get('type') or 'error'}" + (f": {message}" if message else "")  # clip escapes
         parts.append(paint(_format.clip(text, SUMMARY_WIDTH), fg="red", bold=True))
     elif status == "incomplete":
         parts.append(paint("incomplete (never ended)", fg="yellow"))
@@ -144,7 +216,7 @@ def summary(step: dict[str, Any]) -> str:
 
 
 def _llm_summary(step: dict[str, Any]) -> str:
-    model = step.get("model") or "?"
+    model = _format.printable(step.get("model") or "?")
     calls: list[str] = []
     texts: list[str] = []
     output = step.get("output")

@@ -1,4 +1,4 @@
-"""The one pure function that turns the span records of one trace into a run trace (schema_version 1).
+"""The one pure function that turns the span records of one trace into a run trace (schema_version 2).
 
 Every source is read into SpanRecords first (_records.py), so the live exporter, the store, the OTLP
 file and the backends all produce the same JSON for the same spans. The output's shape is published
@@ -15,7 +15,8 @@ from typing import Any
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otel_agenttrace import semconv as sc
-from otel_agenttrace.exporter._records import SpanRecord, TraceFormatError
+from otel_agenttrace.exporter._peers import merge_nested_llm_steps, peer_operation, peer_usage
+from otel_agenttrace.exporter._records import SpanRecord, TraceFormatError, loads_bounded
 from otel_agenttrace.exporter._schema import SCHEMA_VERSION
 
 _GENERATE_CONTENT = "generate_content"  # an LLM operation of the GenAI conventions that semconv.Operation lacks
@@ -77,8 +78,6 @@ def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
 
     ends = [r.end_ns for r in spans if r.end_ns is not None]
     run_end = max(ends) if ends else None
-    llm_steps = [s for s in steps if s["type"] == "llm_call"]
-    models = list(dict.fromkeys(s["model"] for s in llm_steps if s["model"] is not None))
     root_step = next(step for step, record in zip(steps, order, strict=True) if record is root)
     if root_step["status"] == "error":
         status = "error"
@@ -86,8 +85,12 @@ def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
         status = "incomplete"
     else:
         status = "ok"
+    # Two instrumentations' spans of one model call (a peer's and ours, nested) are one step.
+    steps = merge_nested_llm_steps(steps, order)
+    llm_steps = [s for s in steps if s["type"] == "llm_call"]
+    models = list(dict.fromkeys(s["model"] for s in llm_steps if s["model"] is not None))
 
-    return {
+    doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": root.trace_id,
         "workflow": _workflow_name(root, spans),
@@ -103,6 +106,19 @@ def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
         "final_output": _final_output(llm_steps),
         "otel": {"trace_id": root.trace_id, "root_span_id": root.span_id},
     }
+    doc.update(_replay_fields(steps))
+    return doc
+
+
+def _replay_fields(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """replay_of/replay_mode of a run made by `agenttrace replay` (its calls carry agenttrace.replay.*)."""
+    modes = [s["attributes"].get(sc.AGENTTRACE_REPLAY_MODE) for s in steps if s["type"] == "llm_call"]
+    of = next(
+        (s["attributes"][sc.AGENTTRACE_REPLAY_OF] for s in steps if sc.AGENTTRACE_REPLAY_OF in s["attributes"]), None
+    )
+    if of is None:
+        return {}
+    return {"replay_of": of, "replay_mode": "model" if "model" in modes else "live"}
 
 
 def _unique(records: Sequence[SpanRecord]) -> list[SpanRecord]:
@@ -166,6 +182,8 @@ def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, 
     attrs = record.attributes
     operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
     step_type = _STEP_TYPES.get(operation, "span") if isinstance(operation, str) else "span"
+    if step_type == "span" and operation is None and peer_operation(attrs) is not None:
+        step_type = "llm_call"  # another instrumentation's LLM span (OpenInference, OpenLLMetry)
     if attrs.get(sc.AGENTTRACE_RUN_ROOT) is True:
         step_type = "workflow"
 
@@ -195,6 +213,11 @@ def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, 
     else:
         input_value = _content(record, sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_TOOL_CALL_ARGUMENTS)
         output_value = _content(record, sc.GEN_AI_OUTPUT_MESSAGES, sc.GEN_AI_TOOL_CALL_RESULT)
+    if step_type in _MESSAGE_STEPS:
+        input_value = _messages(input_value)
+        output_value = _messages(output_value)
+    if step_type == "llm_call" and not usage:
+        usage = peer_usage(attrs)
     end = record.end_ns
     if end is None:
         status = "incomplete"
@@ -219,21 +242,105 @@ def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, 
         "request": request,
         "input": input_value,
         "output": output_value,
-        "system_instructions": _content(record, sc.GEN_AI_SYSTEM_INSTRUCTIONS),
-        "tool_definitions": _content(record, sc.GEN_AI_TOOL_DEFINITIONS),
+        "system_instructions": _parts_or_text(_content(record, sc.GEN_AI_SYSTEM_INSTRUCTIONS)),
+        "tool_definitions": _objects_or_text(_content(record, sc.GEN_AI_TOOL_DEFINITIONS)),
         "usage": usage or None,
         "error": _error(record) if status == "error" else None,
         "attributes": rest,
     }
 
 
+# Any recorded content makes a valid document: what does not have the schema's shape is normalised or
+# kept as its JSON text, never written as is (a `"role": null` from an llm target reading objects with
+# no role attribute failed the schema).
+_MESSAGE_STEPS = frozenset({"workflow", "node", "llm_call"})
+UNKNOWN_ROLE = "unknown"
+
+
+def _as_text(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _part(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict) and isinstance(value.get("type"), str):
+        return value
+    if isinstance(value, str):
+        return {"type": "text", "content": value}
+    return {"type": "json", "content": value}
+
+
+def _messages(value: Any) -> Any:
+    """Messages in the schema's shape: a list of {role: str, parts: [part]}; else a string or None."""
+    if value is None or isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        return _as_text(value)
+    out = []
+    for message in value:
+        if not isinstance(message, dict):
+            out.append({"role": UNKNOWN_ROLE, "parts": [_part(message)]})
+            continue
+        role, parts, name = message.get("role"), message.get("parts"), message.get("name", None)
+        valid = (
+            isinstance(role, str)
+            and isinstance(parts, list)
+            and (name is None or isinstance(name, str))
+            and ("finish_reason" not in message or isinstance(message["finish_reason"], str))
+        )
+        if valid and isinstance(parts, list):
+            for part in parts:  # a loop, not all(genexpr): this runs for every message of every step
+                if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+                    valid = False
+                    break
+        if valid:
+            out.append(message)
+            continue
+        fixed = dict(message)
+        fixed["role"] = role if isinstance(role, str) else (str(role) if role is not None else UNKNOWN_ROLE)
+        if isinstance(parts, list):
+            fixed["parts"] = [_part(p) for p in parts]
+        else:
+            fixed["parts"] = [] if parts is None else [_part(parts)]
+        if name is not None and not isinstance(name, str):
+            fixed["name"] = str(name)
+        if "finish_reason" in fixed and not isinstance(fixed["finish_reason"], str):
+            if fixed["finish_reason"] is None:
+                del fixed["finish_reason"]
+            else:
+                fixed["finish_reason"] = str(fixed["finish_reason"])
+        out.append(fixed)
+    return out
+
+
+def _parts_or_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return [_part(p) for p in value]
+    return _as_text(value)
+
+
+def _objects_or_text(value: Any) -> Any:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return value
+    return _as_text(value)
+
+
 def _add_usage(usage: dict[str, int], key: str, value: Any) -> None:
     try:
         count = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return  # a count that is not a number is dropped rather than guessed
     if count >= 0:
         usage[_USAGE[key]] = count
+
+
+CONTENT_MAX_DEPTH = 64
 
 
 def _content(record: SpanRecord, key: str, fallback: str | None = None) -> Any:
@@ -242,9 +349,10 @@ def _content(record: SpanRecord, key: str, fallback: str | None = None) -> Any:
         value = _content_value(record, fallback)
     if isinstance(value, str):
         try:
-            return json.loads(value)
-        except ValueError:
-            return value  # not JSON (or cut at the size cap): kept as text
+            # Bounded: a tool may return "[" * 5000 + "]" * 5000; kept as text rather than nested past the cap.
+            return loads_bounded(value, "content", max_depth=CONTENT_MAX_DEPTH)
+        except TraceFormatError:
+            return value  # not JSON (or cut at the size cap, or too deep): kept as text
     return value
 
 

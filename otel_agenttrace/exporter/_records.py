@@ -1,7 +1,7 @@
 """The neutral span record every source is read into, and the readers.
 
-Every source (live ReadableSpans, the run store, OTLP JSON lines, Tempo's and Jaeger's query
-APIs) becomes a list of SpanRecord; one pure assembler (_assemble.py) turns those into a run trace.
+Every source (live ReadableSpans, the run store, OTLP JSON lines, Tempo's, Jaeger's and Phoenix's
+query APIs) becomes a list of SpanRecord; one pure assembler (_assemble.py) turns those into a run trace.
 Ids are lower-case hex (32 chars trace, 16 chars span) whatever the source used; kinds and status
 codes are the enum names without prefix ("CLIENT", "ERROR").
 """
@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+import math
+import re
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -54,6 +56,76 @@ class SpanRecord:
 
 class TraceFormatError(ValueError):
     """Input that cannot be read as spans or as a run trace (one-line message, never a traceback for bad input)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON from outside (files, backends, content attributes): nesting depth capped, no NaN/Infinity
+# tokens (not JSON, and they would make our own output invalid), lone surrogates (escaped as
+# \udXXX in the text) replaced so that every string can be written out again.
+
+MAX_JSON_DEPTH = 256
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant)  # one instance: json.loads(**kw) builds one a call
+
+
+def loads_bounded(data: str | bytes, what: str = "JSON", max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """json.loads for untrusted input; every failure is a one-line TraceFormatError naming `what`."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise TraceFormatError(f"{what} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        value = _DECODER.decode(data)
+    except RecursionError:
+        raise TraceFormatError(f"{what}: JSON nested too deeply (over {max_depth} levels)") from None
+    except json.JSONDecodeError as exc:
+        raise TraceFormatError(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except ValueError as exc:  # an integer of thousands of digits, NaN/Infinity
+        raise TraceFormatError(f"{what}: invalid JSON: {' '.join(str(exc).split())[:120]}") from None
+    fix = "\\u" in data and bool(_SURROGATE_ESCAPE.search(data))
+    if not fix and data.count("[") + data.count("{") <= max_depth:
+        return value  # cannot nest deeper than it has brackets: skip the walk (the common, small case)
+    return check_json_value(value, what, max_depth, fix_surrogates=fix)
+
+
+def check_json_value(value: Any, what: str, max_depth: int = MAX_JSON_DEPTH, fix_surrogates: bool = False) -> Any:
+    """`value` if it nests at most `max_depth` levels; with `fix_surrogates`, lone surrogates become U+FFFD."""
+    if not isinstance(value, (dict, list)):
+        return _clean(value) if fix_surrogates else value
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise TraceFormatError(f"{what}: JSON nested too deeply (over {max_depth} levels)")
+        if isinstance(node, dict):
+            if fix_surrogates and any(isinstance(k, str) and _SURROGATE.search(k) for k in node):
+                items = [(_clean(k), v) for k, v in node.items()]
+                node.clear()
+                node.update(items)
+            for key, child in node.items():
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif fix_surrogates and isinstance(child, str):
+                    node[key] = _clean(child)
+        else:
+            for i, child in enumerate(node):
+                if isinstance(child, (dict, list)):
+                    stack.append((child, depth + 1))
+                elif fix_surrogates and isinstance(child, str):
+                    node[i] = _clean(child)
+    return value
+
+
+def _clean(value: Any) -> Any:
+    return _SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -164,6 +236,24 @@ _KINDS = ("INTERNAL", "INTERNAL", "SERVER", "CLIENT", "PRODUCER", "CONSUMER")  #
 _STATUSES = ("UNSET", "OK", "ERROR")
 
 
+def _field(obj: dict[str, Any], camel: str, snake: str) -> Any:
+    """A field by its proto JSON name or its original (snake_case) name: proto JSON parsers accept both,
+    and Phoenix writes the latter with explicit nulls for unset fields."""
+    value = obj.get(camel)
+    return obj.get(snake) if value is None else value
+
+
+_MAX_TIME_NS = 2**63 - 1
+
+
+def _time(value: Any, what: str) -> int:
+    """A timestamp in ns since the epoch: 0 (unset) up to 2**63 - 1 (year 2262), all that clocks use in practice."""
+    ns = _int(value or 0, what)
+    if not 0 <= ns <= _MAX_TIME_NS:
+        raise TraceFormatError(f"{what} {str(ns)[:24]}{'…' if len(str(ns)) > 24 else ''} is out of range")
+    return ns
+
+
 def _enum(value: Any, names: tuple[str, ...], prefix: str, what: str) -> str:
     if value is None:
         return names[0]
@@ -196,25 +286,28 @@ def _int(value: Any, what: str) -> int:
     raise TraceFormatError(f"{what} must be an integer, got {value!r:.60}")
 
 
+def _double(value: Any) -> float | str:
+    """A double; NaN and the infinities (proto JSON spells them as strings) stay strings: JSON has no such number."""
+    number = float(value)
+    return number if math.isfinite(number) else str(value if isinstance(value, str) else number)
+
+
 def _any_value(value: Any) -> Any:
     if not isinstance(value, dict):
         raise TraceFormatError(f"attribute value must be an AnyValue object, got {value!r:.60}")
-    if "stringValue" in value:
-        return value["stringValue"]
-    if "intValue" in value:
-        return _int(value["intValue"], "intValue")
-    if "doubleValue" in value:
-        # Proto JSON spells NaN and the infinities as strings.
-        return float(value["doubleValue"])
-    if "boolValue" in value:
-        return bool(value["boolValue"])
-    if "arrayValue" in value:
-        return [_any_value(v) for v in (value["arrayValue"] or {}).get("values") or ()]
-    if "kvlistValue" in value:
-        return _key_values((value["kvlistValue"] or {}).get("values"))
-    if "bytesValue" in value:
-        return value["bytesValue"]  # kept base64: the run trace is JSON
-    return None
+    if (text := _field(value, "stringValue", "string_value")) is not None:
+        return text
+    if (number := _field(value, "intValue", "int_value")) is not None:
+        return _int(number, "intValue")
+    if (double := _field(value, "doubleValue", "double_value")) is not None:
+        return _double(double)
+    if (flag := _field(value, "boolValue", "bool_value")) is not None:
+        return bool(flag)
+    if (array := _field(value, "arrayValue", "array_value")) is not None:
+        return [_any_value(v) for v in array.get("values") or ()]
+    if (kvlist := _field(value, "kvlistValue", "kvlist_value")) is not None:
+        return _key_values(kvlist.get("values"))
+    return _field(value, "bytesValue", "bytes_value")  # kept base64: the run trace is JSON
 
 
 def _key_values(items: Any) -> dict[str, Any]:
@@ -222,27 +315,33 @@ def _key_values(items: Any) -> dict[str, Any]:
         return {}
     if not isinstance(items, list):
         raise TraceFormatError(f"attributes must be a list of key/value objects, got {type(items).__name__}")
-    return {item["key"]: _any_value(item.get("value") or {}) for item in items}
+    out: dict[str, Any] = {}
+    for item in items:
+        key = item["key"]
+        if not isinstance(key, str):
+            raise TraceFormatError(f"attribute key must be a string, got {key!r:.60}")
+        out[key] = _any_value(item.get("value") or {})
+    return out
 
 
 def _otlp_span(span: dict[str, Any], resource: dict[str, Any], scope: str | None) -> SpanRecord:
     status = span.get("status") or {}
-    end = _int(span.get("endTimeUnixNano") or 0, "endTimeUnixNano")
+    end = _time(_field(span, "endTimeUnixNano", "end_time_unix_nano"), "endTimeUnixNano")
     return SpanRecord(
-        trace_id=_decode_id(span.get("traceId"), 16, "traceId"),
-        span_id=_decode_id(span.get("spanId"), 8, "spanId"),
-        parent_id=_decode_parent_id(span.get("parentSpanId")),
-        name=span.get("name") or "",
+        trace_id=_decode_id(_field(span, "traceId", "trace_id"), 16, "traceId"),
+        span_id=_decode_id(_field(span, "spanId", "span_id"), 8, "spanId"),
+        parent_id=_decode_parent_id(_field(span, "parentSpanId", "parent_span_id")),
+        name=_text(span.get("name")),
         kind=_enum(span.get("kind"), _KINDS, "SPAN_KIND_", "span kind"),
-        start_ns=_int(span.get("startTimeUnixNano") or 0, "startTimeUnixNano"),
+        start_ns=_time(_field(span, "startTimeUnixNano", "start_time_unix_nano"), "startTimeUnixNano"),
         end_ns=end or None,
         status=_enum(status.get("code"), _STATUSES, "STATUS_CODE_", "status code"),
-        status_message=status.get("message") or None,
+        status_message=_text(status.get("message")) or None,
         attributes=_key_values(span.get("attributes")),
         events=[
             SpanEvent(
-                name=event.get("name") or "",
-                time_ns=_int(event.get("timeUnixNano") or 0, "timeUnixNano"),
+                name=_text(event.get("name")),
+                time_ns=_time(_field(event, "timeUnixNano", "time_unix_nano"), "timeUnixNano"),
                 attributes=_key_values(event.get("attributes")),
             )
             for event in span.get("events") or ()
@@ -250,6 +349,14 @@ def _otlp_span(span: dict[str, Any], resource: dict[str, Any], scope: str | None
         resource=resource,
         scope=scope,
     )
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise TraceFormatError(f"expected a string, got {value!r:.60}")
+    return value
 
 
 def _read_resource_spans(resource_spans: Any, source: str) -> list[SpanRecord]:
@@ -262,9 +369,9 @@ def _read_resource_spans(resource_spans: Any, source: str) -> list[SpanRecord]:
         for rs in resource_spans:
             resource = _key_values((rs.get("resource") or {}).get("attributes"))
             # instrumentationLibrarySpans: the pre-1.0 OTLP name some older backends still return.
-            for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or ():
+            for ss in _field(rs, "scopeSpans", "scope_spans") or rs.get("instrumentationLibrarySpans") or ():
                 scope_obj = ss.get("scope") or ss.get("instrumentationLibrary") or {}
-                scope = scope_obj.get("name") or None
+                scope = _text(scope_obj.get("name")) or None
                 records.extend(_otlp_span(span, resource, scope) for span in ss.get("spans") or ())
     return records
 
@@ -290,27 +397,49 @@ def read_otlp_json(text: str) -> list[SpanRecord]:
 
     Lines that carry other signals (resourceLogs, resourceMetrics) are skipped.
     """
-    decoder = json.JSONDecoder()
-    records: list[SpanRecord] = []
+    return read_otlp_documents(iter_json_documents(text, "OTLP JSON"))
+
+
+def iter_json_documents(text: str, what: str) -> Iterator[Any]:
+    """The JSON documents of `text`: concatenated, one a line or pretty-printed (depth capped, no NaN)."""
+    decoder = json.JSONDecoder(parse_constant=_no_constant)
+    fix = bool(_SURROGATE_ESCAPE.search(text))
     pos, end = 0, len(text)
-    # raw_decode walks concatenated documents, which covers JSON lines and pretty-printed files alike.
     while True:
         while pos < end and text[pos] in " \t\r\n":
             pos += 1
         if pos >= end:
-            break
+            return
         try:
             doc, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError as exc:
-            raise TraceFormatError(
-                f"OTLP JSON: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-            ) from None
+            raise TraceFormatError(f"{what}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        except RecursionError:
+            raise TraceFormatError(f"{what}: JSON nested too deeply (over {MAX_JSON_DEPTH} levels)") from None
+        except ValueError as exc:
+            raise TraceFormatError(f"{what}: invalid JSON: {' '.join(str(exc).split())[:120]}") from None
+        yield check_json_value(doc, what, fix_surrogates=fix)
+
+
+def read_otlp_documents(
+    documents: Iterable[Any], trace_prefix: str | None = None, seen: set[str] | None = None
+) -> list[SpanRecord]:
+    """Spans of parsed ExportTraceServiceRequest documents (a list of them counts as several);
+    with `trace_prefix`, only the spans of traces whose id starts with it (memory stays bounded by the run),
+    the ids of all traces read going into `seen`."""
+    records: list[SpanRecord] = []
+    for doc in documents:
         for request in doc if isinstance(doc, list) else (doc,):
             if not isinstance(request, dict):
                 raise TraceFormatError(
                     f"OTLP JSON: expected an ExportTraceServiceRequest object, got {type(request).__name__}"
                 )
-            records.extend(_read_resource_spans(request.get("resourceSpans"), "OTLP JSON"))
+            spans = _read_resource_spans(_field(request, "resourceSpans", "resource_spans"), "OTLP JSON")
+            if seen is not None:
+                seen.update(r.trace_id for r in spans)
+            if trace_prefix:
+                spans = [r for r in spans if r.trace_id.startswith(trace_prefix)]
+            records.extend(spans)
     return records
 
 
@@ -354,10 +483,13 @@ def _jaeger_tags(tags: Any) -> dict[str, Any]:
         if kind == "int64":
             value = _int(value, f"tag {tag['key']}")
         elif kind == "float64":
-            value = float(value)
+            value = _double(value)
         elif kind == "bool" and isinstance(value, str):
             value = value.lower() == "true"
-        out[tag["key"]] = value
+        key = tag["key"]
+        if not isinstance(key, str):
+            raise TraceFormatError(f"tag key must be a string, got {key!r:.60}")
+        out[key] = value
     return out
 
 
@@ -390,18 +522,16 @@ def _jaeger_span(span: dict[str, Any], trace_id: str, processes: dict[str, Any])
     events = []
     for log in span.get("logs") or ():
         fields = _jaeger_tags(log.get("fields"))
-        events.append(
-            SpanEvent(str(fields.pop(_JAEGER_EVENT, "")), _int(log.get("timestamp"), "timestamp") * 1000, fields)
-        )
-    start_us = _int(span.get("startTime"), "startTime")
+        events.append(SpanEvent(str(fields.pop(_JAEGER_EVENT, "")), _micros(log.get("timestamp"), "timestamp"), fields))
+    start_ns = _micros(span.get("startTime"), "startTime")
     return SpanRecord(
         trace_id=_jaeger_id(span.get("traceID") or trace_id, 16, "traceID"),
         span_id=_jaeger_id(span.get("spanID"), 8, "spanID"),
         parent_id=parent_id,
         name=span.get("operationName") or "",
         kind=kind,
-        start_ns=start_us * 1000,
-        end_ns=(start_us + _int(span.get("duration") or 0, "duration")) * 1000,
+        start_ns=start_ns,
+        end_ns=_time(start_ns + _micros(span.get("duration"), "duration"), "startTime + duration"),
         status=status,
         status_message=message or None,
         attributes=attributes,
@@ -409,6 +539,10 @@ def _jaeger_span(span: dict[str, Any], trace_id: str, processes: dict[str, Any])
         resource=resource,
         scope=scope or None,
     )
+
+
+def _micros(value: Any, what: str) -> int:
+    return _time(_int(value or 0, what) * 1000, what)
 
 
 def _jaeger_id(value: Any, nbytes: int, what: str) -> str:
@@ -433,8 +567,7 @@ def read_jaeger(body: dict[str, Any]) -> list[SpanRecord]:
         raise TraceFormatError("Jaeger: no 'result' (api/v3) or 'data' (api/traces) in the response")
     data = body["data"]
     if not data and body.get("errors"):
-        first = body["errors"][0]
-        raise TraceFormatError(f"Jaeger: {_one_line_text(first.get('msg') if isinstance(first, dict) else first)}")
+        raise TraceFormatError(f"Jaeger: {_jaeger_error(body['errors'])}")
     if data is None:
         return []
     if not isinstance(data, list):
@@ -448,5 +581,30 @@ def read_jaeger(body: dict[str, Any]) -> list[SpanRecord]:
     return records
 
 
+def _jaeger_error(errors: Any) -> str:
+    """The first message of Jaeger's `errors` ([{"code": .., "msg": ..}] by its API; anything else tolerated)."""
+    first = errors[0] if isinstance(errors, list) and errors else errors
+    if isinstance(first, dict):
+        first = first.get("msg") or first.get("message") or first
+    return _one_line_text(first)
+
+
 def _one_line_text(value: Any) -> str:
     return " ".join(str(value).split())[:200]
+
+
+# ---------------------------------------------------------------------------------------------
+# Phoenix: GET /v1/projects/{project}/spans/otlpv1 answers {"data": [OTLP span, ...], "next_cursor": ...},
+# each span in OTLP's snake_case field names with explicit nulls, without resource or scope.
+
+
+def read_phoenix(body: Any) -> tuple[list[SpanRecord], str | None]:
+    """(spans, next page's cursor or None) of one page of Phoenix's spans/otlpv1 answer."""
+    if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+        raise TraceFormatError("Phoenix: expected {\"data\": [spans], \"next_cursor\": ...} in the response")
+    cursor = body.get("next_cursor")
+    if cursor is not None and not isinstance(cursor, str):
+        raise TraceFormatError(f"Phoenix: next_cursor must be a string or null, got {type(cursor).__name__}")
+    with _reading("Phoenix"):
+        records = [_otlp_span(span, {}, None) for span in body["data"]]
+    return records, cursor or None

@@ -14,7 +14,7 @@ from typing import Any
 
 from otel_agenttrace.exporter._records import TraceFormatError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA_FILE = "run-trace.schema.json"
 
 

@@ -24,6 +24,8 @@ from otel_agenttrace.exporter._inflight import InFlightRecorder, install_infligh
 from otel_agenttrace.exporter._records import SpanRecord, from_readable_span
 from otel_agenttrace.exporter._streak import FailureStreak
 from otel_agenttrace.exporter.store import RunStore
+from otel_agenttrace.replay._channel import CHANNEL as RECORDINGS
+from otel_agenttrace.replay._channel import write_pending as write_recordings
 
 _log = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ class RunTraceExporter(SpanExporter):
                 self.recorder = install_inflight_recorder(trace.get_tracer_provider(), self.store)
             except Exception as exc:
                 _log.warning("agenttrace: cannot record span starts: %s", exc)
+        if self.store is not None:
+            RECORDINGS.attach()  # replay recordings now have a store to go to
         target = exporter_from_env() if forward is FROM_ENV else forward
         self.forwarder: Forwarder | None = None
         if target is not None:
@@ -129,6 +133,7 @@ class RunTraceExporter(SpanExporter):
             if starts:
                 store.write_starts(starts)
             store.write_spans(finished)
+            write_recordings(store)
         except Exception as exc:
             self._store_failures.failed("agenttrace: cannot record spans in %s: %s", store.path, exc)
             return False
@@ -148,6 +153,8 @@ class RunTraceExporter(SpanExporter):
         try:
             if self.recorder is not None:
                 ok = self.recorder.flush()
+            if self.store is not None:
+                write_recordings(self.store)
             if self.forwarder is not None:
                 ok = self.forwarder.force_flush(timeout_millis) and ok
         except Exception as exc:
@@ -166,6 +173,9 @@ class RunTraceExporter(SpanExporter):
                 self.recorder.shutdown()
             if self.forwarder is not None:
                 self.forwarder.shutdown(timeout_millis)
+            if self.store is not None:
+                RECORDINGS.detach()
+                write_recordings(self.store, final=True)
             if self.store is not None and self._owns_store:
                 self.store.close()
         except Exception as exc:

@@ -157,6 +157,12 @@ def _encode(value: object) -> str:
         return _SURROGATE.sub("\ufffd", text)
     return text
 
+# Replay recordings (otel_agenttrace/replay): one compressed entry per exchange or tool result, kept
+# beside the run's spans and deleted with them. Created on open too: stores made before it existed lack it.
+_RECORDINGS_TABLE: Final = """CREATE TABLE IF NOT EXISTS recordings (
+        id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL)"""
+_RECORDINGS_INDEX: Final = """CREATE INDEX IF NOT EXISTS recordings_by_run ON recordings (trace_id)"""
+
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE)""",
@@ -192,6 +198,7 @@ _SCHEMA: Final = (
         output_tokens INTEGER NOT NULL DEFAULT 0,
         models TEXT NOT NULL DEFAULT '[]')""",
     """CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_ns)""",
+    _RECORDINGS_TABLE,
 )
 # Added after schema 1; created on open by writers when missing (older versions never read them).
 _SIDE_TABLES: Final = (
@@ -491,6 +498,9 @@ class RunStore:
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
             self._check_or_create(conn)
+            with contextlib.suppress(sqlite3.OperationalError):  # a read-only store of an older version
+                conn.execute(_RECORDINGS_TABLE)
+                conn.execute(_RECORDINGS_INDEX)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 _log.debug("run store %s is in %s journal mode, not WAL", self.path, mode)
@@ -743,6 +753,24 @@ class RunStore:
             self._write(lambda conn: self._write_finished(conn, records))
             self._maybe_apply_retention()
 
+    def write_recordings(self, entries: Sequence[tuple[str, str, bytes]]) -> None:
+        """Replay recording entries (trace_id, kind, compressed data), in one transaction."""
+        if entries:
+            self._write(
+                lambda conn: conn.executemany("INSERT INTO recordings (trace_id, kind, data) VALUES (?, ?, ?)", entries)
+            )
+
+    def recordings(self, run_id: str) -> list[tuple[str, bytes]]:
+        """The run's replay recording entries (kind, compressed data), in the order they were written."""
+        with self._read() as conn:
+            try:
+                rows = conn.execute(
+                    "SELECT kind, data FROM recordings WHERE trace_id = ? ORDER BY id", (run_id,)
+                ).fetchall()
+            except sqlite3.OperationalError:  # no such table: a read-only store made before recordings
+                return []
+        return [(kind, bytes(data)) for kind, data in rows]
+
     def write_starts(self, records: Sequence[SpanRecord]) -> None:
         """Write start records of in-flight spans (end_ns is ignored); a span already started is kept."""
         records = _valid(records)
@@ -913,7 +941,9 @@ class RunStore:
         if not rows:
             raise UnknownRunError(f"no run {prefix!r} in {self.path}")
         if len(rows) > 1:
-            shown = ", ".join(row[0][:12] for row in rows[:5]) + (", ..." if len(rows) > 5 else "")
+            from otel_agenttrace._ids import distinct_prefixes
+
+            shown = distinct_prefixes([row[0] for row in rows[:5]]) + (", ..." if len(rows) > 5 else "")
             raise AmbiguousRunError(f"run id {prefix!r} is ambiguous: it matches {shown}; give more characters")
         return str(rows[0][0])
 
@@ -967,6 +997,7 @@ class RunStore:
             marks = ",".join("?" * len(chunk))
             conn.execute(f"DELETE FROM chunks WHERE trace_id IN ({marks})", tuple(chunk))
             conn.execute(f"DELETE FROM starts WHERE trace_id IN ({marks})", tuple(chunk))
+            conn.execute(f"DELETE FROM recordings WHERE trace_id IN ({marks})", tuple(chunk))
             conn.execute(f"DELETE FROM runs WHERE run_id IN ({marks})", tuple(chunk))
             conn.execute(f"DELETE FROM lost WHERE run_id IN ({marks})", tuple(chunk))
             conn.execute(f"DELETE FROM origins WHERE run_id IN ({marks})", tuple(chunk))

@@ -12,6 +12,7 @@ from otel_agenttrace import semconv
 from otel_agenttrace._config import TargetSpec, is_path
 from otel_agenttrace._lifecycle import Invocation, Telemetry, guarded, start_node, start_tool
 from otel_agenttrace._paths import bind, read
+from otel_agenttrace.replay._tools import acall_tool, call_tool
 
 # Targets running in this context: a subclass override calling super() is one step, not two.
 _active: ContextVar[frozenset[str]] = ContextVar("agenttrace_active_targets", default=frozenset())
@@ -51,6 +52,9 @@ def _end(spec: TargetSpec, inv: Invocation, exc: BaseException | None, result: A
     output = None
     if spec.kind == "tool" and inv.tel.policy.enabled:
         value = read(spec.options["result"], {}, result) if "result" in spec.options else result
+        convert = getattr(spec, "result", None)  # a framework's row: its return value wraps the result
+        if convert is not None:
+            value = convert(value)
         if value is not None:
             output = {semconv.GEN_AI_TOOL_CALL_RESULT: value}
     inv.stop(None, output)
@@ -59,10 +63,11 @@ def _end(spec: TargetSpec, inv: Invocation, exc: BaseException | None, result: A
 def make_wrapper(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Callable[..., Any]:
     start = _starter(tel, spec, fn)
     label = spec.label
+    skip = getattr(spec, "skip", None)  # a framework's row: true when a peer instrumentation traces this call
 
     def begin(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Invocation | None, Any]:
         active = _active.get()
-        if label in active:
+        if label in active or (skip is not None and guarded(f"{spec.kind} target {label}", skip)):
             return None, None
         inv = guarded(f"{spec.kind} target {label}", start, instance, args, kwargs)
         return inv, _active.set(active | {label}) if inv is not None else None
@@ -78,7 +83,7 @@ def make_wrapper(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Ca
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             inv, token = begin(instance, args, kwargs)
             try:
-                result = await wrapped(*args, **kwargs)
+                result = await acall_tool(inv, wrapped, args, kwargs)
             except BaseException as exc:
                 finish(inv, token, exc)
                 raise
@@ -90,7 +95,7 @@ def make_wrapper(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Ca
     def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         inv, token = begin(instance, args, kwargs)
         try:
-            result = wrapped(*args, **kwargs)
+            result = call_tool(inv, wrapped, args, kwargs)
         except BaseException as exc:
             finish(inv, token, exc)
             raise

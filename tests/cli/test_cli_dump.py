@@ -20,7 +20,7 @@ OTHER_TRACE = "0af7651916cd43dd8448eb211c80319c"
 def _dump(invoke: Invoke, *args: str, home: Path | None = None) -> dict[str, Any]:
     result = invoke("dump", *args, home=home)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith('{\n  "schema_version": 1,\n')  # indent 2
+    assert result.stdout.startswith('{\n  "schema_version": 2,\n')  # indent 2
     doc: dict[str, Any] = json.loads(result.stdout)
     return doc
 

@@ -24,6 +24,7 @@ def test_table_lists_newest_first_with_every_column(invoke: Invoke, home: Path) 
         "STEPS",
         "TOKENS",
         "IN/OUT",
+        "COST",
         "MODELS",
     ]
     assert [r.split()[0] for r in rows] == [CRASHED_RUN[:12], NIGHTLY_RUN[:12], WHALE_RUN[:12]]
@@ -31,7 +32,8 @@ def test_table_lists_newest_first_with_every_column(invoke: Invoke, home: Path) 
     assert whale.split()[1:3] == ["whaleflow", "ok"]
     assert _format.local_time(BASE_NS) in whale
     assert "2.40s" in whale
-    assert whale.split()[-3:] == ["5", "812/95", "gpt-4o"]
+    # gpt-4o: (400 + 412) in x $2.50 + (40 + 55) out x $10 per million tokens
+    assert whale.split()[-4:] == ["5", "812/95", "$0.0030", "gpt-4o"]
     assert nightly.split()[1:3] == ["nightly", "error"]
     assert nightly.rstrip().endswith("claude-sonnet-4")
     assert crashy.split()[1:3] == ["crashy", "incomplete"]
@@ -62,6 +64,7 @@ def test_json_has_full_ids_and_numbers(invoke: Invoke, home: Path) -> None:
         "input_tokens": 812,
         "output_tokens": 95,
         "models": ["gpt-4o"],
+        "cost": {"amount": 0.00298, "currency": "USD", "unpriced_calls": 0},
         "lost_spans": 0,
     }
     assert runs[0]["duration_ms"] is not None  # a finished span ended, the run is still incomplete

@@ -33,6 +33,7 @@ def test_timeline_of_a_run(invoke: Invoke, home: Path) -> None:
         "ok",
         "2.40s",
         "tokens in/out 812/95",
+        "cost $0.0030",
         "models gpt-4o",
         "service whale-agent",
     ]
@@ -42,11 +43,11 @@ def test_timeline_of_a_run(invoke: Invoke, home: Path) -> None:
     assert workflow.split()[:4] == ["+0ms", "2.40s", "workflow", "whaleflow"]
     assert node.split()[:4] == ["+1ms", "2.39s", "node", "planner"]
     assert ask.split()[:5] == ["+3ms", "810ms", "llm", "[planner]", "gpt-4o"]
-    assert ask.endswith('→ search(q="blue whale length") 400/40')
+    assert ask.endswith('→ search(q="blue whale length") 400/40 $0.0014')
     assert tool.split()[:4] == ["+815ms", "1.00s", "tool", "[planner]"]
     assert 'search(q="blue whale length") ✗ TimeoutError: search backend timed out' in tool
     assert answer.split()[:2] == ["+1.82s", "570ms"]
-    assert answer.endswith('gpt-4o: "Blue whales grow up to about 30 m long." 412/55')
+    assert answer.endswith('gpt-4o: "Blue whales grow up to about 30 m long." 412/55 $0.0016')
     # Indented by depth: the workflow, its node, the node's steps.
     assert _indent(node, "node") == _indent(workflow, "workflow") + 2
     assert _indent(ask, "llm") == _indent(tool, "tool") == _indent(answer, "llm") == _indent(node, "node") + 2
@@ -129,3 +130,36 @@ def test_summaries_of_other_shapes() -> None:
     assert show.summary(tool) == 'lookup(id=7) → {"rows":3}'
     span = {"type": "span", "name": "GET /invoices", "attributes": {}}
     assert show.summary(span) == "GET /invoices"
+
+
+def test_filters(invoke: Invoke, home: Path) -> None:
+    def steps(*args: str) -> tuple[list[str], str]:
+        result = invoke("show", WHALE_RUN, *args, home=home)
+        assert result.exit_code == 0, result.stderr
+        header, blank, *body, blank2, footer = result.stdout.splitlines()
+        assert blank == blank2 == "" and header.startswith(f"run {WHALE_RUN}")
+        return [line.split()[2] for line in body], footer
+
+    assert steps("--errors") == (["tool"], "1 of 5 steps shown (errors)")
+    assert steps("--type", "llm") == (["llm", "llm"], "2 of 5 steps shown (type llm)")
+    assert steps("--type", "tool_call", "--type", "workflow")[0] == ["workflow", "tool"]
+    assert steps("--node", "planner")[0] == ["node", "llm", "tool", "llm"]
+    assert steps("--node", "planner", "--type", "llm", "--errors") == (
+        [],
+        "0 of 5 steps shown (errors; node planner; type llm)",
+    )
+    one_line_error = invoke("show", WHALE_RUN, "--type", "bogus", home=home)
+    assert one_line_error.exit_code == 2 and "bogus" in one_line_error.stderr
+
+
+def test_the_run_trace_carries_its_cost(invoke: Invoke, home: Path, schema_validator: Any) -> None:
+    doc = json.loads(invoke("dump", WHALE_RUN, home=home).stdout)
+    schema_validator.validate(doc)
+    assert doc["cost"] == {"amount": 0.00298, "currency": "USD", "unpriced_calls": 0}
+    llm = [s for s in doc["steps"] if s["type"] == "llm_call"]
+    assert [s["cost"] for s in llm] == [{"amount": 0.0014, "currency": "USD"}, {"amount": 0.00158, "currency": "USD"}]
+    assert all("cost" not in s for s in doc["steps"] if s["type"] != "llm_call")
+    # the nightly run: claude-sonnet-4 served by an "openai" (compatible) endpoint has no known price: no guess
+    nightly = json.loads(invoke("dump", NIGHTLY_RUN, home=home).stdout)
+    schema_validator.validate(nightly)
+    assert "cost" not in nightly and all("cost" not in s for s in nightly["steps"])

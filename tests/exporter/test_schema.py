@@ -34,8 +34,8 @@ def test_the_schema_is_a_valid_draft_2020_12_schema_for_version_1() -> None:
     schema = load_schema()
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     jsonschema.Draft202012Validator.check_schema(schema)
-    assert schema["properties"]["schema_version"]["const"] == SCHEMA_VERSION
-    assert SCHEMA_VERSION == 1
+    assert schema["properties"]["schema_version"]["enum"] == [1, 2]
+    assert SCHEMA_VERSION == 2
 
 
 def test_load_schema_returns_a_fresh_dict() -> None:
@@ -50,9 +50,9 @@ def test_check_run_trace_accepts_version_1(doc: dict[str, Any]) -> None:
 
 def test_a_newer_schema_version_is_refused_with_one_line() -> None:
     with pytest.raises(SchemaVersionError) as info:
-        check_run_trace({"schema_version": 2, "run_id": "x"})
+        check_run_trace({"schema_version": 3, "run_id": "x"})
     message = str(info.value)
-    assert "schema_version 2" in message and "upgrade" in message and "\n" not in message
+    assert "schema_version 3" in message and "upgrade" in message and "\n" not in message
     assert isinstance(info.value, TraceFormatError) and isinstance(info.value, ValueError)
 
 
@@ -119,7 +119,7 @@ def test_violations_are_reported_on_one_line(
     with pytest.raises(TraceFormatError) as info:
         validate(_broken(doc, path, value, delete=delete))
     message = str(info.value)
-    assert message.startswith(f"run trace does not match schema v1 at {where}")
+    assert message.startswith(f"run trace does not match schema v2 at {where}")
     assert "\n" not in message
 
 
@@ -136,3 +136,11 @@ def test_free_form_where_the_design_says_so(doc: dict[str, Any]) -> None:
 def test_validate_refuses_a_newer_version_before_the_schema(doc: dict[str, Any]) -> None:
     with pytest.raises(SchemaVersionError):
         validate({**doc, "schema_version": 3})
+
+
+def test_a_committed_version_1_document_is_still_read() -> None:
+    """A run trace written by the version-1 writer (before replay): readers of version 2 accept it as it is."""
+    v1 = json.loads((ROOT / "tests" / "data" / "run-trace-v1.json").read_text(encoding="utf-8"))
+    assert v1["schema_version"] == 1 and "recording" not in v1
+    assert check_run_trace(v1) is v1
+    validate(v1)
