@@ -284,6 +284,9 @@ def bench_replay(calls: int) -> None:
 
 
 def main() -> None:
+    from otel_agenttrace._beside import CHANNEL as CONTENT
+
+    CONTENT.open()  # as a run-trace exporter does: content (and so recording) is captured while it is there
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--calls", type=int, default=2000)

@@ -69,7 +69,6 @@ class Prices:
     cache_read: Rate | None = None
     cache_write: Rate | None = None
     currency: str = USD
-    source: str = "genai-prices"
 
     def cost(self, usage: Mapping[str, Any]) -> float:
         """The cost of one call with this `usage` (the run trace's usage fields)."""
@@ -244,7 +243,7 @@ def load_price_file(path: str) -> dict[str, Prices]:
             raise PriceFileError(f"{path}: model {name!r}: unknown field(s) {', '.join(sorted(unknown))}")
         input_rate, output_rate = rates["input"], rates["output"]
         assert input_rate is not None and output_rate is not None
-        table[name] = Prices(input_rate, output_rate, rates["cache_read"], rates["cache_write"], currency, path)
+        table[name] = Prices(input_rate, output_rate, rates["cache_read"], rates["cache_write"], currency)
     return table
 
 

@@ -27,8 +27,8 @@ from otel_agenttrace.exporter._records import SpanRecord
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 OPENLLMETRY_REQUEST_TYPE = "llm.request.type"
 PEER_USAGE: dict[str, tuple[str, ...]] = {
-    "input_tokens": ("gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),
-    "output_tokens": ("gen_ai.usage.completion_tokens", "llm.token_count.completion"),
+    "input_tokens": ("gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),  # semconv-ok: a peer's key
+    "output_tokens": ("gen_ai.usage.completion_tokens", "llm.token_count.completion"),  # semconv-ok: a peer's key
 }
 _OURS = "otel_agenttrace"
 # Step fields the surviving step takes from the other when it has none.
@@ -107,13 +107,27 @@ def merge_nested_llm_steps(steps: list[dict[str, Any]], records: list[SpanRecord
                 dropped[other["id"]] = survivor["id"]
         survivor["node"] = survivor["node"] or top["node"]
         survivor["parent_id"] = top["parent_id"]
+        _cover(survivor, chain)
 
     merged = [step for step in steps if step["id"] not in dropped]
+    # A step may now start earlier (it covers its chain): keep the timeline chronological, ties in tree order.
+    merged.sort(key=lambda step: step["relative_ms"])
     for index, step in enumerate(merged):
         step["index"] = index
         if step["parent_id"] in dropped:
             step["parent_id"] = dropped[step["parent_id"]]
     return merged
+
+
+def _cover(survivor: dict[str, Any], chain: list[dict[str, Any]]) -> None:
+    """The call's step spans every view of it: from the first one's start to the last one's end (a peer's
+    span around ours starts first; clocks of two processes may even order them the other way)."""
+    first = min(chain, key=lambda step: step["relative_ms"])
+    ends = [step["relative_ms"] + step["duration_ms"] for step in chain if step["duration_ms"] is not None]
+    if first is not survivor:
+        survivor["started_at"], survivor["relative_ms"] = first["started_at"], first["relative_ms"]
+    if survivor["duration_ms"] is not None and ends:
+        survivor["duration_ms"] = round(max(ends) - survivor["relative_ms"], 3)
 
 
 def _fill(survivor: dict[str, Any], other: dict[str, Any]) -> None:

@@ -254,11 +254,5 @@ def _parse(text: str) -> Any:
         return text
 
 
-def load_recording(doc: dict[str, Any]) -> dict[str, Any] | None:
-    """The recording of a run-trace document (schema_version 2, `dump --with-recording`), or None."""
-    recording = doc.get("recording")
-    return recording if isinstance(recording, dict) else None
-
-
 def count_endpoint(exchanges: Iterable[dict[str, Any]], endpoint: str) -> int:
     return sum(1 for x in exchanges if f"{x.get('method')} {x.get('path')}" == endpoint)

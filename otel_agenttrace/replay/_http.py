@@ -25,7 +25,7 @@ from opentelemetry import trace
 
 from otel_agenttrace import semconv
 from otel_agenttrace._lifecycle import current_llm, current_node, internal_error
-from otel_agenttrace.replay._channel import CHANNEL, Entry
+from otel_agenttrace.replay._channel import CHANNEL, Entry, anchor_of
 from otel_agenttrace.replay._runtime import RUNTIME
 
 MODULES = ("httpx2", "httpx")
@@ -51,11 +51,16 @@ def kept_headers(raw: Any) -> dict[str, str]:
     return out
 
 
+def _call_span() -> Any:
+    """The span of the call being sent: our LLM span, else whatever span is current."""
+    inv = current_llm.get()
+    return inv.span if inv is not None else trace.get_current_span()
+
+
 def _mark(mode: str | None) -> tuple[int, int] | tuple[None, None]:
     """Mark the current LLM span as replayed (mode given); return (trace_id, span_id) of the call.
     The ids stay ints here: the export thread formats them."""
-    inv = current_llm.get()
-    span = inv.span if inv is not None else trace.get_current_span()
+    span = _call_span()
     ctx = span.get_span_context()
     if not ctx.is_valid:
         return None, None
@@ -155,13 +160,14 @@ def _body_bytes(part: dict[str, Any]) -> bytes:
 class _Call:
     """One LLM request through `send`: recorded, replayed, or both."""
 
-    __slots__ = ("entry", "is_async", "module", "policy", "request", "served")
+    __slots__ = ("anchor", "entry", "is_async", "module", "policy", "request", "served")
 
     def __init__(self, module: Any, request: Any, is_async: bool) -> None:
         self.module, self.request, self.is_async = module, request, is_async
         self.policy = RUNTIME.recording_policy()
         self.entry: Entry | None = None
         self.served: dict[str, Any] | None = None
+        self.anchor = anchor_of(_call_span())
         engine = RUNTIME.engine
         body = getattr(request, "_content", None)
         if engine is not None:
@@ -228,7 +234,7 @@ class _Call:
             data["body"] = getattr(response, "_content", None)
             data["complete"] = True
             entry.done = True
-        CHANNEL.put(entry)
+        CHANNEL.put(entry, self.anchor)
         return response
 
 
@@ -237,60 +243,59 @@ def _request_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 
 def _begin(module: Any, args: tuple[Any, ...], kwargs: dict[str, Any], is_async: bool) -> _Call | None:
+    """The call to record or replay, or None: pass it through. ReplayDivergence goes to the program."""
     if not RUNTIME.active:
         return None
-    request = _request_of(args, kwargs)
-    if request is None or not _is_llm(request):
+    try:
+        request = _request_of(args, kwargs)
+        if request is None or not _is_llm(request):
+            return None
+        return _Call(module, request, is_async)
+    except Exception as exc:
+        internal_error("replay send", exc)
         return None
-    return _Call(module, request, is_async)
+
+
+def _end(call: _Call, response: Any, stream: bool) -> Any:
+    try:
+        return call.recorded(response, stream)
+    except Exception as exc:
+        internal_error("replay record", exc)
+        return response
+
+
+# The sync and async shells differ only by `await`: the steps are _begin, the call or the replayed
+# response, and _end.
 
 
 def _sync_send(module: Any) -> Any:
     def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        try:
-            call = _begin(module, args, kwargs, False)
-        except Exception as exc:
-            internal_error("replay send", exc)
-            call = None
+        call = _begin(module, args, kwargs, False)
         if call is None:
             return wrapped(*args, **kwargs)
         stream = bool(kwargs.get("stream", False))
-        if call.served is not None:
-            response = call.replayed_response(stream)
-            if not stream:
-                response.read()
-        else:
-            response = wrapped(*args, **kwargs)
-        try:
-            return call.recorded(response, stream)
-        except Exception as exc:
-            internal_error("replay record", exc)
-            return response
+        if call.served is None:
+            return _end(call, wrapped(*args, **kwargs), stream)
+        response = call.replayed_response(stream)
+        if not stream:
+            response.read()
+        return _end(call, response, stream)
 
     return wrapper
 
 
 def _async_send(module: Any) -> Any:
     async def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        try:
-            call = _begin(module, args, kwargs, True)
-        except Exception as exc:
-            internal_error("replay send", exc)
-            call = None
+        call = _begin(module, args, kwargs, True)
         if call is None:
             return await wrapped(*args, **kwargs)
         stream = bool(kwargs.get("stream", False))
-        if call.served is not None:
-            response = call.replayed_response(stream)
-            if not stream:
-                await response.aread()
-        else:
-            response = await wrapped(*args, **kwargs)
-        try:
-            return call.recorded(response, stream)
-        except Exception as exc:
-            internal_error("replay record", exc)
-            return response
+        if call.served is None:
+            return _end(call, await wrapped(*args, **kwargs), stream)
+        response = call.replayed_response(stream)
+        if not stream:
+            await response.aread()
+        return _end(call, response, stream)
 
     return wrapper
 

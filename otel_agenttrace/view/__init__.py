@@ -61,10 +61,33 @@ def _summaries(steps: list[dict[str, Any]]) -> list[str]:
     return out
 
 
-def render(doc: dict[str, Any]) -> str:
-    """The HTML page of a run-trace document."""
+def _comparison(doc: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """`other` and the aligned pairs of the comparison engine (the one replay reports divergence with)."""
+    from otel_agenttrace.replay.compare import compare_runs
+
+    a_index = {id(step): i for i, step in enumerate(doc.get("steps") or [])}
+    b_index = {id(step): i for i, step in enumerate(other.get("steps") or [])}
+    comparison = compare_runs(doc, other)
+    pairs = [
+        {
+            "kind": pair.kind,
+            "a": a_index.get(id(pair.a)) if pair.a is not None else None,
+            "b": b_index.get(id(pair.b)) if pair.b is not None else None,
+            "changes": [change.to_dict() for change in pair.changes],
+        }
+        for pair in comparison.pairs
+    ]
+    summaries = _summaries(other.get("steps") or [])
+    return {"run": other, "summaries": summaries, "pairs": pairs, "counts": comparison.counts()}
+
+
+def render(doc: dict[str, Any], compare: dict[str, Any] | None = None) -> str:
+    """The HTML page of a run-trace document; with `compare`, the two runs' steps aligned side by side."""
     template, style, script = _assets()
     steps = doc.get("steps") or []
+    payload: dict[str, Any] = {"run": doc, "summaries": _summaries(steps)}
+    if compare is not None:
+        payload["compare"] = _comparison(doc, compare)
     values = {
         "TITLE": html.escape(f"{doc.get('workflow') or 'run'} · {doc.get('status')} · agenttrace", quote=True),
         "VERSION": html.escape(__version__),
@@ -72,16 +95,16 @@ def render(doc: dict[str, Any]) -> str:
         "SCRIPT": script,
         "STYLE_HASH": _csp_hash(style),
         "SCRIPT_HASH": _csp_hash(script),
-        "DATA": embed_json({"run": doc, "summaries": _summaries(steps)}),
+        "DATA": embed_json(payload),
     }
     # One pass: a placeholder-like string inside the data is never expanded.
     return _PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
 
 
-def write(doc: dict[str, Any], path: str | os.PathLike[str]) -> int:
-    """Write the page of `doc` to `path`; return its size in bytes."""
+def write(doc: dict[str, Any], path: str | os.PathLike[str], compare: dict[str, Any] | None = None) -> int:
+    """Write the page of `doc` (compared with `compare`, if given) to `path`; return its size in bytes."""
     # A lone surrogate (a tool argument decoded with surrogateescape) can only sit inside a JSON
     # string, where backslashreplace turns it into a valid \\udcXX escape.
-    data = render(doc).encode("utf-8", errors="backslashreplace")
+    data = render(doc, compare).encode("utf-8", errors="backslashreplace")
     Path(path).write_bytes(data)
     return len(data)

@@ -8,6 +8,16 @@
   const RUN = PAYLOAD.run;
   const SUMMARIES = PAYLOAD.summaries || [];
   const STEPS = RUN.steps || [];
+  // --compare: a second run, and the aligned pairs of the comparison engine (replay/compare.py).
+  const CMP = PAYLOAD.compare || null;
+  const STEPS_B = CMP ? CMP.run.steps || [] : [];
+  const SUMMARIES_B = CMP ? CMP.summaries || [] : [];
+  const ITEMS = CMP ? CMP.pairs : STEPS; // one row per item: a step, or a pair of steps
+  function stepOf(i) { // the step a row stands for (a pair: its first run's step, else its second's)
+    if (!CMP) return STEPS[i];
+    const p = ITEMS[i];
+    return p.a !== null ? STEPS[p.a] : STEPS_B[p.b];
+  }
   const ROW_H = 30;
   const OVERSCAN = 12;
   const TYPE_LABEL = { workflow: "workflow", node: "node", llm_call: "llm", tool_call: "tool", span: "span" };
@@ -90,6 +100,22 @@
       d.append(el("dt", null, k), el("dd", null, v));
       dl.append(d);
     }
+    if (CMP) {
+      const b = CMP.run;
+      const d = el("div");
+      const counts = CMP.counts || {};
+      d.append(el("dt", null, "compared with"),
+        el("dd", null, String(b.run_id || "").slice(0, 12) + " (" + (b.workflow || "") + ", " + (b.status || "") + ", " + dur(b.duration_ms) + ", tokens " + (tokens(b.usage) || "-") + (b.cost ? ", " + money(b.cost) : "") + ")"));
+      dl.append(d);
+      const c = el("div");
+      c.append(el("dt", null, "steps"), el("dd", "counts", ["same", "changed", "added", "removed"].map((k) => (counts[k] || 0) + " " + k).join(" · ")));
+      dl.append(c);
+      $("columns").className = "row head pair";
+      $("columns").textContent = "";
+      for (const [cls, t] of [["c-kind", "pair"], ["c-type", "type"], ["c-node", "node"], ["c-side", "run A  (" + String(RUN.run_id || "").slice(0, 8) + ")"], ["c-side", "run B  (" + String(b.run_id || "").slice(0, 8) + ")"], ["c-changes", "changed fields"]]) {
+        $("columns").append(el("span", cls, t));
+      }
+    }
     document.title = String(RUN.workflow || "run") + " · " + status + " · agenttrace";
     // The embedded run JSON as a download: a blob URL, no request leaves the page.
     const link = $("export");
@@ -98,13 +124,20 @@
   }
 
   // --- filters ------------------------------------------------------------------------------------
-  const state = { types: new Set(), node: "", errors: false, query: "", selected: -1 };
-  let visible = STEPS.map((_, i) => i);
+  const state = { types: new Set(), node: "", errors: false, diffs: false, query: "", selected: -1 };
+  let visible = ITEMS.map((_, i) => i);
   let haystack = null; // lower-cased searchable text per step, built on the first search
 
   function searchText(i) {
-    const s = STEPS[i];
-    const parts = [s.name, s.node, s.model, SUMMARIES[i]];
+    if (CMP) {
+      const p = ITEMS[i];
+      return [p.a !== null ? stepText(STEPS[p.a], SUMMARIES[p.a]) : "", p.b !== null ? stepText(STEPS_B[p.b], SUMMARIES_B[p.b]) : ""].join("\n");
+    }
+    return stepText(STEPS[i], SUMMARIES[i]);
+  }
+
+  function stepText(s, summary) {
+    const parts = [s.name, s.node, s.model, summary];
     for (const k of ["input", "output", "system_instructions", "tool_definitions", "error"]) {
       if (s[k] !== null && s[k] !== undefined) parts.push(typeof s[k] === "string" ? s[k] : JSON.stringify(s[k]));
     }
@@ -113,20 +146,22 @@
 
   function applyFilters(keepSelection) {
     const q = state.query.trim().toLowerCase();
-    if (q && haystack === null) haystack = STEPS.map((_, i) => searchText(i));
+    if (q && haystack === null) haystack = ITEMS.map((_, i) => searchText(i));
     const selectedStep = state.selected >= 0 ? visible[state.selected] : -1;
     visible = [];
-    for (let i = 0; i < STEPS.length; i++) {
-      const s = STEPS[i];
+    for (let i = 0; i < ITEMS.length; i++) {
+      const s = stepOf(i);
       if (state.types.size && !state.types.has(s.type)) continue;
       if (state.node && s.node !== state.node) continue;
-      if (state.errors && s.status !== "error") continue;
+      if (state.errors && !isError(i)) continue;
+      if (state.diffs && ITEMS[i].kind === "same") continue;
       if (q && haystack[i].indexOf(q) < 0) continue;
       visible.push(i);
     }
     state.selected = keepSelection ? visible.indexOf(selectedStep) : -1;
-    $("count").textContent = visible.length === STEPS.length
-      ? STEPS.length + " events" : visible.length + " of " + STEPS.length + " events";
+    const what = CMP ? " aligned steps" : " events";
+    $("count").textContent = visible.length === ITEMS.length
+      ? ITEMS.length + what : visible.length + " of " + ITEMS.length + what;
     $("spacer").style.height = visible.length * ROW_H + "px";
     for (const r of pool.values()) r.remove();
     pool.clear();
@@ -134,10 +169,17 @@
     if (state.selected < 0) closeDetail();
   }
 
+  function isError(i) {
+    if (!CMP) return STEPS[i].status === "error";
+    const p = ITEMS[i];
+    return (p.a !== null && STEPS[p.a].status === "error") || (p.b !== null && STEPS_B[p.b].status === "error");
+  }
+
   function buildFilters() {
     const counts = {};
     const nodes = new Map();
-    for (const s of STEPS) {
+    for (let i = 0; i < ITEMS.length; i++) {
+      const s = stepOf(i);
       counts[s.type] = (counts[s.type] || 0) + 1;
       if (s.node) nodes.set(s.node, (nodes.get(s.node) || 0) + 1);
     }
@@ -163,21 +205,33 @@
     }
     select.addEventListener("change", () => { state.node = select.value; applyFilters(true); });
     $("errors-only").addEventListener("change", (e) => { state.errors = e.target.checked; applyFilters(true); });
+    if (CMP) {
+      const label = el("label", "check");
+      const box = el("input");
+      box.type = "checkbox";
+      box.id = "diffs-only";
+      box.addEventListener("change", () => { state.diffs = box.checked; applyFilters(true); });
+      const key = el("kbd", null, "d");
+      label.append(box, document.createTextNode(" differences only "), key);
+      $("errors-only").parentNode.after(label);
+    }
     let timer = 0;
     $("search").addEventListener("input", (e) => {
       clearTimeout(timer);
-      timer = setTimeout(() => { state.query = e.target.value; applyFilters(true); }, STEPS.length > 2000 ? 120 : 0);
+      timer = setTimeout(() => { state.query = e.target.value; applyFilters(true); }, ITEMS.length > 2000 ? 120 : 0);
     });
   }
 
   // --- the virtualised list -----------------------------------------------------------------------
   let runMs = Math.max(RUN.duration_ms || 0, 0.001);
-  for (const s of STEPS) runMs = Math.max(runMs, (s.relative_ms || 0) + (s.duration_ms || 0));
+  for (const s of STEPS.concat(STEPS_B)) runMs = Math.max(runMs, (s.relative_ms || 0) + (s.duration_ms || 0));
+  if (CMP) runMs = Math.max(runMs, CMP.run.duration_ms || 0);
   const pool = new Map(); // position in `visible` -> row element
   const list = $("list");
 
   function axis() {
     const a = $("axis");
+    if (!a || CMP) return;
     a.textContent = "";
     for (const f of [0, 0.25, 0.5, 0.75, 1]) {
       const t = el("span", f === 0.25 || f === 0.75 ? "tick minor" : "tick", dur(runMs * f));
@@ -186,7 +240,44 @@
     }
   }
 
+  function sideText(s, summary) {
+    if (!s) return "";
+    let t = summary || s.name || "";
+    if (s.status === "error" && s.error) t += "  ✗ " + (s.error.type || "error");
+    return "+" + dur(s.relative_ms) + " " + (s.status === "incomplete" ? "…" : dur(s.duration_ms)) + "  " + t;
+  }
+
+  function makePairRow(pos) {
+    const i = visible[pos];
+    const p = ITEMS[i];
+    const s = stepOf(i);
+    const r = el("div", "row pair " + p.kind);
+    r.setAttribute("role", "option");
+    r.dataset.index = String(i);
+    r.dataset.type = String(s.type);
+    r.dataset.kind = p.kind;
+    if (isError(i)) r.classList.add("error");
+    if (pos === state.selected) r.classList.add("selected");
+    r.setAttribute("aria-selected", pos === state.selected ? "true" : "false");
+    r.style.top = pos * ROW_H + "px";
+    r.append(el("span", "c-kind", p.kind));
+    const type = el("span", "c-type");
+    type.append(el("span", "t " + s.type, TYPE_LABEL[s.type] || s.type));
+    r.append(type);
+    r.append(el("span", "c-node", s.node || ""));
+    const a = p.a !== null ? STEPS[p.a] : null;
+    const b = p.b !== null ? STEPS_B[p.b] : null;
+    const ta = sideText(a, a && SUMMARIES[p.a]);
+    const tb = sideText(b, b && SUMMARIES_B[p.b]);
+    r.append(el("span", "c-side a", ta || "—"));
+    r.append(el("span", "c-side b", tb || "—"));
+    r.append(el("span", "c-changes", (p.changes || []).map((c) => c.field.split("/")[0]).filter((f, k, all) => all.indexOf(f) === k).join(", ")));
+    r.title = (ta + "\n" + tb).slice(0, 2000);
+    return r;
+  }
+
   function makeRow(pos) {
+    if (CMP) return makePairRow(pos);
     const i = visible[pos];
     const s = STEPS[i];
     const r = el("div", "row");
@@ -342,12 +433,45 @@
   }
 
   function openDetail(i) {
-    const s = STEPS[i];
     const body = $("detail-body");
     body.textContent = "";
     $("detail").hidden = false;
     document.body.classList.add("with-detail");
+    if (CMP) document.body.classList.add("comparing");
+    if (CMP) { openPair(i, body); $("detail").scrollTop = 0; return; }
+    const s = STEPS[i];
     $("detail-title").textContent = "#" + s.index + " " + (TYPE_LABEL[s.type] || s.type) + " · " + s.name;
+    renderStep(s, body);
+    $("detail").scrollTop = 0;
+  }
+
+  function openPair(i, body) {
+    const p = ITEMS[i];
+    const s = stepOf(i);
+    $("detail-title").textContent = p.kind + " · " + (TYPE_LABEL[s.type] || s.type) + " · " + s.name;
+    if (p.changes && p.changes.length) {
+      const box = el("div");
+      for (const c of p.changes) {
+        const d = el("div", "change");
+        d.append(el("div", "label", c.field));
+        d.append(el("pre", "a", "A: " + json(c.a)));
+        d.append(el("pre", "b", "B: " + json(c.b)));
+        box.append(d);
+      }
+      section(body, "what changed (first difference per field)", box);
+    }
+    const sides = el("div", "sides");
+    for (const [label, step] of [["A · " + String(RUN.run_id || "").slice(0, 12), p.a !== null ? STEPS[p.a] : null],
+      ["B · " + String(CMP.run.run_id || "").slice(0, 12), p.b !== null ? STEPS_B[p.b] : null]]) {
+      const col = el("div", "side");
+      col.append(el("h3", null, label));
+      if (step) renderStep(step, col); else col.append(el("div", "muted", p.kind === "added" ? "not in run A" : "not in run B"));
+      sides.append(col);
+    }
+    body.append(sides);
+  }
+
+  function renderStep(s, body) {
     const a = s.attributes || {};
     const u = s.usage || {};
     const ttfc = a["gen_ai.response.time_to_first_chunk"];
@@ -404,7 +528,6 @@
       d.append(pre(rest.map(([k, v]) => k + " = " + JSON.stringify(v)).join("\n")));
       body.append(d);
     }
-    $("detail").scrollTop = 0;
   }
 
   // --- keyboard -----------------------------------------------------------------------------------
@@ -429,8 +552,13 @@
       case "Enter": if (state.selected >= 0) openDetail(visible[state.selected]); else select(0); break;
       case "/": $("search").focus(); break;
       case "e": { const c = $("errors-only"); c.checked = !c.checked; state.errors = c.checked; applyFilters(true); break; }
+      case "d": {
+        const c = $("diffs-only");
+        if (!c) { handled = false; break; }
+        c.checked = !c.checked; state.diffs = c.checked; applyFilters(true); break;
+      }
       case "n": { // next error
-        const next = visible.findIndex((i, pos) => pos > state.selected && STEPS[i].status === "error");
+        const next = visible.findIndex((i, pos) => pos > state.selected && (CMP ? ITEMS[i].kind !== "same" : isError(i)));
         if (next >= 0) select(next);
         break;
       }

@@ -102,6 +102,8 @@ def test_list_from_tempo(invoke: Invoke) -> None:
         "MODELS",
     ]
     assert lines[1].startswith(TRACE[:12] + "  whaleflow")
+    # a backend's run is priced as the store's (its LLM calls are gpt-4o's)
+    assert runs[0]["cost"]["currency"] == "USD" and runs[0]["cost"]["amount"] > 0
 
 
 def test_list_from_tempo_errors_only_is_pushed_into_traceql(invoke: Invoke) -> None:

@@ -151,3 +151,18 @@ def test_notes_and_errors_escape(capsys: pytest.CaptureFixture[str]) -> None:
         abort(f"tempo answered 502: {NASTY}")  # a backend's body in an error
     err = capsys.readouterr().err
     assert not RAW.search(err.replace("\n", "")) and err.count("\\x1b]0;pwned\\x07") == 2
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pty")
+def test_the_run_summary_on_a_terminal(tmp_path: Path) -> None:
+    """`agenttrace run --workflow NAME` with escapes in NAME: the summary line it prints shows them escaped."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTTRACE_", "OPENAI_", "NO_COLOR"))}
+    env.update(AGENTTRACE_DEMO_STUB="1", PYTHONPATH=str(repo), TERM="xterm-256color")
+    name = "demo" + TITLE + CLEAR + CSI8
+    args = ["--home", str(tmp_path / "home"), "run", "--workflow", name, "--", sys.executable]
+    text = _run_on_a_terminal([*args, str(repo / "examples" / "demo_agent.py")], env, tmp_path).decode("utf-8")
+    summary = [line for line in text.splitlines() if line.startswith("agenttrace: run ")]
+    assert len(summary) == 1, text
+    assert "demo\\x1b]0;pwned\\x07\\x1b[2J\\x1b[H\\x9b31m ok" in summary[0]
+    assert RAW.findall(OUR_COLOURS.sub("", text).replace("\r", "")) == []

@@ -163,3 +163,11 @@ def test_the_run_trace_carries_its_cost(invoke: Invoke, home: Path, schema_valid
     nightly = json.loads(invoke("dump", NIGHTLY_RUN, home=home).stdout)
     schema_validator.validate(nightly)
     assert "cost" not in nightly and all("cost" not in s for s in nightly["steps"])
+
+
+def test_a_bad_price_file_is_one_line(invoke: Invoke, home: Path, tmp_path: Path, one_line_error: Any) -> None:
+    bad = tmp_path / "prices.json"
+    bad.write_text('{"models": {"gpt-4o": {"input": "cheap"}}}', encoding="utf-8")
+    for command in ("show", "list", "view"):
+        args = [command] if command == "list" else [command, WHALE_RUN, *(["-o", "-"] if command == "view" else [])]
+        one_line_error(invoke(*args, home=home, env={"AGENTTRACE_PRICES": str(bad)}), 1, "AGENTTRACE_PRICES")

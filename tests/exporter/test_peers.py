@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -57,6 +58,21 @@ def test_our_sdk_span_inside_a_peer_llm_span_is_one_step_counted_once() -> None:
     assert llm_steps[0]["attributes"]["model_request_parameters"] == "{}"  # the peer's attributes are kept
     assert doc["final_output"] == "done"
     assert [s["index"] for s in doc["steps"]] == list(range(len(doc["steps"])))
+
+
+def test_the_merged_step_covers_the_whole_call() -> None:
+    # The peer's span around ours starts 1 ms earlier and ends 1 ms later: the call's one step spans both views.
+    records = [
+        agent(1, None, 0, 100),
+        theirs(llm(2, 1, 10, 50, **usage(61, 7))),
+        ours(llm(3, 2, 11, 49, **usage(61, 7))),
+    ]
+    doc = run(records)
+    (step,) = [s for s in doc["steps"] if s["type"] == "llm_call"]
+    assert step["id"] == sid(3)
+    assert (step["relative_ms"], step["duration_ms"]) == (10.0, 40.0)
+    started = datetime.fromisoformat(step["started_at"].replace("Z", "+00:00"))
+    assert round(started.timestamp() * 1e6) == records[1].start_ns // 1000  # the peer's start, to the microsecond
 
 
 def test_a_peer_span_inside_ours_is_merged_too_and_fills_what_ours_lacks() -> None:

@@ -191,3 +191,35 @@ def test_no_content_run_has_no_recording(no_content_recorder: Any) -> None:
     assert "recording" not in doc
     with pytest.raises(Exception, match="has no recording"):
         otel_agenttrace.replay(doc)
+
+
+def test_responses_api_stream_replays(recorder: Any) -> None:
+    def program(client: Any) -> list[str]:
+        stream = client.responses.create(model="gpt-4o-mini", input="hi", stream=True)
+        return [event.type for event in stream]
+
+    with workflow("t"):
+        original = program(openai_client(fake_transport(sse_response("openai/responses_stream.sse"))))
+    assert "response.completed" in original
+    doc = recorder.run()
+    with otel_agenttrace.replay(doc) as r:
+        assert program(openai_client(no_network())) == original
+    r.assert_reproduced()
+
+
+def test_openai_raw_and_streaming_responses_replay(recorder: Any) -> None:
+    def program(client: Any) -> tuple[Any, ...]:
+        kwargs: dict[str, Any] = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "raw"}]}
+        raw = client.chat.completions.with_raw_response.create(**kwargs)
+        with client.chat.completions.with_streaming_response.create(**{**kwargs, "stream": True}) as response:
+            lines = [line for line in response.iter_lines() if line]
+        return raw.status_code, raw.parse().choices[0].message.content, len(lines), lines[-1]
+
+    transport = fake_transport(json_response("openai/chat_text.json"), sse_response("openai/chat_stream_text.sse"))
+    with workflow("t"):
+        original = program(openai_client(transport))
+    assert original[0] == 200 and original[3] == "data: [DONE]"
+    doc = recorder.run()
+    with otel_agenttrace.replay(doc) as r:
+        assert program(openai_client(no_network())) == original
+    r.assert_reproduced()

@@ -160,3 +160,27 @@ def test_ten_thousand_steps(page: Page, tmp_path: Path) -> None:
     p.fill("#search", "query 4242")
     wait_count(p, "1 of")
     assert [r["index"] for r in rows(p)] == [4242]
+
+
+def test_compare_two_runs(page: Page, tmp_path: Path) -> None:
+    a = run_doc([tool_step(0), llm_step(1, answer="Paris."), tool_step(2), llm_step(3)])
+    b = json.loads(json.dumps(a))
+    b["run_id"] = "f" * 32
+    b["steps"][1]["output"][0]["parts"][0]["content"] = "Lyon."  # a changed answer
+    del b["steps"][2]  # a tool call the second run did not make
+    path = tmp_path / "cmp.html"
+    view.write(a, path, compare=b)
+    p = page.open(path)
+    kinds = p.eval_on_selector_all("#list .row", "rs => rs.map(r => r.dataset.kind)")
+    assert kinds == ["same", "changed", "removed", "same"]
+    assert "1 changed" in p.inner_text("#run-facts") and "1 removed" in p.inner_text("#run-facts")
+    p.check("#diffs-only")
+    assert p.eval_on_selector_all("#list .row", "rs => rs.map(r => r.dataset.kind)") == ["changed", "removed"]
+    p.click("#list .row[data-kind='changed']")
+    detail = p.inner_text("#detail")
+    assert "output/0/parts/0/content" in detail and "A: Paris." in detail and "B: Lyon." in detail
+    sides = p.eval_on_selector_all("#detail .side", "es => es.map(e => e.innerText)")
+    assert "Paris." in sides[0] and "Lyon." in sides[1]
+    p.click("#list .row[data-kind='removed']")
+    assert "not in run B" in p.inner_text("#detail")
+    assert page.requests == [path.resolve().as_uri()]

@@ -123,3 +123,23 @@ def test_open_hands_the_file_to_the_browser(tmp_path: Path, monkeypatch: pytest.
     result = CliRunner().invoke(cli, ["view", "--from", str(saved), "-o", str(out), "--open"])
     assert result.exit_code == 0, result.output
     assert opened == [out.resolve().as_uri()]
+
+
+def test_compare_from_the_command_line(tmp_path: Path) -> None:
+    a = run_doc([tool_step(0), llm_step(1)])
+    b = run_doc([tool_step(0), llm_step(1, answer="Something else.")])
+    b["run_id"] = "f" * 32
+    paths = []
+    for name, doc in (("a.json", a), ("b.json", b)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(doc), encoding="utf-8")
+    out = tmp_path / "cmp.html"
+    result = CliRunner().invoke(cli, ["view", "--from", str(paths[0]), "--compare", str(paths[1]), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(_data(out.read_text(encoding="utf-8")))
+    assert data["compare"]["run"]["run_id"] == "f" * 32
+    assert data["compare"]["counts"] == {"same": 1, "changed": 1, "added": 0, "removed": 0}
+    assert [(p["kind"], p["a"], p["b"]) for p in data["compare"]["pairs"]] == [("same", 0, 0), ("changed", 1, 1)]
+    no_store = ["--home", str(tmp_path / "none")]
+    missing = CliRunner().invoke(cli, [*no_store, "view", "--from", str(paths[0]), "--compare", "abcd"])
+    assert missing.exit_code == 1 and missing.stderr.startswith("agenttrace: error: ")
