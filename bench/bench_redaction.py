@@ -351,7 +351,7 @@ WORST: dict[str, tuple[str, ...]] = {
     "jwt": ("-eyJ", "eyJa.eyJa.", "eyJaaaa.eyJ"),
     "url_credentials": ("a://", "a://b:", "postgres://u:p", "a://b:c@d.ee "),
     "bearer_token": ("bearer ", "Bearer a=bearer "),
-    "secret_assignment": ('"password": "', "password=", '\\"token\\":\\"a', "a_password"),
+    "secret_assignment": ('"password": "', '"password": ', "password=", '\\"token\\":\\"a', "a_password"),
     "email": ("a@", "a@b.", "a.a@a-a."),
     "credit_card": ("4 ", "4111 1111 1111 1", "1-"),
 }

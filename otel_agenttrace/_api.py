@@ -35,10 +35,15 @@ def telemetry() -> Telemetry:
     global _fallback
     if _fallback is None:
         from otel_agenttrace._capture import policy_from_env
-        from otel_agenttrace.instrumentor import SCOPE
+        from otel_agenttrace.instrumentor import SCOPE, details_logger
         from otel_agenttrace.version import __version__
 
-        _fallback = Telemetry(tracer=trace.get_tracer(SCOPE, __version__), meter=None, policy=policy_from_env())
+        _fallback = Telemetry(
+            tracer=trace.get_tracer(SCOPE, __version__),
+            meter=None,
+            policy=policy_from_env(),
+            logger=details_logger(None),  # details log records on the global logger provider
+        )
     return _fallback
 
 

@@ -17,7 +17,6 @@ Nothing is left behind by a span that never reaches the exporter:
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 import weakref
@@ -97,6 +96,13 @@ def _anchor(span: Any) -> Any:
     return getattr(span, "_attributes", None)
 
 
+class _Ref(weakref.ref):  # type: ignore[type-arg]
+    """A weak reference to an entry's anchor that knows the entry's key (one object per entry)."""
+
+    __slots__ = ("key",)
+    key: int
+
+
 class ContentChannel:
     """Span -> (policy, content pieces), from the wrapper to the run-trace exporter."""
 
@@ -104,7 +110,8 @@ class ContentChannel:
         self.max_entries = max_entries
         # id(anchor) -> (weak reference to the anchor, policy, pieces); the reference's callback
         # removes the entry when the anchor dies (a span dropped before it reached the exporter).
-        self._entries: dict[int, tuple[weakref.ref[Any], CapturePolicy | None, tuple[Piece, ...]]] = {}
+        self._entries: dict[int, tuple[_Ref, CapturePolicy | None, tuple[Piece, ...]]] = {}
+        self._gone = self._remove  # one bound method for every reference's callback
         self._consumers = 0
         self._lock = threading.Lock()
         self.refused = 0  # entries not kept: the channel was full, or the span is not an SDK span
@@ -137,12 +144,18 @@ class ContentChannel:
             self.refused += 1
             return
         try:
-            # The callback is entries.pop(key, ref): removes the entry, never raises.
-            ref = weakref.ref(anchor, functools.partial(entries.pop, key))
+            ref = _Ref(anchor, self._gone)
         except TypeError:
             self.refused += 1
             return
+        ref.key = key
         entries[key] = (ref, policy, pieces)
+
+    def _remove(self, ref: _Ref) -> None:
+        """The anchor died before the exporter took its entry (a dropped span): the entry goes with it."""
+        entry = self._entries.get(ref.key)
+        if entry is not None and entry[0] is ref:
+            self._entries.pop(ref.key, None)
 
     def take(self, span: Any) -> dict[str, Any] | None:
         """The span's content attributes (serialised, redacted, capped), or None; removes the entry."""

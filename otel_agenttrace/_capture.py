@@ -78,6 +78,18 @@ def jsonable(value: Any, _depth: int = 0, _path: set[int] | None = None) -> Any:
         path.discard(ident)
 
 
+def _encodable(text: str) -> str:
+    """The text with lone surrogates (a `surrogateescape`d argument) as U+FFFD: the redaction engine and
+    every writer take UTF-8, and one bad character must spoil only itself."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
 def encode(value: Any) -> str:
     """JSON text of a content value; never raises (see `jsonable`)."""
     try:
@@ -151,7 +163,7 @@ class CapturePolicy:
 
     def text(self, value: str) -> tuple[str, int, bool]:
         """Redact, then cap. Returns (text, redactions, truncated)."""
-        redacted, count = self.redactor.redact(value)
+        redacted, count = self.redactor.redact(_encodable(value))
         if len(redacted) > self.max_length:
             cut = len(redacted) - self.max_length
             return redacted[: self.max_length] + TRUNCATION_MARKER.format(cut), count, True

@@ -209,6 +209,7 @@ _METRIC_KEYS = (
     semconv.SERVER_ADDRESS,
     semconv.SERVER_PORT,
     semconv.ERROR_TYPE,
+    semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT,
     # the OpenAI conventions add these to both metrics
     semconv.OPENAI_REQUEST_SERVICE_TIER,
     semconv.OPENAI_RESPONSE_SERVICE_TIER,

@@ -117,6 +117,7 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
             return proxy
         policy = tel.policy
         if policy.enabled and policy.beside:
+            # Beside the span (the default): the output is built from the response on the export thread.
             attrs, _ = _response(endpoint, result, False)
             inv.stop(attrs, Later(_output, endpoint, result))
         else:

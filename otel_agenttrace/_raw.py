@@ -27,9 +27,19 @@ from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, Sink, StreamP
 Response = Callable[[Any, bool], "tuple[dict[str, Any], dict[str, Any] | None]"]
 
 
+_raw_types: dict[type, bool] = {}
+
+
 def is_raw_response(result: Any) -> bool:
-    """An SDK API-response wrapper (duck-typed: both SDKs expose `http_response` and `parse()`)."""
-    return hasattr(result, "http_response") and callable(getattr(type(result), "parse", None))
+    """An SDK API-response wrapper (duck-typed by its class: both SDKs' have an `http_request` property and
+    `parse()`). Asked of every result, so decided once per class: an attribute miss on a pydantic model
+    costs an exception."""
+    kind = type(result)
+    known = _raw_types.get(kind)
+    if known is None:
+        known = isinstance(getattr(kind, "http_request", None), property) and callable(getattr(kind, "parse", None))
+        _raw_types[kind] = known
+    return known
 
 
 class _Body:
@@ -47,6 +57,25 @@ class _Body:
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         return ({}, None) if self.obj is None else self.response(self.obj, self.capture)
+
+
+class Fields(dict):  # type: ignore[type-arg]
+    """Decoded JSON that also reads like the SDK's model objects: attribute access (an absent key reads
+    as None, nested objects wrapped as they are read), so the providers' per-chunk accumulators need
+    no second, dict-reading form; `get()` and everything else see the plain dict."""
+
+    __slots__ = ()
+
+    def __getattr__(self, key: str) -> Any:
+        return fields(self.get(key))
+
+
+def fields(value: Any) -> Any:
+    if isinstance(value, dict):
+        return Fields(value)
+    if isinstance(value, list):
+        return [fields(v) for v in value]
+    return value
 
 
 class _SSEDecoder:
@@ -91,7 +120,18 @@ class _SSEDecoder:
             event = json.loads(data)
         except ValueError:
             return
-        self.emit(event)
+        self.emit(fields(event))
+
+
+class ServerErrorEvent(Exception):
+    """An error event in a stream the user reads as bytes (the SDK raises its APIError for it when it
+    parses the stream; read raw, nothing raises): recorded on the span, never raised."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        error = body.get("error")
+        message = error.get("message") if isinstance(error, dict) else body.get("message")
+        super().__init__(message or "error event in the stream")
+        self.body = body  # error_type() reads the provider's error type from it, as from an APIError's
 
 
 class RawCore:
@@ -142,7 +182,7 @@ class RawCore:
         if self.state.inv.done:
             return
         if self.sse:
-            decoder = _SSEDecoder(self.state.on_chunk)
+            decoder = _SSEDecoder(self.event)
             decoder.feed_bytes(content)
             decoder.end()
         else:
@@ -150,7 +190,13 @@ class RawCore:
         self.state.finish()
 
     def decoder(self) -> _SSEDecoder | None:
-        return _SSEDecoder(self.state.on_chunk) if self.sse and not self.state.inv.done else None
+        return _SSEDecoder(self.event) if self.sse and not self.state.inv.done else None
+
+    def event(self, event: Any) -> None:
+        if isinstance(event, dict) and (event.get("type") == "error" or ("error" in event and "type" not in event)):
+            self.state.fail(ServerErrorEvent(event))
+        else:
+            self.state.on_chunk(event)
 
     def piece(self, decoder: _SSEDecoder | None, piece: bytes | str, line: bool = False) -> None:
         if decoder is not None:

@@ -134,15 +134,21 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
-            return self.__wrapped__.__exit__(exc_type, exc, tb)
-        finally:
-            self._self_state.close(exc)
+            result = self.__wrapped__.__exit__(exc_type, exc, tb)
+        except BaseException as error:  # closing failed: the user's own error, if any, is the one recorded
+            self._self_state.close(exc if exc is not None else error)
+            raise
+        self._self_state.close(exc)
+        return result
 
     def close(self) -> Any:
         try:
-            return self.__wrapped__.close()
-        finally:
-            self._self_state.close()
+            result = self.__wrapped__.close()
+        except BaseException as error:
+            self._self_state.close(error)
+            raise
+        self._self_state.close()
+        return result
 
     def __del__(self) -> None:
         self._self_state.abandon()
@@ -176,15 +182,21 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
-            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
-        finally:
-            self._self_state.close(exc)
+            result = await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        except BaseException as error:
+            self._self_state.close(exc if exc is not None else error)
+            raise
+        self._self_state.close(exc)
+        return result
 
     async def close(self) -> Any:
         try:
-            return await self.__wrapped__.close()
-        finally:
-            self._self_state.close()
+            result = await self.__wrapped__.close()
+        except BaseException as error:
+            self._self_state.close(error)
+            raise
+        self._self_state.close()
+        return result
 
     async def aclose(self) -> Any:
         return await self.close()

@@ -54,7 +54,7 @@ def _env_flag(name: str, default: bool) -> bool:
     return _flag(_settings.current().environ, name, default)
 
 
-def _details_logger(logger_provider: Any) -> Any:
+def details_logger(logger_provider: Any) -> Any:
     """The OTel Logs API logger for details events: on the `logger_provider` given (as
     `opentelemetry-instrument` passes it), else the global one."""
     try:
@@ -89,7 +89,7 @@ class AgentTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if run_root_opt is None:
             run_root_opt = settings.run_root
         run_root = RunRoot(tracer, name=settings.workflow, policy=policy) if run_root_opt else None
-        logger = _details_logger(kwargs.get("logger_provider")) if policy.on_event else None
+        logger = details_logger(kwargs.get("logger_provider"))
         type(self).telemetry = tel = Telemetry(
             tracer=tracer, meter=meter, policy=policy, run_root=run_root, logger=logger
         )

@@ -220,3 +220,14 @@ def test_zero_cache_counts_are_recorded(tel) -> None:
     a = tel.only_span().attributes
     assert a[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0
     assert a[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] == 0
+
+
+def test_sampling_parameters_through_extra_body(tel) -> None:
+    """anthropic 2.x dropped temperature/top_p/top_k arguments: users send them in extra_body."""
+    client = anthropic_client(fake_transport(json_response("anthropic/messages_text.json")))
+    client.messages.create(
+        model="claude-sonnet-4-6", max_tokens=64, messages=MESSAGES, extra_body={"temperature": 0.3, "top_k": 5}
+    )
+    a = tel.only_span().attributes
+    assert (a[sc.GEN_AI_REQUEST_TEMPERATURE], a[sc.GEN_AI_REQUEST_TOP_K]) == (0.3, 5)
+    assert sc.GEN_AI_REQUEST_TOP_P not in a

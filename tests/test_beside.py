@@ -30,6 +30,7 @@ from otel_agenttrace._beside import CHANNEL, snapshot
 from otel_agenttrace._capture import CYCLE_MARKER, DEPTH_MARKER, CapturePolicy, ContentMode, encode, jsonable
 from otel_agenttrace.exporter.run_trace import RunTraceExporter
 from otel_agenttrace.exporter.store import RunStore
+from otel_agenttrace.replay._channel import CHANNEL as RECORDINGS
 
 SECRET = "sk-proj-Tq3Wm8Zr1Kx6Vb9Nc2Lf5Hs7Jd4Pg0Ya"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
@@ -232,6 +233,7 @@ def test_dropped_spans_leave_nothing_behind(tmp_path: Path, monkeypatch: pytest.
     provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=64, max_export_batch_size=64))
     instrumentor = AgentTraceInstrumentor()
     instrumentor.instrument(tracer_provider=provider, capture_policy=CapturePolicy(), run_root=False)
+    # Replay recordings of the tool results are on: their channel must stay as small as the content's.
 
     @otel_agenttrace.tool("echo")
     def echo(history: list[str]) -> int:
@@ -244,11 +246,13 @@ def test_dropped_spans_leave_nothing_behind(tmp_path: Path, monkeypatch: pytest.
             for _ in range(10_000):
                 echo(payload)
             assert len(CHANNEL) <= 64 + 64 + 1  # at most what the processor holds, and the span being ended
+            assert len(RECORDINGS) <= 64 + 64 + 1  # the replay recordings of tool results likewise
             rss.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)  # KiB on Linux
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
     assert len(CHANNEL) == 0
+    assert len(RECORDINGS) == 0
     # 50,000 leaked entries would add ~25 MB; the peak grows by less than 8 MB after the first 20,000 calls
     assert rss[-1] - rss[1] < 8 * 1024, rss
 

@@ -52,6 +52,10 @@ class StreamingProvider:
         ) as response:
             return "".join(c.choices[0].delta.content or "" for c in response.parse() if c.choices)
 
+    def generate_langchain_style(self, messages):
+        raw = self.client.chat.completions.with_raw_response.create(model=self.model, messages=messages)
+        return raw.parse().choices[0].message.content
+
     def claude(self, messages):
         with self.client.messages.stream(model=self.model, max_tokens=64, messages=messages) as stream:
             return "".join(stream.text_stream)
@@ -78,7 +82,7 @@ def traced(instrument, user_module):  # type: ignore[no-untyped-def]
     rows = [
         {"kind": "llm", "target": f"{user_module}:StreamingProvider.{method}", "model": "self.model",
          "messages": "args.messages", "provider": "myapp"}
-        for method in ("generate", "agenerate", "generate_raw", "claude")
+        for method in ("generate", "agenerate", "generate_raw", "generate_langchain_style", "claude")
     ]  # fmt: skip
     tel = Telemetry()
     AgentTraceInstrumentor().instrument(
@@ -160,3 +164,19 @@ def test_anthropic_stream_helper_inside_the_target(traced) -> None:  # type: ign
     assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["end_turn"]
     (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"][0]["content"] == text
+
+
+def test_raw_response_inside_the_target(traced) -> None:  # type: ignore[no-untyped-def]
+    """LangChain's path (`with_raw_response.create` then `.parse()`) under a user's llm target."""
+    from fakes import json_response
+
+    tel, mod = traced
+    client = openai_client(fake_transport(json_response("openai/chat_text.json")))
+    text = mod.StreamingProvider(client).generate_langchain_style(USER)
+    a = tel.only_span().attributes
+    assert a[sc.GEN_AI_PROVIDER_NAME] == "openai"
+    assert a[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-KLffX89D6uKL5HkDs1XyN0pedX56n"
+    assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (1536, 8)
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["stop"]
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": text}]

@@ -345,3 +345,29 @@ def test_sdk_error_status_makes_an_error_span(tel) -> None:
     span = tel.only_span()
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[sc.ERROR_TYPE]
+
+
+@pytest.mark.parametrize(
+    ("make_client", "fixture", "resource", "kwargs"),
+    [
+        (openai_client, "openai/chat_stream_error.sse", lambda c: c.chat.completions,
+         {"model": "gpt-4o", "messages": USER, "stream": True}),
+        (anthropic_client, "anthropic/stream_error.sse", lambda c: c.messages, {**CLAUDE, "stream": True}),
+    ],
+    ids=["openai", "anthropic"],
+)  # fmt: skip
+def test_error_event_read_as_bytes_is_an_error_span(tel, make_client, fixture, resource, kwargs) -> None:
+    """Read through parse(), the SDK raises for the server's error event; read as bytes nothing raises,
+    and the span still says what the server said, with the error type the SDK path records."""
+    with pytest.raises(Exception):  # noqa: B017 - the SDK's own error class for the event
+        _drain(resource(make_client(fake_transport(sse_response(fixture)))).create(**kwargs))
+    expected = tel.only_span().attributes[sc.ERROR_TYPE]
+    tel.exporter.clear()
+    client = make_client(fake_transport(sse_response(fixture)))
+    with resource(client).with_streaming_response.create(**kwargs) as response:
+        lines = list(response.iter_lines())
+    assert any("error" in line for line in lines)
+    span = tel.only_span()
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[sc.ERROR_TYPE] == expected
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID]  # what arrived before the error is kept

@@ -210,6 +210,14 @@ def assert_ok(span: ReadableSpan, texts: list[str]) -> None:
     assert output_text(span) == "".join(texts)
 
 
+def assert_closed_early(span: ReadableSpan) -> None:
+    """No finish reason was received: none is recorded, and the message says "error" (the spec's
+    value for a response cut short), never a "stop" that did not happen."""
+    assert sc.GEN_AI_RESPONSE_FINISH_REASONS not in span.attributes
+    (message,) = json.loads(span.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["finish_reason"] == "error"
+
+
 def assert_abandoned(span: ReadableSpan, texts: list[str]) -> None:
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[sc.ERROR_TYPE] == "stream_abandoned"
@@ -311,6 +319,7 @@ def test_close_early(tel, kind: Kind) -> None:
     stream.close()
     (span,) = tel.llm_spans()  # ended by close(), not by the garbage collector
     assert_ok(span, texts)
+    assert_closed_early(span)
     del stream
     gc.collect()
     assert len(tel.llm_spans()) == 1

@@ -15,6 +15,7 @@ kind can never consume the context another kind needs (overlaps are merged). A u
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -67,12 +68,24 @@ def _searcher(regex: Any) -> Callable[[bytes, int], _Spans | None]:
 class _Linear:
     """A built-in pattern compiled for RE2."""
 
-    __slots__ = ("check", "locate", "name", "order", "prefilter", "replacement", "restart", "search", "shadows")
+    __slots__ = (
+        "check",
+        "locate",
+        "name",
+        "order",
+        "prefilter",
+        "replacement",
+        "reread_quoted",
+        "restart",
+        "search",
+        "shadows",
+    )
 
     def __init__(self, pattern: Pattern, order: int) -> None:
         self.order = order
         self.name = pattern.name
         self.shadows = pattern.shadows
+        self.reread_quoted = pattern.reread_quoted
         self.search = _searcher(re2.compile(pattern.regex.encode("utf-8"), _options(capture=True)))
         self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
         self.check = pattern.check
@@ -81,23 +94,23 @@ class _Linear:
         self.restart = pattern.restart.encode() if pattern.restart else None
 
     def spans(self, raw: bytes, lowered: bytes | None, pos: int) -> Iterator[tuple[int, int, int, int]]:
-        """(secret start, secret end, match start, match end) in bytes, from `pos` on."""
+        """(secret start, secret end, match start, match end) in bytes, from `pos` on: a secret per group
+        that took part in a match, else the whole match."""
         search = self.search
         while True:
             spans = search(raw, pos)
             if spans is None:
                 return
             start, end = spans[0]
-            secret = spans[0]
-            for group in spans[1:]:
-                if group[0] >= 0:
-                    secret = group
-                    break
-            yield secret[0], secret[1], start, end
+            secrets = [group for group in spans[1:] if group[0] >= 0] or spans[:1]
+            for secret in secrets:
+                yield secret[0], secret[1], start, end
             if self.restart is not None and lowered is not None:
-                inner = lowered.find(self.restart, secret[0], end)
+                inner = lowered.find(self.restart, secrets[0][0], end)
                 if inner > start:
                     end = inner
+            if self.reread_quoted and end > start and raw[end - 1] in b"\"'":
+                end = max(start + 1, secrets[-1][0] - 1)
             pos = end if end > start else start + 1
 
 
@@ -119,19 +132,7 @@ class Redactor:
 
     def __init__(self, patterns: Iterable[Pattern] = BUILTIN) -> None:
         self.patterns = tuple(patterns)
-        self._linear = [_Linear(p, i) for i, p in enumerate(self.patterns) if p.linear]
-        self._other = [_Backtracking(p, i) for i, p in enumerate(self.patterns) if not p.linear]
-        self._gate: Callable[[bytes, int], _Spans | None] | None = None
-        self._set: re2.Set | None = None
-        if self._linear:
-            linear = [p for p in self.patterns if p.linear]
-            self._gate = _searcher(
-                re2.compile(b"|".join(b"(?:" + p.regex.encode("utf-8") + b")" for p in linear), _options(capture=False))
-            )
-            self._set = re2.Set.SearchSet(_options(capture=False))
-            for p in linear:
-                self._set.Add(p.regex.encode("utf-8"))
-            self._set.Compile()
+        self._linear, self._other, self._gate, self._set = _compile(self.patterns)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -187,6 +188,26 @@ class Redactor:
         for m in p.regex.finditer(text):
             if m.end() > m.start():
                 found.append((m.start(), m.end(), p.order, m.expand(p.replacement) if p.expand else p.replacement))
+
+
+_Compiled = tuple[list[_Linear], list[_Backtracking], Callable[[bytes, int], _Spans | None] | None, "re2.Set | None"]
+
+
+@functools.lru_cache(maxsize=32)
+def _compile(patterns: tuple[Pattern, ...]) -> _Compiled:
+    """The compiled form of a pattern list, shared by every Redactor of the same list (RE2 objects are
+    thread-safe; compiling the built-ins takes ~30 ms, and a CapturePolicy makes a Redactor)."""
+    linear = [_Linear(p, i) for i, p in enumerate(patterns) if p.linear]
+    other = [_Backtracking(p, i) for i, p in enumerate(patterns) if not p.linear]
+    if not linear:
+        return linear, other, None, None
+    sources = [p.regex.encode("utf-8") for p in patterns if p.linear]
+    gate = _searcher(re2.compile(b"|".join(b"(?:" + s + b")" for s in sources), _options(capture=False)))
+    matches = re2.Set.SearchSet(_options(capture=False))
+    for source in sources:
+        matches.Add(source)
+    matches.Compile()
+    return linear, other, gate, matches
 
 
 def _unshadowed(spans: list[tuple[int, int, _Linear, int, int]]) -> list[tuple[int, int, _Linear, int, int]]:

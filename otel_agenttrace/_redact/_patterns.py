@@ -2,8 +2,8 @@
 
 Each is matched against the UTF-8 bytes of the text, one byte per character (Latin-1 mode), so every
 class below is ASCII and a match always starts and ends next to an ASCII character: its byte offsets
-fall on character boundaries. Where a pattern has a capturing group, the first group that took part is
-the secret and the rest of the match (a label, a separator, the character before a token) stays.
+fall on character boundaries. Where a pattern has capturing groups, each group that took part is a
+secret and the rest of the match (a label, a separator, the character before a token) stays.
 
 Learned from the rule sets of gitleaks and detect-secrets (their formats and keywords, not their
 regexes): token kinds are matched by their documented prefix and length, and the generic rule
@@ -26,7 +26,7 @@ class Pattern:
     # True: RE2 syntax, run by the linear-time engine (every built-in). False: Python `re`, as a user's
     # policy pattern is written (look-arounds and back-references allowed; its cost is the user's).
     linear: bool = False
-    # The secret (the first group that took part, else the whole match) is one only if this says so,
+    # A secret (each group that took part, else the whole match) is one only if this says so,
     # given the secret and the whole match.
     check: Callable[[str, str], bool] | None = None
     # The secrets within the secret span (relative to it), e.g. the Luhn-valid cards in a run of digit groups.
@@ -35,6 +35,9 @@ class Pattern:
     prefilter: Callable[[str], bool] | None = None
     # A secret ends before this (lower-case) word: the search resumes at it, so "Bearer a=bearer b" is two.
     restart: str | None = None
+    # The search goes on from the last quoted secret's opening quote, not after the match: a quoted value
+    # can be the key of the next match. (Quoted values hold no quote: every byte is read at most twice.)
+    reread_quoted: bool = False
     # Matches of these patterns that start inside a match of this one are not secrets of theirs (the
     # `password@db.example.com` of a URL is not an e-mail address: the host stays).
     shadows: tuple[str, ...] = ()
@@ -131,7 +134,7 @@ _T = r"(?:\b|\\[nrtbf])"
 # `db_password`, `client_secret`, `x-api-key` and `access_token` do, and `max_tokens`, `token_count`,
 # `password_hint`, `secretary` and `PWD` (the working directory) do not.
 _SECRET_KEY = (
-    r"[A-Za-z0-9_.-]{0,40}?(?i:passwd|password|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|"
+    r"[A-Za-z0-9_.-]*?(?i:passwd|password|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key|"
     r"private[_-]?key|secret[_-]?key|auth[_-]?key|account[_-]?key|client[_-]?key|service[_-]?key|"
     r"credentials?|db[_-]?pass|contrase(?:ñ|n)a)"
 )
@@ -143,6 +146,8 @@ _BARE = (
 )
 # A quote, JSON-escaped any number of times (`"`, `\"`, `\\\"`) or single.
 _Q = r"\\{0,7}[\"']"
+# A quoted value: the secret, up to the first quote.
+_QUOTED = _Q + r"([^\"'\r\n]+?)" + _Q
 
 # Order matters where kinds overlap (the earliest start names a merged span; on a tie the first here).
 BUILTIN: tuple[Pattern, ...] = (
@@ -203,7 +208,7 @@ BUILTIN: tuple[Pattern, ...] = (
     # The password of `scheme://user:password@host` (the user and the host stay).
     _builtin(
         "url_credentials",
-        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@\"'<>\\]{0,256}:([^\s/?#@\"'<>\\]{1,256})@",
+        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@\"'<>\\]*:([^\s/?#@\"'<>\\]+)@",
         shadows=("email",),
     ),
     _builtin("bearer_token", _T + r"(?i:bearer)\s+([A-Za-z0-9._~+/=\-]{8,})", restart="bearer"),
@@ -211,31 +216,22 @@ BUILTIN: tuple[Pattern, ...] = (
     # quoted (any JSON escaping), or unquoted up to whitespace, a delimiter or a non-ASCII character.
     _builtin(
         "secret_assignment",
-        r"[\"']"
-        + _SECRET_KEY
-        + _Q
-        + r"\s*:\s*"
-        + _Q
-        + r"([^\"'\r\n]{1,512}?)"
-        + _Q
-        + r"|\b"
-        + _SECRET_KEY
-        + r"\s*=\s*"
-        + _Q
-        + r"([^\"'\r\n]{1,512}?)"
-        + _Q
-        + r"|\b"
-        + _SECRET_KEY
-        + "=("
-        + _BARE
-        + "{1,512})",
+        "|".join(
+            (
+                r"[\"']" + _SECRET_KEY + _Q + r"\s*:\s*" + _QUOTED,  # "key": "value", 'key': 'value'
+                r"\b" + _SECRET_KEY + r"\s*=\s*" + _QUOTED,  # key = "value"
+                r"\b" + _SECRET_KEY + "=(" + _BARE + "+)",  # key=value
+            )
+        ),
         check=_is_assigned_secret,
+        # `"PASSWORD": "db_password": "v"`, `KEY="token": "v"`: a quoted value may be a key itself
+        reread_quoted=True,
     ),
     # A local part may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
     _builtin(
         "email",
-        r"(?:^|[^A-Za-z0-9._%+\-\\]|\\[nrtbf]|\\)([A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
-        r"(?:\.[A-Za-z0-9\-]{1,63})*\.[A-Za-z]{2,24})",
+        r"(?:^|[^A-Za-z0-9._%+\-\\]|\\[nrtbf]|\\)([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+"
+        r"(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})",
     ),
     # A whole run of digit groups (leftmost match: it starts on the run's first digit); the card numbers in
     # it are found by _card_spans.

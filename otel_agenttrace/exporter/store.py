@@ -63,6 +63,7 @@ RETENTION_INTERVAL_S: Final = 60.0
 _ACTIVE_GRACE_NS: Final = 3600 * 1_000_000_000
 
 _BUSY_TIMEOUT_MS: Final = 5000
+_FORK_WAIT_S: Final = 10.0  # the longest a fork waits for a store write of another thread to finish
 _LOCK_RETRIES: Final = 5
 _MIN_PREFIX: Final = 4
 _CHUNK: Final = 500  # bound parameters per IN (...) list, well under SQLite's limit
@@ -72,7 +73,7 @@ DIR_MODE: Final = 0o700
 FILE_MODE: Final = 0o600
 _DB_SUFFIXES: Final = ("", "-wal", "-shm", "-journal")
 # Pages given back per incremental_vacuum step: small steps keep each write transaction short.
-VACUUM_STEP_PAGES: Final = 2048
+VACUUM_STEP_PAGES: Final = 512
 
 _T = TypeVar("_T")
 
@@ -438,6 +439,7 @@ class RunStore:
         self.path = self.home / DB_FILE
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._held_for_fork = False
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._side_tables = True
@@ -449,12 +451,22 @@ class RunStore:
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
 
+            def _before_fork() -> None:
+                store = ref()
+                if store is not None:
+                    store._hold_for_fork()
+
+            def _after_fork_in_parent() -> None:
+                store = ref()
+                if store is not None:
+                    store._release_after_fork()
+
             def _after_fork() -> None:
                 store = ref()
                 if store is not None:
                     store._reset_after_fork()
 
-            os.register_at_fork(after_in_child=_after_fork)
+            os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -632,8 +644,19 @@ class RunStore:
                 conn.execute("ROLLBACK")
             raise
 
+    def _hold_for_fork(self) -> None:
+        # No thread of ours may be inside SQLite when the process forks: a SQLite mutex held at that
+        # moment stays held forever in the child, whose first store write would then hang.
+        self._held_for_fork = self._lock.acquire(timeout=_FORK_WAIT_S)
+
+    def _release_after_fork(self) -> None:
+        if self._held_for_fork:
+            self._held_for_fork = False
+            self._lock.release()
+
     def _reset_after_fork(self) -> None:
         # A SQLite connection must not be used (or closed) in a forked child: abandon it.
+        self._held_for_fork = False
         self._lock = threading.RLock()
         self._conn = None
         self._pid = os.getpid()

@@ -10,14 +10,24 @@ from typing import Any
 
 from otel_agenttrace import semconv
 
+_MISSING = object()
+
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
-    """A field of a TypedDict-style dict or of an SDK model object."""
+    """A field of a TypedDict-style dict (or decoded JSON) or of an SDK model object.
+
+    On the per-chunk path of every stream: the concrete checks come first, the ABC check
+    (slow for objects that are not mappings) only for what has no such attribute."""
     if obj is None:
         return default
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    value = getattr(obj, key, _MISSING)
+    if value is not _MISSING:
+        return value
     if isinstance(obj, Mapping):
         return obj.get(key, default)
-    return getattr(obj, key, default)
+    return default
 
 
 def number(value: Any) -> bool:
@@ -25,10 +35,16 @@ def number(value: Any) -> bool:
 
 
 def params(kwargs: Mapping[str, Any], table: Iterable[tuple[str, str]]) -> dict[str, Any]:
-    """Request parameters that were given (SDK sentinels like NOT_GIVEN are skipped by type)."""
+    """Request parameters that were given (SDK sentinels like NOT_GIVEN are skipped by type), as
+    arguments or in `extra_body` (sent in the request body all the same; anthropic 2.x takes its
+    sampling parameters only there)."""
+    extra = kwargs.get("extra_body")
+    extra = extra if isinstance(extra, Mapping) else {}
     out: dict[str, Any] = {}
     for arg, attr in table:
         value = kwargs.get(arg)
+        if not number(value):
+            value = extra.get(arg)
         if number(value):
             out[attr] = value
     return out
@@ -100,7 +116,8 @@ def dump(obj: Any) -> Any:
 
 
 # The spec's finish reasons; providers' own values map onto them for output messages, while
-# gen_ai.response.finish_reasons keeps exactly what the provider said.
+# gen_ai.response.finish_reasons keeps what the provider said (the Responses API says no finish
+# reason, only a status: providers/openai.py derives one). docs/conformance.md compares.
 FINISH_REASONS = {
     "stop": "stop",
     "end_turn": "stop",

@@ -170,26 +170,27 @@ class StreamAccumulator:
         self.usage: dict[str, Any] = {}
         self.blocks: dict[int, dict[str, Any]] = {}
 
+    # Attribute access, not get(): this runs per event (decoded bodies arrive as `_raw.Fields`).
     def add(self, event: Any) -> None:
-        kind = get(event, "type")
+        kind = event.type
         if kind == "content_block_delta":
             if self.capture:
-                block = self.blocks.get(get(event, "index"))
+                block = self.blocks.get(event.index)
                 if block is not None:
-                    delta = get(event, "delta")
+                    delta = event.delta
                     piece = get(delta, "text") or get(delta, "partial_json") or get(delta, "thinking")
                     if piece:
                         block["pieces"].append(piece)
         elif kind == "message_start":
-            message = get(event, "message")
-            self.id = get(message, "id")
-            self.model = get(message, "model")
-            self._usage(get(message, "usage"))
+            message = event.message
+            self.id = message.id
+            self.model = message.model
+            self._usage(message.usage)
         elif kind == "content_block_start":
-            self.blocks[get(event, "index")] = {"block": get(event, "content_block"), "pieces": []}
+            self.blocks[event.index] = {"block": event.content_block, "pieces": []}
         elif kind == "message_delta":
-            self.stop_reason = get(get(event, "delta"), "stop_reason") or self.stop_reason
-            self._usage(get(event, "usage"))
+            self.stop_reason = get(event.delta, "stop_reason") or self.stop_reason
+            self._usage(event.usage)
 
     def _usage(self, usage: Any) -> None:
         # message_delta usage is cumulative; keep the latest non-null value of each field.

@@ -228,46 +228,38 @@ class ChatStreamAccumulator:
         self.tool_calls: dict[int, dict[int, dict[str, Any]]] = {}
         self.finish: dict[int, str] = {}
 
+    # Attribute access, not get(): this runs per chunk (decoded bodies arrive as `_raw.Fields`).
     def add(self, chunk: Any) -> None:
         if self.id is None:
-            self.id = get(chunk, "id")
-            self.model = get(chunk, "model")
-        self.openai.update(_openai_response_attributes(chunk))
-        usage = get(chunk, "usage")
-        if usage is not None:
-            self.usage = usage
-        for choice in get(chunk, "choices") or ():
-            index = get(choice, "index", 0)
-            delta = get(choice, "delta")
+            self.id = chunk.id
+            self.model = chunk.model
+            self.openai = _openai_response_attributes(chunk)
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            delta = choice.delta
             if delta is not None and self.capture:
-                content = get(delta, "content")
-                if content:
-                    self.texts.setdefault(index, []).append(content)
-                refusal = get(delta, "refusal")
-                if refusal:
-                    self.refusals.setdefault(index, []).append(refusal)
-                tool_calls = get(delta, "tool_calls")
-                if tool_calls:
-                    self._add_tool_calls(index, tool_calls)
-            reason = get(choice, "finish_reason")
-            if reason:
-                self.finish[index] = reason
+                if delta.content:
+                    self.texts.setdefault(choice.index, []).append(delta.content)
+                if delta.refusal:
+                    self.refusals.setdefault(choice.index, []).append(delta.refusal)
+                if delta.tool_calls:
+                    self._add_tool_calls(choice.index, delta.tool_calls)
+            if choice.finish_reason:
+                self.finish[choice.index] = choice.finish_reason
 
     def _add_tool_calls(self, index: int, deltas: Any) -> None:
         calls = self.tool_calls.setdefault(index, {})
         for delta in deltas:
-            call = calls.setdefault(get(delta, "index", 0), {"id": None, "name": "", "arguments": []})
-            call_id = get(delta, "id")
-            if call_id:
-                call["id"] = call_id
-            function = get(delta, "function")
+            call = calls.setdefault(delta.index, {"id": None, "name": "", "arguments": []})
+            if delta.id:
+                call["id"] = delta.id
+            function = delta.function
             if function is not None:
-                name = get(function, "name")
-                if name:
-                    call["name"] += name
-                arguments = get(function, "arguments")
-                if arguments:
-                    call["arguments"].append(arguments)
+                if function.name:
+                    call["name"] += function.name
+                if function.arguments:
+                    call["arguments"].append(function.arguments)
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         attrs = response_attributes(self.id, self.model, [self.finish[i] for i in sorted(self.finish)])
@@ -408,12 +400,12 @@ class ResponsesStreamAccumulator:
         self.texts: list[str] = []
 
     def add(self, event: Any) -> None:
-        kind = get(event, "type")
+        kind = event.type
         if kind == "response.output_text.delta":
             if self.capture:
-                self.texts.append(get(event, "delta", ""))
+                self.texts.append(event.delta)
         elif kind in self._FINAL or (kind == "response.created" and self.final is None):
-            self.final = get(event, "response")
+            self.final = event.response
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         if self.final is None:
@@ -447,6 +439,10 @@ def embeddings_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     encoding = kwargs.get("encoding_format")
     if isinstance(encoding, str):
         attrs[semconv.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
+    dimensions = kwargs.get("dimensions")
+    if isinstance(dimensions, int) and not isinstance(dimensions, bool):
+        # asked for: known at start (and for base64 vectors, which cannot be counted), so on the metrics too
+        attrs[semconv.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
     return attrs
 
 

@@ -25,7 +25,7 @@ from opentelemetry import trace
 
 from otel_agenttrace import semconv
 from otel_agenttrace._lifecycle import current_llm, current_node, internal_error
-from otel_agenttrace.replay._channel import CHANNEL, Entry
+from otel_agenttrace.replay._channel import CHANNEL, Entry, anchor_of
 from otel_agenttrace.replay._runtime import RUNTIME
 
 MODULES = ("httpx2", "httpx")
@@ -51,11 +51,16 @@ def kept_headers(raw: Any) -> dict[str, str]:
     return out
 
 
+def _call_span() -> Any:
+    """The span of the call being sent: our LLM span, else whatever span is current."""
+    inv = current_llm.get()
+    return inv.span if inv is not None else trace.get_current_span()
+
+
 def _mark(mode: str | None) -> tuple[int, int] | tuple[None, None]:
     """Mark the current LLM span as replayed (mode given); return (trace_id, span_id) of the call.
     The ids stay ints here: the export thread formats them."""
-    inv = current_llm.get()
-    span = inv.span if inv is not None else trace.get_current_span()
+    span = _call_span()
     ctx = span.get_span_context()
     if not ctx.is_valid:
         return None, None
@@ -155,13 +160,14 @@ def _body_bytes(part: dict[str, Any]) -> bytes:
 class _Call:
     """One LLM request through `send`: recorded, replayed, or both."""
 
-    __slots__ = ("entry", "is_async", "module", "policy", "request", "served")
+    __slots__ = ("anchor", "entry", "is_async", "module", "policy", "request", "served")
 
     def __init__(self, module: Any, request: Any, is_async: bool) -> None:
         self.module, self.request, self.is_async = module, request, is_async
         self.policy = RUNTIME.recording_policy()
         self.entry: Entry | None = None
         self.served: dict[str, Any] | None = None
+        self.anchor = anchor_of(_call_span())
         engine = RUNTIME.engine
         body = getattr(request, "_content", None)
         if engine is not None:
@@ -228,7 +234,7 @@ class _Call:
             data["body"] = getattr(response, "_content", None)
             data["complete"] = True
             entry.done = True
-        CHANNEL.put(entry)
+        CHANNEL.put(entry, self.anchor)
         return response
 
 

@@ -13,14 +13,14 @@ from typing import Any
 from otel_agenttrace import semconv
 from otel_agenttrace._beside import Later
 from otel_agenttrace._lifecycle import Invocation, current_node, internal_error
-from otel_agenttrace.replay._channel import CHANNEL, Entry
+from otel_agenttrace.replay._channel import CHANNEL, Entry, anchor_of
 from otel_agenttrace.replay._runtime import RUNTIME
 
 _MISSING = object()
 
 
 class _ToolCall:
-    __slots__ = ("data", "policy", "served", "trace_id")
+    __slots__ = ("anchor", "data", "policy", "served", "trace_id")
 
     def __init__(self, inv: Invocation) -> None:
         name = str(inv.attributes.get(semconv.GEN_AI_TOOL_NAME, ""))
@@ -28,6 +28,7 @@ class _ToolCall:
         if isinstance(content, Later):  # content built on demand (beside the span)
             content = content()
         arguments = (content or {}).get(semconv.GEN_AI_TOOL_CALL_ARGUMENTS)
+        self.anchor = anchor_of(inv.span)
         ctx = inv.span.get_span_context()
         self.trace_id = format(ctx.trace_id, "032x")
         node = current_node.get()
@@ -65,7 +66,7 @@ class _ToolCall:
             self.data["error"] = {"type": f"{cls.__module__}.{cls.__qualname__}", "message": str(exc)}
         else:
             self.data["result"] = result
-        CHANNEL.put(Entry("tool", self.trace_id, self.data, self.policy))
+        CHANNEL.put(Entry("tool", self.trace_id, self.data, self.policy), self.anchor)
 
 
 def _begin(inv: Invocation | None) -> _ToolCall | None:
@@ -73,6 +74,8 @@ def _begin(inv: Invocation | None) -> _ToolCall | None:
         return None
     if inv.attributes.get(semconv.GEN_AI_OPERATION_NAME) != semconv.Operation.EXECUTE_TOOL:
         return None
+    if RUNTIME.engine is None and not inv.span.is_recording():
+        return None  # sampled out: no run to record it for, and nothing may be left behind
     try:
         return _ToolCall(inv)
     except Exception as exc:
