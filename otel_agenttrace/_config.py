@@ -94,7 +94,7 @@ def parse(table: Any, source: str) -> list[TargetSpec]:
     """The `[tool.agenttrace]` table (or AGENTTRACE_TARGETS content) → target specs."""
     if not isinstance(table, dict):
         raise ConfigError(f"{source}: expected a table, got {type(table).__name__}")
-    known = {"targets", "redaction", "env_allow"}
+    known = {"targets", "redaction", "env_allow", "fixtures"}  # fixtures: the pytest plugin and `fixture`
     for key in table:
         if key not in known:
             raise ConfigError(f"{source}.{key}: unknown key (allowed: {', '.join(sorted(known))})")

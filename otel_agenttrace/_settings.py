@@ -294,6 +294,18 @@ class Settings:
         )
 
     @property
+    def fixture_dirs(self) -> tuple[Path, ...]:
+        """[tool.agenttrace] fixtures: directories of regression fixtures, relative to that pyproject.toml."""
+        raw = (self.table or {}).get("fixtures")
+        if isinstance(raw, str):
+            raw = [raw]
+        if not isinstance(raw, list):
+            return ()
+        source = self.table_source or ""
+        base = Path(source[: -len(" [tool.agenttrace]")]).parent if source.endswith(" [tool.agenttrace]") else Path()
+        return tuple(base / str(d) for d in raw if isinstance(d, str) and d.strip())
+
+    @property
     def forward_content(self) -> bool:
         """Content may leave the process only on an explicit opt-in."""
         return self.content_mode in ("SPAN_ONLY", "EVENT_ONLY", "SPAN_AND_EVENT")

@@ -14,8 +14,11 @@ from typing import Any
 import click
 
 from otel_agenttrace.cli._app import EXIT_INTERRUPTED, EXIT_USAGE, PROG, App, abort, home_option
+from otel_agenttrace.cli.bisect import bisect_command
 from otel_agenttrace.cli.bundle import bundle_command
+from otel_agenttrace.cli.diff import diff_command
 from otel_agenttrace.cli.dump import dump_command
+from otel_agenttrace.cli.fixture import fixture_group
 from otel_agenttrace.cli.list import list_command
 from otel_agenttrace.cli.profile import profile_command
 from otel_agenttrace.cli.replay import replay_command
@@ -79,6 +82,8 @@ def cli(ctx: click.Context) -> None:
       agenttrace replay --last                 # re-run it against its recording (no network)
       agenttrace profile --last                # where the time, tokens and cost went
       agenttrace bundle --last -o bundle.zip   # a debug bundle for a person or a coding agent
+      agenttrace diff 4bf92f35 9a1c07e2        # what changed between two runs
+      agenttrace fixture add --last            # keep a run as a regression test (pytest runs it)
     """
     app = ctx.ensure_object(App)
     ctx.call_on_close(app.close)
@@ -92,6 +97,9 @@ cli.add_command(view_command)
 cli.add_command(replay_command)
 cli.add_command(profile_command)
 cli.add_command(bundle_command)
+cli.add_command(diff_command)
+cli.add_command(bisect_command)
+cli.add_command(fixture_group)
 
 
 def main() -> None:

@@ -254,7 +254,11 @@ def _from_store(app: App, wanted: str | None) -> dict[str, Any]:
     records = store.spans(run_id)
     if not records:
         abort(f"run {run_id} has no spans in {app.home}")
-    return _assemble(records, f"run {run_id}")
+    doc = _assemble(records, f"run {run_id}")
+    summary = store.run(run_id)
+    if summary is not None and summary.lost_spans and isinstance(doc.get("otel"), dict):
+        doc["otel"]["lost_spans"] = summary.lost_spans  # the pipeline dropped some: say so, never look complete
+    return doc
 
 
 # --- a file ---------------------------------------------------------------------------------------------------------

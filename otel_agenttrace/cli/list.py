@@ -76,6 +76,7 @@ def _as_json(run: Any, cost: dict[str, Any] | None) -> dict[str, Any]:
         "output_tokens": run.output_tokens,
         "models": list(run.models or []),
         "cost": cost,
+        "lost_spans": run.lost_spans,
     }
 
 
@@ -173,7 +174,7 @@ def list_command(
         (
             text(r.run_id[:SHORT_ID]),
             text(r.workflow or "-"),
-            text(r.status),
+            text(f"{r.status}, lost {r.lost_spans} spans" if r.lost_spans else r.status),
             _format.local_time(r.started_ns),
             _format.duration(r.duration_ms),
             str(r.steps),

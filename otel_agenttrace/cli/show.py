@@ -176,6 +176,9 @@ def _header(doc: dict[str, Any], paint: Any) -> list[str]:
     fields.append(f"models {models}")
     if service and service != doc.get("workflow"):
         fields.append(f"service {text(service)}")
+    lost = (doc.get("otel") or {}).get("lost_spans")
+    if lost:
+        fields.append(paint(f"lost {text(lost)} spans", fg="red"))
     return ["  ".join(fields), ""]
 
 

@@ -15,18 +15,18 @@ from typing import Any
 from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otel_agenttrace import semconv as sc
+from otel_agenttrace.exporter import _run
 from otel_agenttrace.exporter._peers import merge_nested_llm_steps, peer_operation, peer_usage
 from otel_agenttrace.exporter._records import SpanRecord, TraceFormatError, loads_bounded
 from otel_agenttrace.exporter._schema import SCHEMA_VERSION
 
-_GENERATE_CONTENT = "generate_content"  # an LLM operation of the GenAI conventions that semconv.Operation lacks
 _STEP_TYPES: dict[str, str] = {
     sc.Operation.INVOKE_WORKFLOW: "workflow",
     sc.Operation.INVOKE_AGENT: "node",
     sc.Operation.CHAT: "llm_call",
     sc.Operation.TEXT_COMPLETION: "llm_call",
     sc.Operation.EMBEDDINGS: "llm_call",
-    _GENERATE_CONTENT: "llm_call",
+    _run.GENERATE_CONTENT: "llm_call",
     sc.Operation.EXECUTE_TOOL: "tool_call",
 }
 
@@ -79,12 +79,7 @@ def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
     ends = [r.end_ns for r in spans if r.end_ns is not None]
     run_end = max(ends) if ends else None
     root_step = next(step for step, record in zip(steps, order, strict=True) if record is root)
-    if root_step["status"] == "error":
-        status = "error"
-    elif any(s["status"] == "incomplete" for s in steps):
-        status = "incomplete"
-    else:
-        status = "ok"
+    status = _run.run_status(root_step["status"] == "error", any(s["status"] == "incomplete" for s in steps))
     # Two instrumentations' spans of one model call (a peer's and ours, nested) are one step.
     steps = merge_nested_llm_steps(steps, order)
     llm_steps = [s for s in steps if s["type"] == "llm_call"]
@@ -93,7 +88,7 @@ def assemble(records: Sequence[SpanRecord]) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "run_id": root.trace_id,
-        "workflow": _workflow_name(root, spans),
+        "workflow": _run.workflow_name(root.attributes, root.name, (r.attributes for r in spans)),
         "status": status,
         "started_at": _iso(run_start),
         "ended_at": _iso(run_end) if run_end is not None else None,
@@ -405,17 +400,6 @@ def _final_output(llm_steps: list[dict[str, Any]]) -> str | None:
             )
             return text or None
     return None
-
-
-def _workflow_name(root: SpanRecord, spans: list[SpanRecord]) -> str:
-    name = root.attributes.get(sc.GEN_AI_WORKFLOW_NAME)
-    if isinstance(name, str) and name:
-        return name
-    for record in spans:
-        name = record.attributes.get(sc.GEN_AI_WORKFLOW_NAME)
-        if isinstance(name, str) and name:
-            return name
-    return root.name
 
 
 def _service_name(root: SpanRecord, spans: list[SpanRecord]) -> str | None:

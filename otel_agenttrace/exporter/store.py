@@ -40,9 +40,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from otel_agenttrace import _settings, semconv
+from otel_agenttrace import _settings
 from otel_agenttrace._settings import parse_age  # noqa: F401  (re-exported)
 from otel_agenttrace.environment_variables import AGENTTRACE_HOME, AGENTTRACE_RUN_ORIGIN
+from otel_agenttrace.exporter import _run
 from otel_agenttrace.exporter._records import SpanEvent, SpanRecord
 
 _log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ RETENTION_INTERVAL_S: Final = 60.0
 _ACTIVE_GRACE_NS: Final = 3600 * 1_000_000_000
 
 _BUSY_TIMEOUT_MS: Final = 5000
+_FORK_WAIT_S: Final = 10.0  # the longest a fork waits for a store write of another thread to finish
 _LOCK_RETRIES: Final = 5
 _MIN_PREFIX: Final = 4
 _CHUNK: Final = 500  # bound parameters per IN (...) list, well under SQLite's limit
@@ -71,7 +73,7 @@ DIR_MODE: Final = 0o700
 FILE_MODE: Final = 0o600
 _DB_SUFFIXES: Final = ("", "-wal", "-shm", "-journal")
 # Pages given back per incremental_vacuum step: small steps keep each write transaction short.
-VACUUM_STEP_PAGES: Final = 2048
+VACUUM_STEP_PAGES: Final = 512
 
 _T = TypeVar("_T")
 
@@ -211,8 +213,6 @@ _RUN_COLUMNS: Final = (
     " finished, open, errors, input_tokens, output_tokens, models"
 )
 _RUN_MARKS: Final = ",".join("?" * len(_RUN_COLUMNS.split(",")))
-# generate_content is an LLM operation of the GenAI conventions that semconv.Operation lacks (as in _assemble).
-_LLM_OPERATIONS: Final = semconv.LLM_OPERATIONS | {"generate_content"}
 
 
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
@@ -226,10 +226,9 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
 
 
 class _Run:
-    """The `runs` row of one trace, merged in Python; the rules follow `_assemble.assemble` so that
-    `list` and `dump` agree: the root is the parentless span (else the earliest one), the workflow
-    is the root's workflow attribute (else any span's, else the root's name), models and usage come
-    from LLM calls only."""
+    """The `runs` row of one trace, merged in Python span by span with the rules of `_run` (the root,
+    the workflow, the status, tokens and models), the ones `_assemble.assemble` uses: `list` and
+    `dump` agree."""
 
     __slots__ = (
         "ended_ns",
@@ -288,13 +287,11 @@ class _Run:
         if self.started_ns is None or start < self.started_ns:
             self.started_ns = start
         parentless = record.parent_id is None
-        if record.span_id == self.root_span_id:
-            is_root = True
-        elif parentless:
-            is_root = not self.root_parentless or start < self.root_start_ns
-        else:
-            is_root = not self.root_parentless and (self.root_span_id is None or start < self.root_start_ns)
-        workflow = attrs.get(semconv.GEN_AI_WORKFLOW_NAME)
+        current = self.root_start_ns if self.root_span_id is not None else None
+        is_root = record.span_id == self.root_span_id or _run.is_better_root(
+            start, parentless, current, self.root_parentless
+        )
+        workflow = _run.workflow_attribute(attrs)
         if is_root:
             self.root_span_id, self.root_name, self.root_start_ns = record.span_id, record.name, start
             if record.span_id != self.root_span_id or finished:
@@ -302,9 +299,14 @@ class _Run:
                 self.root_status = record.status if finished else None
             self.root_parentless = parentless
             if workflow and parentless:
-                self.workflow = str(workflow)
+                self.workflow = workflow
         if workflow and self.workflow is None:
-            self.workflow = str(workflow)
+            self.workflow = workflow
+        llm = _run.is_llm_call(attrs)
+        if llm:  # the requested model is known from the start, as the assembled run's models show it
+            model = _run.model_of(attrs)
+            if model is not None and model not in self.models:
+                self.models.append(model)
         if not finished:
             return
         self.finished += 1
@@ -313,16 +315,10 @@ class _Run:
             self.ended_ns = end
         if record.status == "ERROR":
             self.errors += 1
-        if attrs.get(semconv.GEN_AI_OPERATION_NAME) in _LLM_OPERATIONS:
-            tokens = attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
-            if isinstance(tokens, int) and tokens > 0:
-                self.input_tokens += tokens
-            tokens = attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
-            if isinstance(tokens, int) and tokens > 0:
-                self.output_tokens += tokens
-            model = attrs.get(semconv.GEN_AI_RESPONSE_MODEL) or attrs.get(semconv.GEN_AI_REQUEST_MODEL)
-            if isinstance(model, str) and model and model not in self.models:
-                self.models.append(model)
+        if llm:
+            tokens_in, tokens_out = _run.tokens_of(attrs)
+            self.input_tokens += tokens_in
+            self.output_tokens += tokens_out
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -373,12 +369,7 @@ class _Resources:
 def _summary(row: Sequence[Any]) -> RunSummary:
     run = _Run(row[0], row[:-1])
     started = run.started_ns or 0
-    if run.root_status == "ERROR":
-        status = "error"
-    elif run.open > 0:
-        status = "incomplete"
-    else:
-        status = "ok"
+    status = _run.run_status(run.root_status == "ERROR", run.open > 0)
     return RunSummary(
         run_id=run.run_id,
         workflow=run.workflow or run.root_name,
@@ -449,6 +440,7 @@ class RunStore:
         self.path = self.home / DB_FILE
         self.read_only = read_only
         self._lock = threading.RLock()
+        self._held_for_fork = False
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._side_tables = True
@@ -460,12 +452,22 @@ class RunStore:
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
 
+            def _before_fork() -> None:
+                store = ref()
+                if store is not None:
+                    store._hold_for_fork()
+
+            def _after_fork_in_parent() -> None:
+                store = ref()
+                if store is not None:
+                    store._release_after_fork()
+
             def _after_fork() -> None:
                 store = ref()
                 if store is not None:
                     store._reset_after_fork()
 
-            os.register_at_fork(after_in_child=_after_fork)
+            os.register_at_fork(before=_before_fork, after_in_parent=_after_fork_in_parent, after_in_child=_after_fork)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -646,8 +648,19 @@ class RunStore:
                 conn.execute("ROLLBACK")
             raise
 
+    def _hold_for_fork(self) -> None:
+        # No thread of ours may be inside SQLite when the process forks: a SQLite mutex held at that
+        # moment stays held forever in the child, whose first store write would then hang.
+        self._held_for_fork = self._lock.acquire(timeout=_FORK_WAIT_S)
+
+    def _release_after_fork(self) -> None:
+        if self._held_for_fork:
+            self._held_for_fork = False
+            self._lock.release()
+
     def _reset_after_fork(self) -> None:
         # A SQLite connection must not be used (or closed) in a forked child: abandon it.
+        self._held_for_fork = False
         self._lock = threading.RLock()
         self._conn = None
         self._pid = os.getpid()

@@ -139,7 +139,9 @@ def _process(channel: Any, policy: Any) -> dict[str, Any]:
 
 
 def pack(value: dict[str, Any]) -> bytes:
-    return zlib.compress(_COMPACT(value).encode("utf-8"), 6)
+    # A lone surrogate (a surrogateescape-decoded tool result) has no UTF-8 form: written as its JSON
+    # escape (\udce9), which json.loads reads back as the same character. One bad value never fails the batch.
+    return zlib.compress(_COMPACT(value).encode("utf-8", "backslashreplace"), 6)
 
 
 def unpack(data: bytes) -> dict[str, Any]:

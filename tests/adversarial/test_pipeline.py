@@ -176,3 +176,28 @@ def test_a_lone_surrogate_loses_nothing_end_to_end(tmp_path: Path) -> None:
     )
     assert dump.returncode == 0, dump.stderr
     assert "caf\ufffd" in dump.stdout
+
+
+def test_run_context_carries_a_run_to_another_worker() -> None:
+    import otel_agenttrace
+
+    provider = TracerProvider()
+    tracer = provider.get_tracer("carrier")
+    with tracer.start_as_current_span("invoke_workflow parent") as root:
+        carrier = otel_agenttrace.run_context()
+    assert set(carrier) >= {"traceparent"}
+    seen: list[int] = []
+
+    def worker() -> None:  # a fresh thread has no current span, as a fresh process has none
+        with otel_agenttrace.attach_run_context(carrier), tracer.start_as_current_span("execute_tool x") as span:
+            seen.append(span.get_span_context().trace_id)
+        with tracer.start_as_current_span("after") as span:
+            seen.append(span.get_span_context().trace_id)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen[0] == root.get_span_context().trace_id
+    assert seen[1] != root.get_span_context().trace_id  # detached again at the end of the block
+    with otel_agenttrace.attach_run_context({}):
+        pass

@@ -65,6 +65,7 @@ def test_json_has_full_ids_and_numbers(invoke: Invoke, home: Path) -> None:
         "output_tokens": 95,
         "models": ["gpt-4o"],
         "cost": {"amount": 0.00298, "currency": "USD", "unpriced_calls": 0},
+        "lost_spans": 0,
     }
     assert runs[0]["duration_ms"] is not None  # a finished span ended, the run is still incomplete
     assert runs[0]["status"] == "incomplete"

@@ -1,0 +1,73 @@
+"""What a run is: the rules the store's run summaries (`list`), the assembler (`dump`, `show`, `view`)
+and the comparisons (`diff`, `bisect`, replay) share, so that they agree on every run.
+
+- The root is a parentless span, the earliest of them; with none (a trace read in part), the earliest span.
+- The workflow is the root's `gen_ai.workflow.name`, else any span's, else the root span's name.
+- The status is `error` when the root failed, else `incomplete` when a span has not ended, else `ok`.
+- Tokens and models come from LLM calls only: `gen_ai.operation.name` chat, text_completion,
+  embeddings, and `generate_content` (a GenAI operation that semconv.Operation lacks); the model is
+  the response model, else the request model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, Final
+
+from otel_agenttrace import semconv as sc
+
+GENERATE_CONTENT: Final = "generate_content"
+LLM_OPERATIONS: Final = frozenset(sc.LLM_OPERATIONS | {GENERATE_CONTENT})
+
+OK, ERROR, INCOMPLETE = "ok", "error", "incomplete"
+
+
+def is_llm_call(attributes: Mapping[str, Any]) -> bool:
+    return attributes.get(sc.GEN_AI_OPERATION_NAME) in LLM_OPERATIONS
+
+
+def model_of(attributes: Mapping[str, Any]) -> str | None:
+    """The model an LLM call used: the response model, else the requested one."""
+    model = attributes.get(sc.GEN_AI_RESPONSE_MODEL) or attributes.get(sc.GEN_AI_REQUEST_MODEL)
+    return model if isinstance(model, str) and model else None
+
+
+def tokens_of(attributes: Mapping[str, Any]) -> tuple[int, int]:
+    """(input, output) tokens an LLM call reported; a missing or nonsensical count is 0."""
+    counts = []
+    for key in (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS):
+        value = attributes.get(key)
+        counts.append(value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0)
+    return counts[0], counts[1]
+
+
+def workflow_attribute(attributes: Mapping[str, Any]) -> str | None:
+    name = attributes.get(sc.GEN_AI_WORKFLOW_NAME)
+    return str(name) if name else None
+
+
+def workflow_name(root_attributes: Mapping[str, Any], root_name: str, others: Iterable[Mapping[str, Any]]) -> str:
+    """The root's workflow attribute, else the first span's that has one, else the root span's name."""
+    name = workflow_attribute(root_attributes)
+    if name:
+        return name
+    for attributes in others:
+        name = workflow_attribute(attributes)
+        if name:
+            return name
+    return root_name
+
+
+def is_better_root(start_ns: int, parentless: bool, root_start_ns: int | None, root_parentless: bool) -> bool:
+    """Whether a span (start, parentless) is a better root than the current one: parentless first, then earliest."""
+    if root_start_ns is None:
+        return True
+    if parentless != root_parentless:
+        return parentless
+    return start_ns < root_start_ns
+
+
+def run_status(root_failed: bool, incomplete: bool) -> str:
+    if root_failed:
+        return ERROR
+    return INCOMPLETE if incomplete else OK
