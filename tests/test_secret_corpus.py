@@ -421,7 +421,9 @@ def test_everything_is_recorded_locally_with_every_secret_masked(recorded: Recor
     """Whatever the mode (SPAN_AND_EVENT, or unset: content local only), the store and the dump hold the content,
     the errors, the allowed environment and the command line: every canary but that of the variables not allowed,
     and every kind's marker in place of its secrets."""
-    for text in ("\n".join(recorded.store_files().values()), recorded.store_api(), recorded.dump.stdout):
+    # What the store holds, read through its API: the raw files (scanned for leaks above) may split a long value
+    # across SQLite overflow pages, so a marker can be there yet not be contiguous in the file's bytes.
+    for text in (recorded.store_api(), recorded.dump.stdout):
         assert _canaries(text) == RECORDED
         assert _markers(text) == KINDS
     root = json.loads(recorded.dump.stdout)["steps"][0]
