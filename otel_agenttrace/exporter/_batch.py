@@ -35,6 +35,8 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from otel_agenttrace.exporter._quiet import instrumentation_suppressed
+
 _log = logging.getLogger(__name__)
 
 DEFAULT_MAX_QUEUE_SIZE: Final = 65_536
@@ -205,7 +207,7 @@ class RunSpanProcessor(SpanProcessor):
         return [queue.popleft() for _ in range(min(len(queue), self._batch_size))]
 
     def _export(self, batch: Sequence[ReadableSpan]) -> None:
-        with self._export_lock:
+        with self._export_lock, instrumentation_suppressed():
             try:
                 self.exporter.export(batch)
             except Exception as exc:  # the exporter logs its own failures; never kill this thread

@@ -33,6 +33,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from otel_agenttrace import _settings, semconv
 from otel_agenttrace._capture import forward_content
 from otel_agenttrace.environment_variables import AGENTTRACE_FORWARD
+from otel_agenttrace.exporter._quiet import instrumentation_suppressed
 from otel_agenttrace.exporter._streak import FailureStreak
 
 _log = logging.getLogger(__name__)
@@ -342,7 +343,8 @@ class Forwarder:
             spans = [encodable(s) for s in spans]
             if not spans:
                 return 0
-            result = self.exporter.export(spans)
+            with instrumentation_suppressed():
+                result = self.exporter.export(spans)
         except Exception as exc:  # the real exporters log their own failures; this is for the unexpected
             self._failures.failed("agenttrace: forwarding spans failed: %s", exc)
             return len(spans)
@@ -402,6 +404,7 @@ class Forwarder:
 
     def _stop_exporter(self) -> None:
         try:
-            self.exporter.shutdown()
+            with instrumentation_suppressed():  # a shutdown may still send
+                self.exporter.shutdown()
         except Exception as exc:
             _log.debug("agenttrace: forward exporter shutdown failed: %s", exc)
