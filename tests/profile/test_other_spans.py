@@ -2,10 +2,8 @@
 appear in `profile` (as http time), `show` and the view.
 
 The HTTP client spans are made by hand, by a tracer of another instrumentation scope, with the
-attributes opentelemetry-instrumentation-requests sets, around real requests to a loopback server.
-The real package is not in the test extra: installed, `opentelemetry-instrument` (so `agenttrace
-run`) loads it into every recorded program, and it then traces the OTLP/HTTP exporter's own
-requests (made with `requests`) as runs of their own, which broke the suite's run counts.
+attributes opentelemetry-instrumentation-requests sets, around real requests to a loopback server, so
+that their timings are exact; test_requests_instrumentation.py runs the real package end to end.
 """
 
 from __future__ import annotations
