@@ -191,22 +191,9 @@ def with_content(span: ReadableSpan, content: Mapping[str, Any] | None) -> Reada
     """A copy of a finished span with its content attributes added (the original stays as it is)."""
     if not content:
         return span
-    from opentelemetry.sdk.trace import ReadableSpan
+    from otel_agenttrace.exporter._records import copy_span
 
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes={**(span.attributes or {}), **content},
-        events=span.events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
+    return copy_span(span, attributes={**(span.attributes or {}), **content})
 
 
 __all__ = ["CHANNEL", "ContentChannel", "Later", "resolve", "snapshot", "snapshot_values", "with_content"]

@@ -34,6 +34,7 @@ from otel_agenttrace import _settings, semconv
 from otel_agenttrace._capture import forward_content
 from otel_agenttrace.environment_variables import AGENTTRACE_FORWARD
 from otel_agenttrace.exporter._quiet import instrumentation_suppressed
+from otel_agenttrace.exporter._records import copy_span
 from otel_agenttrace.exporter._streak import FailureStreak
 
 _log = logging.getLogger(__name__)
@@ -143,19 +144,10 @@ def strip_content(span: ReadableSpan) -> ReadableSpan:
     strip_events = any(e.attributes and not _CONTENT.isdisjoint(e.attributes) for e in events)
     if not (strip_attributes or strip_events):
         return span
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes={k: v for k, v in attributes.items() if k not in _CONTENT} if strip_attributes else attributes,
-        events=[_strip_event(e) for e in events] if strip_events else events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
+    return copy_span(
+        span,
+        attributes={k: v for k, v in attributes.items() if k not in _CONTENT} if strip_attributes else None,
+        events=[_strip_event(e) for e in events] if strip_events else None,
     )
 
 
@@ -209,19 +201,11 @@ def encodable(span: ReadableSpan) -> ReadableSpan:
         and all(_encodable_attributes(e.attributes) for e in span.events)
     ):
         return span
-    return ReadableSpan(
+    return copy_span(
+        span,
         name=str(_clean(span.name)),
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
         attributes=_clean_attributes(span.attributes),
         events=[Event(str(_clean(e.name)), _clean_attributes(e.attributes), e.timestamp) for e in span.events],
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
     )
 
 

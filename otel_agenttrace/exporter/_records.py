@@ -169,6 +169,33 @@ def _raw_attributes(holder: Any) -> Any:
     return raw if raw.__class__ is dict else holder.attributes
 
 
+def copy_span(
+    span: ReadableSpan,
+    *,
+    name: str | None = None,
+    attributes: Any = None,
+    events: Any = None,
+) -> ReadableSpan:
+    """A copy of a finished span with its name, attributes or events replaced (None: the span's own); the rest
+    is shared, and the original is never touched (other processors and the store path read it)."""
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    return ReadableSpan(
+        name=span.name if name is None else name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=span.attributes if attributes is None else attributes,
+        events=span.events if events is None else events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
 def from_readable_span(span: ReadableSpan) -> SpanRecord:
     """Read one SDK span (ended or not) into a SpanRecord."""
     context = span.context
