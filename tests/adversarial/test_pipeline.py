@@ -148,7 +148,7 @@ def test_a_burst_from_several_processes_loses_no_step(tmp_path: Path) -> None:
 
 
 @fork_only
-@pytest.mark.xfail(strict=False, reason="race: tasks ending within ~20 ms of Pool.terminate can be lost (29/31 seen); issue 9")
+@pytest.mark.xfail(strict=False, reason="race: a task ending just before Pool.terminate can be lost (29/31 seen); #9")
 def test_a_fork_pool_left_with_terminate_keeps_every_task(tmp_path: Path) -> None:
     proc = agenttrace_run(tmp_path, "pool", "3", "30")
     assert proc.returncode == 0, proc.stderr
