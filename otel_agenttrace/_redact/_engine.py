@@ -109,7 +109,7 @@ class _Linear:
                 inner = lowered.find(self.restart, secrets[0][0], end)
                 if inner > start:
                     end = inner
-            if self.reread_quoted and end > start and raw[end - 1] in b"\"'":
+            if self.reread_quoted and raw[secrets[-1][0] - 1 : secrets[-1][0]] in (b'"', b"'"):
                 end = max(start + 1, secrets[-1][0] - 1)
             pos = end if end > start else start + 1
 
