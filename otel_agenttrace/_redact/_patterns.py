@@ -205,12 +205,17 @@ _QUOTED = "(?:" + "|".join([*(_double_quoted(level) for level in range(4)), _SIN
 
 
 def _line_value(level: int) -> str:
-    """A YAML line's value, up to the end of the line: a raw line end or a JSON-escaped one (a run of
-    backslashes and n or r), or a double quote of a shallower level (the end of the JSON string)."""
+    """A YAML line's value, up to the end of the line: in raw text a raw line end (a backslash is text); in
+    JSON text an escaped one (a run of backslashes and n or r), or a double quote of a shallower level (the
+    end of the JSON string)."""
     if level == 0:
-        units = r"[^\\\r\n]|\\+[^\\\r\nnr]"
-    else:
-        units = r'[^"\\\r\n]|\\+[^"\\\r\nnr]|' + _dquote(level, exact=False)
+        return r"([^\r\n]+)"
+    # A line end at level L is n or r after c backslashes with c = 2^(L-1) modulo 2^L (`\n`, `\\n`); other
+    # runs before n or r are text (`\\n` in a once-escaped value is a backslash and the letter n).
+    period, end = 2**level, 2 ** (level - 1)
+    counts = [f"{_run(1)}{{{low},{high}}}" for low, high in ((1, end - 1), (end + 1, period)) if low <= high]
+    text_nr = "(?:" + _run(period) + ")*(?:" + "|".join(counts) + ")[nr]"
+    units = r'[^"\\\r\n]|\\+[^"\\\r\nnr]|' + text_nr + "|" + _dquote(level, exact=False)
     return "((?:" + units + ")+)"
 
 
