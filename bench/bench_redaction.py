@@ -363,6 +363,8 @@ WORST: dict[str, tuple[str, ...]] = {
         '"password": "\\"',
         '\\"password\\": \\"a\\\\\\"',
         "password='\\'",
+        "password: password='",
+        "password:a1",
     ),
     "email": ("a@", "a@b.", "a.a@a-a."),
     "credit_card": ("4 ", "4111 1111 1111 1", "1-"),

@@ -35,9 +35,10 @@ class Pattern:
     prefilter: Callable[[str], bool] | None = None
     # A secret ends before this (lower-case) word: the search resumes at it, so "Bearer a=bearer b" is two.
     restart: str | None = None
-    # The search goes on from the last quoted secret's opening quote, not after the match: a quoted value
-    # can be the key of the next match. (Quoted values hold no quote: every byte is read at most twice.)
-    reread_quoted: bool = False
+    # The search goes on from the last secret (its opening quote, if quoted), not after the match, when the
+    # secret is short: a value can hold the key of the next match (`"PASSWORD": "db_password": "v"`,
+    # `pwd: password='v'`). Every byte is read a bounded number of times.
+    reread_values: bool = False
     # Matches of these patterns that start inside a match of this one are not secrets of theirs (the
     # `password@db.example.com` of a URL is not an e-mail address: the host stays).
     shadows: tuple[str, ...] = ()
@@ -163,10 +164,16 @@ _SECRET_KEY = (
 )
 # An unquoted value: printable ASCII but for quotes, backslashes (a JSON escape ends it) and delimiters.
 _BARE_CHARS = [c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\&;,()[]{}<>`"]
-_BARE = "[" + "".join("\\" + c if not c.isalnum() else c for c in _BARE_CHARS) + "]"
+
+
+def _class(chars: list[str]) -> str:
+    return "[" + "".join("\\" + c if not c.isalnum() else c for c in chars) + "]"
+
+
+_BARE = _class(_BARE_CHARS)
 # A digit or a symbol in a word; a letter or the punctuation of a sentence ("the password: field.").
-_BARE_STRONG = "[" + "".join("\\" + c if not c.isalnum() else c for c in _BARE_CHARS if not c.isalpha() and c not in ".:!?") + "]"
-_BARE_WEAK = "[" + "".join("\\" + c if not c.isalnum() else c for c in _BARE_CHARS if c.isalpha() or c in ".:!?") + "]"
+_BARE_STRONG = _class([c for c in _BARE_CHARS if not c.isalpha() and c not in ".:!?"])
+_BARE_WEAK = _class([c for c in _BARE_CHARS if c.isalpha() or c in ".:!?"])
 # A quote, JSON-escaped any number of times (`"`, `\"`, `\\\"`) or single.
 _Q = r"\\{0,7}[\"']"
 
@@ -184,7 +191,7 @@ _Q = r"\\{0,7}[\"']"
 
 def _run(n: int) -> str:
     """Exactly n backslashes."""
-    return "" if n == 0 else r"\\" if n == 1 else r"\\{%d}" % n
+    return "" if n == 0 else r"\\" if n == 1 else r"\\{" + str(n) + "}"
 
 
 def _dquote(level: int, *, exact: bool) -> str:
@@ -199,8 +206,12 @@ def _double_quoted(level: int) -> str:
 
 
 # A single-quoted value (Python, shell): JSON never escapes `'`, so a `'` after any backslash is inside the
-# value and a bare one ends it; a double quote inside it must be escaped (odd run) or it ends the value.
-_SINGLE_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\\\)*\\\")+)'?"
+# value and a bare one ends it. A double quote (after any run of backslashes) followed by text is inside it
+# (`'say "hi" 2'`); followed by `,`, `:`, `}`, `]` or a line end it is the end of a JSON string around the
+# value, at whatever level, and the value stops there.
+_SINGLE_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|\\*\"(?:[^,:}\]'\"\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
+_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\\\)*\\\"|\"[^,:}\]'\"\\\r\n])+)\"?'?"
+_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\\\)*\\\")+)'?"
 _QUOTED = "(?:" + "|".join([*(_double_quoted(level) for level in range(4)), _SINGLE_QUOTED]) + ")"
 
 
@@ -220,13 +231,17 @@ def _line_value(level: int) -> str:
 
 
 # Where a line starts, and the level of escaping inside it: the text's start or a raw line end (0); an
-# escaped line end (`\n` 1, `\\n` 2, `\\\\n` 3) or the opening quote of a JSON string (`"` 1, `\"` 2...).
-_LINE_STARTS = (
-    r"(?:^|[\r\n])",
-    r'(?:\\[nr]|")',
-    r'(?:\\\\[nr]|\\")',
-    r'(?:\\{4}[nr]|\\{3}")',
-)
+# escaped line end (`\n` 1, `\\n` 2, `\\\\n` 3: n or r after c backslashes, c = 2^(L-1) modulo 2^L) or the
+# opening quote of a JSON string (`"` 1, `\"` 2, `\\\"` 3: a quote of level L-1). Each reads its run of
+# backslashes whole, so the leftmost match is the one of the right level.
+def _line_start(level: int) -> str:
+    if level == 0:
+        return r"(?:^|[\r\n])"
+    line_end = "(?:" + _run(2**level) + ")*" + _run(2 ** (level - 1)) + "[nr]"
+    return "(?:" + line_end + "|" + _dquote(level - 1, exact=True) + ")"
+
+
+_LINE_STARTS = tuple((level, _line_start(level)) for level in range(4))
 # Indentation (raw or escaped tabs), a YAML list item's dash, Markdown bold around the key.
 _INDENT = r"(?:[ \t]|\\+t)*(?:-[ \t]+)?(?:\*\*|__)?"
 _COLON = r"(?:\*\*|__)?[ \t]*:(?:\*\*|__)?[ \t]*"
@@ -306,15 +321,15 @@ BUILTIN: tuple[Pattern, ...] = (
             (
                 r"[\"']" + _SECRET_KEY + _Q + r"\s*:\s*" + _QUOTED,  # "key": "value", 'key': 'value'
                 # password: hunter2 (a YAML, config or header line; the whole rest of it)
-                *(start + _INDENT + _SECRET_KEY + _COLON + _line_value(level) for level, start in enumerate(_LINE_STARTS)),
+                *(start + _INDENT + _SECRET_KEY + _COLON + _line_value(level) for level, start in _LINE_STARTS),
                 r"\b" + _SECRET_KEY + r"\s*[:=]\s*" + _QUOTED,  # key = "value", key: "value"
                 r"\b" + _SECRET_KEY + "=(" + _BARE + "+)",  # key=value
                 r"\b" + _SECRET_KEY + _COLON + _MIXED_TOKEN,  # ... key: s3cr3t ...
             )
         ),
         check=_is_assigned_secret,
-        # `"PASSWORD": "db_password": "v"`, `KEY="token": "v"`: a quoted value may be a key itself
-        reread_quoted=True,
+        # `"PASSWORD": "db_password": "v"`, `KEY="token": "v"`: a value may be a key itself
+        reread_values=True,
     ),
     # A local part may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
     _builtin(
