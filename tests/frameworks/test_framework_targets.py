@@ -21,7 +21,7 @@ from otel_agenttrace.frameworks._peers import peer_tool_span_active
         ("none", []),
         ("langchain", ["langchain"]),
         (" Pydantic-AI , langchain ", ["pydantic-ai", "langchain"]),
-        ("-openai-agents", ["langchain", "pydantic-ai"]),
+        ("-openai-agents", ["langchain", "langgraph", "pydantic-ai"]),
     ],
 )
 def test_frameworks_are_switchable(value: str, expected: list[str]) -> None:
@@ -40,7 +40,7 @@ def test_a_framework_module_imports_no_framework() -> None:
 
     code = (
         "import sys, otel_agenttrace.frameworks as f; f.framework_targets();"
-        "print(sorted(m for m in ('langchain_core', 'agents', 'pydantic_ai') if m in sys.modules))"
+        "print(sorted(m for m in ('langchain_core', 'langgraph', 'agents', 'pydantic_ai') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -17,20 +17,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import jsonschema
 import pytest
 from click.testing import CliRunner
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 from oteltest import Telemetry
 
 from otel_agenttrace import semconv as sc
@@ -219,6 +220,11 @@ def _parent_names(tel: Telemetry) -> dict[str, str | None]:
         for s in spans
         if s.attributes
     }
+
+
+class Fan(TypedDict, total=False):
+    items: list[int]
+    done: Annotated[list[int], operator.add]
 
 
 class Boom(Exception):
@@ -414,3 +420,76 @@ def test_uninstrument_unwraps(instrument: Callable[..., Telemetry]) -> None:
     assert not hasattr(Pregel.astream, "__wrapped__")
     assert not hasattr(_runner.run_with_retry, "__wrapped__")
     assert not hasattr(_runner.arun_with_retry, "__wrapped__")
+
+
+def _program(monkeypatch: pytest.MonkeyPatch, server: ScenarioServer) -> Any:
+    import importlib.util
+
+    monkeypatch.setenv("SCENARIO_BASE_URL", server.base_url)
+    spec = importlib.util.spec_from_file_location("langgraph_agent_program", PROGRAMS / "langgraph_agent.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _llm_nodes(tel: Telemetry) -> list[str | None]:
+    """For each LLM span, the name of the node span it is a child of."""
+    names = {s.context.span_id: s.attributes.get(sc.AGENTTRACE_NODE_NAME) for s in _graph_spans(tel) if s.attributes}
+    llm = [
+        s for s in tel.spans() if s.kind is SpanKind.CLIENT and s.attributes and sc.GEN_AI_PROVIDER_NAME in s.attributes
+    ]
+    return [names.get(s.parent.span_id) if s.parent else None for s in sorted(llm, key=lambda s: s.start_time or 0)]
+
+
+async def test_token_streaming_paths_keep_llm_calls_in_their_node(
+    instrument: Callable[..., Telemetry], monkeypatch: pytest.MonkeyPatch, server: ScenarioServer
+) -> None:
+    """`astream(stream_mode="messages")` and `astream_events` (which runs each node through its own
+    `astream`, LangGraph's other task path) still make the LLM calls children of their node. One
+    event loop for both: langchain-openai keeps its async HTTP client across calls."""
+    program = _program(monkeypatch, server)
+    tel = instrument()
+    graph = program.build_graph(stream=True, asynchronous=True)
+    state = {"question": program.QUESTION}
+    tokens = [m async for m, _ in graph.astream(state, stream_mode="messages")]
+    assert "".join(str(t.content) for t in tokens).endswith(FINAL)
+    events = [e async for e in graph.astream_events(state, version="v2")]
+    assert any(e["event"] == "on_chat_model_stream" for e in events)
+    assert _llm_nodes(tel) == ["agent"] * 6
+    assert [n for n, _, _ in _summary(tel)] == ["weather_graph", *SHAPES["graph"].nodes] * 2
+
+
+def test_send_fan_out_and_functional_tasks_are_steps(instrument: Callable[..., Telemetry]) -> None:
+    from langgraph.func import entrypoint, task
+    from langgraph.graph import START, StateGraph
+    from langgraph.types import Send
+
+    def spread(state: Fan) -> list[Any]:
+        return [Send("square", {"items": [i]}) for i in state["items"]]
+
+    def square(state: Fan) -> Fan:
+        return {"done": [state["items"][0] ** 2]}
+
+    tel = instrument()
+    graph = StateGraph(Fan).add_node("square", square).add_conditional_edges(START, spread, ["square"])
+    assert sorted(graph.compile(name="fan").invoke({"items": [2, 3]})["done"]) == [4, 9]
+
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @entrypoint()
+    def workflow(x: int) -> int:
+        return double(x).result() + 1
+
+    assert workflow.invoke(5) == 11
+    assert [(n, t) for n, t, _ in _summary(tel)] == [
+        ("fan", "graph"),
+        ("square", "node"),
+        ("square", "node"),
+        ("LangGraph", "graph"),  # an entrypoint's graph has the default name; its task is the function
+        ("workflow", "node"),
+        ("double", "node"),
+    ]
+    assert _parent_names(tel)["double"] == "workflow"

@@ -95,14 +95,14 @@ async def run(app: Any, state: dict[str, Any], mode: str) -> dict[str, Any]:
         return app.invoke(state)
     if mode == "ainvoke":
         return await app.ainvoke(state)
-    last: dict[str, Any] = {}
+    states: list[dict[str, Any]] = []
     if mode == "stream":
-        for last in app.stream(state, stream_mode="values"):
-            pass
+        for chunk in app.stream(state, stream_mode="values"):
+            states.append(chunk)
     else:
-        async for last in app.astream(state, stream_mode="values"):
-            pass
-    return last
+        async for chunk in app.astream(state, stream_mode="values"):
+            states.append(chunk)
+    return states[-1]  # the state after the last step
 
 
 def main(kind: str, mode: str, stream: bool) -> None:
