@@ -34,4 +34,7 @@ class FrameworkTarget(TargetSpec):
     skip: Callable[[Any, tuple[Any, ...], dict[str, Any]], bool] | None = None
     control_flow: Callable[[BaseException], bool] | None = None  # true: a signal of the framework, not a failure
     nests: bool = False  # a call inside a call of this row is a step of its own
+    # (instance, args, kwargs) -> the user's function behind the call (a graph node's, a tool's), whose code
+    # location goes on the span instead of the patched framework method's; None from it: no location
+    code: Callable[[Any, tuple[Any, ...], dict[str, Any]], Any] | None = None
     on_import: OnImport | None = None  # registration instead of a method wrapper

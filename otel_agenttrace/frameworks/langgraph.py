@@ -15,7 +15,8 @@ it is tested with; a release without the seam is reported once and its graphs st
 
 LangGraph signals interrupts, `Command(graph=PARENT)` and drains with `GraphBubbleUp` exceptions: a
 span ends without error on them, and they pass through unchanged. A subgraph (a compiled graph used
-as a node, or called from one) nests: its graph span under the node, its nodes under that.
+as a node, or called from one) nests: its graph span under the node, its nodes under that. A node's
+span has the node function's code location (for `bundle`), not LangGraph's.
 """
 
 from __future__ import annotations
@@ -35,11 +36,26 @@ def _control_flow(exc: BaseException) -> bool:
     return isinstance(exc, GraphBubbleUp)
 
 
+def _task(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return args[0] if args else kwargs.get("task")
+
+
 def _internal_task(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     # `__start__` (the input written to the channels) runs as a task too; reserved names are not user nodes.
-    task = args[0] if args else kwargs.get("task")
-    name = getattr(task, "name", None)
+    name = getattr(_task(args, kwargs), "name", None)
     return isinstance(name, str) and name.startswith("__") and name.endswith("__")
+
+
+def _node_function(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    # A node runs as a sequence whose first step is the node's runnable: for a function node, the function
+    # (sync or async). A subgraph or another runnable has no single function: no location.
+    steps = getattr(getattr(_task(args, kwargs), "proc", None), "steps", None)
+    first = steps[0] if isinstance(steps, (list, tuple)) and steps else None
+    return getattr(first, "func", None) or getattr(first, "afunc", None)
+
+
+def _no_function(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return None  # a graph is not one function of the user's (LangGraph's own stream() is no help to a reader)
 
 
 _GRAPH = {"name": "self.name", "type": "graph"}
@@ -48,7 +64,14 @@ _NODE = {"name": "args.task.name", "type": "node"}
 TARGETS: tuple[FrameworkTarget, ...] = (
     *(
         FrameworkTarget(
-            "node", "langgraph.pregel", f"Pregel.{method}", dict(_GRAPH), NAME, control_flow=_control_flow, nests=True
+            "node",
+            "langgraph.pregel",
+            f"Pregel.{method}",
+            dict(_GRAPH),
+            NAME,
+            control_flow=_control_flow,
+            nests=True,
+            code=_no_function,
         )
         for method in ("stream", "astream")
     ),
@@ -62,6 +85,7 @@ TARGETS: tuple[FrameworkTarget, ...] = (
             skip=_internal_task,
             control_flow=_control_flow,
             nests=True,
+            code=_node_function,
         )
         for function in ("run_with_retry", "arun_with_retry")
     ),

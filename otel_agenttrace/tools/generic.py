@@ -7,6 +7,7 @@ its whole iteration (tools/_generators.py).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable
 from contextvars import ContextVar
@@ -39,10 +40,12 @@ Starter = Callable[[Any, tuple, dict, bool], Invocation]
 def _starter(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Starter:
     o = spec.options
     method = spec.qualname.rsplit(".", 1)[-1]
-    code = code_attributes(fn)  # once per wrapped function, not per call
+    locate = getattr(spec, "code", None)  # a framework's row: the user's function behind the call
+    fixed = code_attributes(fn) if locate is None else {}  # once per wrapped function, not per call
 
     def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any], attach: bool) -> Invocation:
         view = bind(fn, instance, args, kwargs)
+        code = fixed if locate is None else _location(locate(instance, args, kwargs))
         if spec.kind == "node":
             default = type(instance).__name__ if instance is not None else method
             node_type = _value(o.get("type"), view, None)
@@ -56,6 +59,12 @@ def _starter(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Starte
         return start_tool(tel, name, arguments, str(call_id) if call_id is not None else None, code, attach=attach)
 
     return start
+
+
+@functools.lru_cache(maxsize=1024)
+def _location(fn: Any) -> dict[str, Any]:
+    """The code.* attributes of a framework's user function, found once per function."""
+    return code_attributes(fn) if fn is not None else {}
 
 
 def _end(spec: TargetSpec, inv: Invocation, exc: BaseException | None, result: Any) -> None:

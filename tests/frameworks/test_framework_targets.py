@@ -75,6 +75,8 @@ def test_langchain_tools_with_no_configuration(instrument: Callable[..., Telemet
     assert [(n, c) for n, c, _, _ in spans] == [("get_weather", None), ("get_weather", "call_7")]
     assert ['"Lisbon"' in str(a) for _, _, a, _ in spans] == [True, False]
     assert [r for _, _, _, r in spans] == ["sunny in Lisbon", "sunny in Oslo"]  # the output, not the ToolMessage
+    located = {s.attributes.get(sc.CODE_FUNCTION_NAME) for s in tel.spans() if s.name == "execute_tool get_weather"}
+    assert located == {f"{__name__}.test_langchain_tools_with_no_configuration.<locals>.get_weather"}  # not LangChain's
 
 
 async def test_langchain_async_tools(instrument: Callable[..., Telemetry]) -> None:

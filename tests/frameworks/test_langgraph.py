@@ -493,3 +493,12 @@ def test_send_fan_out_and_functional_tasks_are_steps(instrument: Callable[..., T
         ("double", "node"),
     ]
     assert _parent_names(tel)["double"] == "workflow"
+    # code locations: the node's function (sync or async, for `bundle`), never LangGraph's own
+    located = {
+        str(s.attributes[sc.AGENTTRACE_NODE_NAME]): s.attributes.get(sc.CODE_FUNCTION_NAME)
+        for s in _graph_spans(tel)
+        if s.attributes
+    }
+    assert located["square"] == f"{__name__}.test_send_fan_out_and_functional_tasks_are_steps.<locals>.square"
+    assert str(located["double"]).endswith(".<locals>.double")
+    assert located["fan"] is None
