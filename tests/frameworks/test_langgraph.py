@@ -502,3 +502,22 @@ def test_send_fan_out_and_functional_tasks_are_steps(instrument: Callable[..., T
     assert located["square"] == f"{__name__}.test_send_fan_out_and_functional_tasks_are_steps.<locals>.square"
     assert str(located["double"]).endswith(".<locals>.double")
     assert located["fan"] is None
+
+
+def test_retries_of_a_node_are_one_step(instrument: Callable[..., Telemetry]) -> None:
+    from langgraph.graph import START, StateGraph
+    from langgraph.types import RetryPolicy
+
+    attempts: list[int] = []
+
+    def flaky(state: State) -> State:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("try again")
+        return {"x": len(attempts)}
+
+    retry = RetryPolicy(max_attempts=3, initial_interval=0.001, jitter=False)
+    graph = StateGraph(State).add_node("flaky", flaky, retry_policy=retry).add_edge(START, "flaky")
+    tel = instrument()
+    assert graph.compile(name="retrying").invoke({"x": 0}) == {"x": 3}
+    assert _summary(tel) == [("retrying", "graph", StatusCode.UNSET), ("flaky", "node", StatusCode.UNSET)]
