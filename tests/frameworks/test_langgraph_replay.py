@@ -29,7 +29,7 @@ def test_a_langgraph_agent_replays_with_no_network(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with ScenarioServer() as server:
         recorded = agenttrace(
-            ["run", "--", sys.executable, "langgraph_agent.py", "agent", "stream", "sse"],
+            ["run", "--", sys.executable, "langgraph_agent.py", "agent", "sse", "stream"],
             home,
             SCENARIO_BASE_URL=server.base_url,
             AGENTTRACE_ENV_ALLOW="SCENARIO_*",
