@@ -18,9 +18,10 @@ refused with a `StoreError`, never overwritten or migrated.
 The store holds prompts and outputs: its directory is created 0700 and its files 0600, and a
 writer tightens the modes of an existing store it opens. Readers (`read_only=True`) open the file
 read-only and never create, chmod or migrate anything, so a store in a read-only place can be read.
-Two side tables were added after schema 1 without a version bump (older versions ignore them):
-`lost` counts spans of a run that the pipeline had to drop, `origins` remembers which `agenttrace
-run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run.
+Two side tables and two `runs` columns were added after schema 1 without a version bump (older
+versions ignore them): `lost` counts spans of a run that the pipeline had to drop, `origins` remembers
+which `agenttrace run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run, `runs.calls` and `runs.merged`
+let the summary count a call that two instrumentations traced once (exporter/_calls.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from otel_agenttrace import _settings
 from otel_agenttrace._settings import parse_age  # noqa: F401  (re-exported)
 from otel_agenttrace.environment_variables import AGENTTRACE_HOME, AGENTTRACE_RUN_ORIGIN
 from otel_agenttrace.exporter import _run
+from otel_agenttrace.exporter._calls import Calls
 from otel_agenttrace.exporter._records import SpanEvent, SpanRecord
 
 _log = logging.getLogger(__name__)
@@ -198,7 +200,9 @@ _SCHEMA: Final = (
         errors INTEGER NOT NULL DEFAULT 0,
         input_tokens INTEGER NOT NULL DEFAULT 0,
         output_tokens INTEGER NOT NULL DEFAULT 0,
-        models TEXT NOT NULL DEFAULT '[]')""",
+        models TEXT NOT NULL DEFAULT '[]',
+        merged INTEGER NOT NULL DEFAULT 0,
+        calls TEXT)""",
     """CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_ns)""",
     _RECORDINGS_TABLE,
 )
@@ -212,7 +216,12 @@ _RUN_COLUMNS: Final = (
     "run_id, workflow, root_span_id, root_name, root_status, root_start_ns, root_parentless, started_ns, ended_ns,"
     " finished, open, errors, input_tokens, output_tokens, models"
 )
-_RUN_MARKS: Final = ",".join("?" * len(_RUN_COLUMNS.split(",")))
+# Added after schema 1 (ALTER TABLE on open by writers, older versions never read them): `calls` is the
+# run's LLM calls (exporter/_calls.py), NULL in a run written before it (its tokens are then summed per
+# span, as they were); `merged` counts spans that are one step with another's call.
+_CALL_COLUMNS: Final = (("merged", "INTEGER NOT NULL DEFAULT 0"), ("calls", "TEXT"))
+_WRITE_COLUMNS: Final = _RUN_COLUMNS + ", merged, calls"
+_WRITE_MARKS: Final = ",".join("?" * len(_WRITE_COLUMNS.split(",")))
 
 
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
@@ -228,13 +237,16 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
 class _Run:
     """The `runs` row of one trace, merged in Python span by span with the rules of `_run` (the root,
     the workflow, the status, tokens and models), the ones `_assemble.assemble` uses: `list` and
-    `dump` agree."""
+    `dump` agree. Tokens and models are re-counted from `calls` after each batch (`settle`): two
+    instrumentations' spans of one call count once, whatever order they arrive in."""
 
     __slots__ = (
+        "calls",
         "ended_ns",
         "errors",
         "finished",
         "input_tokens",
+        "merged",
         "models",
         "open",
         "output_tokens",
@@ -248,7 +260,8 @@ class _Run:
         "workflow",
     )
 
-    def __init__(self, run_id: str, row: Sequence[Any] | None) -> None:
+    def __init__(self, run_id: str, row: Sequence[Any] | None, calls: Sequence[Any] | None = None) -> None:
+        """`row`: the run's columns (_RUN_COLUMNS), None for a new run; `calls`: (merged, calls) when writing."""
         self.run_id = run_id
         self.workflow: str | None = None
         self.root_span_id: str | None = None
@@ -260,6 +273,12 @@ class _Run:
         self.ended_ns: int | None = None
         self.finished = self.open = self.errors = self.input_tokens = self.output_tokens = 0
         self.models: list[str] = []
+        self.merged = 0
+        self.calls: Calls | None = Calls() if row is None else None
+        if calls is not None and row is not None:
+            self.merged = calls[0]
+            if calls[1] is not None:
+                self.calls = Calls(calls[1])
         if row is not None:
             (
                 _,
@@ -302,7 +321,10 @@ class _Run:
                 self.workflow = workflow
         if workflow and self.workflow is None:
             self.workflow = workflow
-        llm = _run.is_llm_call(attrs)
+        calls = self.calls
+        if calls is not None:
+            calls.add(record, finished)
+        llm = calls is None and _run.is_llm_call(attrs)  # a run written before `calls`: summed per span
         if llm:  # the requested model is known from the start, as the assembled run's models show it
             model = _run.model_of(attrs)
             if model is not None and model not in self.models:
@@ -319,6 +341,13 @@ class _Run:
             tokens_in, tokens_out = _run.tokens_of(attrs)
             self.input_tokens += tokens_in
             self.output_tokens += tokens_out
+
+    def settle(self) -> None:
+        """Re-count tokens, models and merged spans after a batch that changed the run's calls."""
+        calls = self.calls
+        if calls is not None and calls.changed:
+            self.input_tokens, self.output_tokens, self.models, self.merged = calls.totals()
+            calls.changed = False
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -337,6 +366,8 @@ class _Run:
             self.input_tokens,
             self.output_tokens,
             _encode(self.models),
+            self.merged,
+            None if self.calls is None else self.calls.encode(),
         )
 
 
@@ -367,7 +398,8 @@ class _Resources:
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:
-    run = _Run(row[0], row[:-1])
+    """A run's summary from its row: _RUN_COLUMNS, merged, lost."""
+    run = _Run(row[0], row[:-2])
     started = run.started_ns or 0
     status = _run.run_status(run.root_status == "ERROR", run.open > 0)
     return RunSummary(
@@ -376,7 +408,7 @@ def _summary(row: Sequence[Any]) -> RunSummary:
         status=status,
         started_ns=started,
         duration_ms=None if run.ended_ns is None else round(max(0, run.ended_ns - started) / 1e6, 3),
-        steps=run.finished + run.open,
+        steps=run.finished + run.open - int(row[-2] or 0),
         input_tokens=run.input_tokens,
         output_tokens=run.output_tokens,
         models=run.models,
@@ -444,6 +476,7 @@ class RunStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._side_tables = True
+        self._call_columns = True
         self._retention = retention_from_env()
         self._origin = None if read_only else origin_from_env()
         self._next_retention = 0.0  # the first write of a process applies retention
@@ -561,6 +594,7 @@ class RunStore:
                 self._check_version(conn)
                 names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 self._side_tables = {"lost", "origins"} <= names
+                self._call_columns = {name for name, _ in _CALL_COLUMNS} <= self._run_column_names(conn)
             except StoreError:
                 conn.close()
                 raise
@@ -571,14 +605,23 @@ class RunStore:
             return conn
         raise StoreError(f"cannot read the run store {self.path}: {last}")
 
+    @staticmethod
+    def _run_column_names(conn: sqlite3.Connection) -> set[str]:
+        return {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+
     def _ensure_side_tables(self, conn: sqlite3.Connection) -> None:
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if {"lost", "origins"} <= names:
+        columns = self._run_column_names(conn)
+        if {"lost", "origins"} <= names and all(name in columns for name, _ in _CALL_COLUMNS):
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SIDE_TABLES:
                 conn.execute(statement)
+            columns = self._run_column_names(conn)  # another writer may have added them while we waited
+            for name, declaration in _CALL_COLUMNS:
+                if name not in columns:
+                    conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -807,14 +850,17 @@ class RunStore:
         runs = {}
         for trace_id in trace_ids:
             if trace_id not in runs:
-                row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
-                runs[trace_id] = _Run(trace_id, row)
+                row = conn.execute(f"SELECT {_WRITE_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
+                runs[trace_id] = _Run(trace_id, row[:-2], row[-2:]) if row else _Run(trace_id, None)
         return runs
 
     @staticmethod
     def _save_runs(conn: sqlite3.Connection, runs: dict[str, _Run]) -> None:
+        for run in runs.values():
+            run.settle()
         conn.executemany(
-            f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({_RUN_MARKS})", [run.row() for run in runs.values()]
+            f"INSERT OR REPLACE INTO runs ({_WRITE_COLUMNS}) VALUES ({_WRITE_MARKS})",
+            [run.row() for run in runs.values()],
         )
 
     def _write_finished(self, conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> None:
@@ -889,7 +935,8 @@ class RunStore:
 
     def _columns(self) -> str:
         lost = "(SELECT spans FROM lost WHERE lost.run_id = runs.run_id)" if self._side_tables else "0"
-        return f"{_RUN_COLUMNS}, coalesce({lost}, 0)"
+        merged = "merged" if self._call_columns else "0"
+        return f"{_RUN_COLUMNS}, {merged}, coalesce({lost}, 0)"
 
     def list_runs(self, limit: int = 20, *, origin: str | None = None) -> list[RunSummary]:
         """The newest runs first (by start time); with `origin`, only runs that `agenttrace run` invocation wrote."""
