@@ -35,7 +35,7 @@ PEER_USAGE: dict[str, tuple[str, ...]] = {
     "input_tokens": ("gen_ai.usage.prompt_tokens", "llm.token_count.prompt"),  # semconv-ok: a peer's key
     "output_tokens": ("gen_ai.usage.completion_tokens", "llm.token_count.completion"),  # semconv-ok: a peer's key
 }
-_OURS = "otel_agenttrace"
+OURS = "otel_agenttrace"  # our tracer's instrumentation scope
 # Step fields the merged step takes from the preferred view that has them (see preferred()), whichever step
 # survives: the run's tokens, models and cost then do not depend on which spans have arrived.
 _PREFERRED = ("usage", "model", "provider")
@@ -99,7 +99,7 @@ def call_usage(attributes: Mapping[str, Any]) -> tuple[int, int] | None:
 
 
 def is_ours(scope: str | None) -> bool:
-    return scope == _OURS
+    return scope == OURS
 
 
 def nested_chains(
@@ -184,8 +184,7 @@ def counted_calls(records: Sequence[SpanRecord]) -> list[list[SpanRecord]]:
     in_chains = {span_id for chain in chains for span_id in chain}
     calls = [[span_id] for span_id in llm_parent if span_id not in demoted and span_id not in in_chains]
     return [
-        preferred([by_id[span_id] for span_id in ids], lambda record: is_ours(record.scope))
-        for ids in calls + chains
+        preferred([by_id[span_id] for span_id in ids], lambda record: is_ours(record.scope)) for ids in calls + chains
     ]
 
 

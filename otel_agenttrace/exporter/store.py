@@ -20,8 +20,8 @@ writer tightens the modes of an existing store it opens. Readers (`read_only=Tru
 read-only and never create, chmod or migrate anything, so a store in a read-only place can be read.
 Two side tables and two `runs` columns were added after schema 1 without a version bump (older
 versions ignore them): `lost` counts spans of a run that the pipeline had to drop, `origins` remembers
-which `agenttrace run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run, `runs.calls` and `runs.merged`
-let the summary count a call that two instrumentations traced once (exporter/_calls.py).
+which `agenttrace run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run; `runs.merged` counts spans that
+are one step with another's call (two instrumentations traced it: exporter/_calls.py).
 """
 
 from __future__ import annotations
@@ -76,6 +76,8 @@ FILE_MODE: Final = 0o600
 _DB_SUFFIXES: Final = ("", "-wal", "-shm", "-journal")
 # Pages given back per incremental_vacuum step: small steps keep each write transaction short.
 VACUUM_STEP_PAGES: Final = 512
+# Runs whose decoded calls a writer keeps between batches (a batch holds spans of a few runs at a time).
+_CALLS_CACHED: Final = 256
 
 _T = TypeVar("_T")
 
@@ -201,8 +203,7 @@ _SCHEMA: Final = (
         input_tokens INTEGER NOT NULL DEFAULT 0,
         output_tokens INTEGER NOT NULL DEFAULT 0,
         models TEXT NOT NULL DEFAULT '[]',
-        merged INTEGER NOT NULL DEFAULT 0,
-        calls TEXT)""",
+        merged INTEGER)""",
     """CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_ns)""",
     _RECORDINGS_TABLE,
 )
@@ -216,11 +217,10 @@ _RUN_COLUMNS: Final = (
     "run_id, workflow, root_span_id, root_name, root_status, root_start_ns, root_parentless, started_ns, ended_ns,"
     " finished, open, errors, input_tokens, output_tokens, models"
 )
-# Added after schema 1 (ALTER TABLE on open by writers, older versions never read them): `calls` is the
-# run's LLM calls (exporter/_calls.py), NULL in a run written before it (its tokens are then summed per
-# span, as they were); `merged` counts spans that are one step with another's call.
-_CALL_COLUMNS: Final = (("merged", "INTEGER NOT NULL DEFAULT 0"), ("calls", "TEXT"))
-_WRITE_COLUMNS: Final = _RUN_COLUMNS + ", merged, calls"
+# Added after schema 1 (ALTER TABLE on open by writers, older versions never read it): spans that are one
+# step with another's call; NULL in a row that an older version wrote (a writer then re-counts the run).
+_CALL_COLUMNS: Final = (("runs", "merged", "INTEGER"),)
+_WRITE_COLUMNS: Final = _RUN_COLUMNS + ", merged"
 _WRITE_MARKS: Final = ",".join("?" * len(_WRITE_COLUMNS.split(",")))
 
 
@@ -238,7 +238,8 @@ class _Run:
     """The `runs` row of one trace, merged in Python span by span with the rules of `_run` (the root,
     the workflow, the status, tokens and models), the ones `_assemble.assemble` uses: `list` and
     `dump` agree. Tokens and models are re-counted from `calls` after each batch (`settle`): two
-    instrumentations' spans of one call count once, whatever order they arrive in."""
+    instrumentations' spans of one call count once, whatever order they arrive in. While the run is
+    being written `calls` is always there; a row read for a summary has none."""
 
     __slots__ = (
         "calls",
@@ -260,8 +261,8 @@ class _Run:
         "workflow",
     )
 
-    def __init__(self, run_id: str, row: Sequence[Any] | None, calls: Sequence[Any] | None = None) -> None:
-        """`row`: the run's columns (_RUN_COLUMNS), None for a new run; `calls`: (merged, calls) when writing."""
+    def __init__(self, run_id: str, row: Sequence[Any] | None, merged: int = 0, calls: Calls | None = None) -> None:
+        """`row`: the run's columns (_RUN_COLUMNS), None for a new run."""
         self.run_id = run_id
         self.workflow: str | None = None
         self.root_span_id: str | None = None
@@ -273,12 +274,8 @@ class _Run:
         self.ended_ns: int | None = None
         self.finished = self.open = self.errors = self.input_tokens = self.output_tokens = 0
         self.models: list[str] = []
-        self.merged = 0
-        self.calls: Calls | None = Calls() if row is None else None
-        if calls is not None and row is not None:
-            self.merged = calls[0]
-            if calls[1] is not None:
-                self.calls = Calls(calls[1])
+        self.merged = merged
+        self.calls: Calls | None = Calls() if row is None else calls
         if row is not None:
             (
                 _,
@@ -321,14 +318,8 @@ class _Run:
                 self.workflow = workflow
         if workflow and self.workflow is None:
             self.workflow = workflow
-        calls = self.calls
-        if calls is not None:
-            calls.add(record, finished)
-        llm = calls is None and _run.is_llm_call(attrs)  # a run written before `calls`: summed per span
-        if llm:  # the requested model is known from the start, as the assembled run's models show it
-            model = _run.model_of(attrs)
-            if model is not None and model not in self.models:
-                self.models.append(model)
+        if self.calls is not None:
+            self.calls.add(record, finished)
         if not finished:
             return
         self.finished += 1
@@ -337,10 +328,6 @@ class _Run:
             self.ended_ns = end
         if record.status == "ERROR":
             self.errors += 1
-        if llm:
-            tokens_in, tokens_out = _run.tokens_of(attrs)
-            self.input_tokens += tokens_in
-            self.output_tokens += tokens_out
 
     def settle(self) -> None:
         """Re-count tokens, models and merged spans after a batch that changed the run's calls."""
@@ -350,6 +337,7 @@ class _Run:
             calls.changed = False
 
     def row(self) -> tuple[Any, ...]:
+        self.settle()
         return (
             self.run_id,
             self.workflow,
@@ -367,7 +355,6 @@ class _Run:
             self.output_tokens,
             _encode(self.models),
             self.merged,
-            None if self.calls is None else self.calls.encode(),
         )
 
 
@@ -477,6 +464,9 @@ class RunStore:
         self._closed = False
         self._side_tables = True
         self._call_columns = True
+        # run id -> ((finished, open) of its row as this process wrote it, its newest chunk id, its calls)
+        self._calls_cache: dict[str, tuple[tuple[int, int], int, Calls]] = {}
+        self._seen: dict[str, int] = {}  # run id -> its newest chunk id, during one write
         self._retention = retention_from_env()
         self._origin = None if read_only else origin_from_env()
         self._next_retention = 0.0  # the first write of a process applies retention
@@ -594,7 +584,7 @@ class RunStore:
                 self._check_version(conn)
                 names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 self._side_tables = {"lost", "origins"} <= names
-                self._call_columns = {name for name, _ in _CALL_COLUMNS} <= self._run_column_names(conn)
+                self._call_columns = "merged" in self._column_names(conn, "runs")
             except StoreError:
                 conn.close()
                 raise
@@ -606,22 +596,23 @@ class RunStore:
         raise StoreError(f"cannot read the run store {self.path}: {last}")
 
     @staticmethod
-    def _run_column_names(conn: sqlite3.Connection) -> set[str]:
-        return {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+    def _column_names(conn: sqlite3.Connection, table: str) -> set[str]:
+        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+    def _missing_columns(self, conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        return [c for c in _CALL_COLUMNS if c[1] not in self._column_names(conn, c[0])]
 
     def _ensure_side_tables(self, conn: sqlite3.Connection) -> None:
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        columns = self._run_column_names(conn)
-        if {"lost", "origins"} <= names and all(name in columns for name, _ in _CALL_COLUMNS):
+        if {"lost", "origins"} <= names and not self._missing_columns(conn):
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SIDE_TABLES:
                 conn.execute(statement)
-            columns = self._run_column_names(conn)  # another writer may have added them while we waited
-            for name, declaration in _CALL_COLUMNS:
-                if name not in columns:
-                    conn.execute(f"ALTER TABLE runs ADD COLUMN {name} {declaration}")
+            # Another writer may have added them while we waited for the lock.
+            for table, name, declaration in self._missing_columns(conn):
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -708,6 +699,8 @@ class RunStore:
         self._conn = None
         self._pid = os.getpid()
         self._next_retention = 0.0
+        self._calls_cache = {}
+        self._seen = {}
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -845,23 +838,54 @@ class RunStore:
             group.append(record)
         return groups
 
-    @staticmethod
-    def _load_runs(conn: sqlite3.Connection, trace_ids: Iterator[str]) -> dict[str, _Run]:
+    def _load_runs(self, conn: sqlite3.Connection, trace_ids: Iterator[str]) -> dict[str, _Run]:
         runs = {}
+        cache = self._calls_cache
         for trace_id in trace_ids:
-            if trace_id not in runs:
-                row = conn.execute(f"SELECT {_WRITE_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
-                runs[trace_id] = _Run(trace_id, row[:-2], row[-2:]) if row else _Run(trace_id, None)
+            if trace_id in runs:
+                continue
+            row = conn.execute(f"SELECT {_WRITE_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
+            if row is None:
+                runs[trace_id] = _Run(trace_id, None)
+                continue
+            # The run's calls as this process left them, caught up with what other writers wrote since; read
+            # whole from its spans the first time. Taken out of the cache while in use: a write that fails
+            # leaves nothing half-applied there.
+            version, merged = (row[9], row[10]), row[-1]
+            cached = cache.pop(trace_id, None)
+            if cached is None or merged is None:  # new to this process, or last written by an older version
+                cached = (version, 0, Calls())
+            seen, calls = cached[1], cached[2]
+            if cached[0] != version or seen == 0:
+                seen = self._catch_up(conn, trace_id, calls, seen)
+            run = runs[trace_id] = _Run(trace_id, row[:-1], merged or 0, calls)
+            self._seen[trace_id] = seen
+            run.settle()
         return runs
 
     @staticmethod
-    def _save_runs(conn: sqlite3.Connection, runs: dict[str, _Run]) -> None:
+    def _catch_up(conn: sqlite3.Connection, trace_id: str, calls: Calls, seen: int) -> int:
+        """Add to `calls` the run's chunks after chunk `seen` (0: all) and its start records; the newest chunk id."""
+        for chunk_id, text in conn.execute(
+            "SELECT id, spans FROM chunks WHERE trace_id = ? AND id > ? ORDER BY id", (trace_id, seen)
+        ):
+            for entry in _decode(text):
+                calls.add(_record(trace_id, entry, {}), finished=True)
+            seen = chunk_id
+        for (text,) in conn.execute("SELECT span FROM starts WHERE trace_id = ? ORDER BY id", (trace_id,)):
+            calls.add(_record(trace_id, _decode(text), {}), finished=False)
+        return seen
+
+    def _save_runs(self, conn: sqlite3.Connection, runs: dict[str, _Run]) -> None:
+        rows = [run.row() for run in runs.values()]
+        conn.executemany(f"INSERT OR REPLACE INTO runs ({_WRITE_COLUMNS}) VALUES ({_WRITE_MARKS})", rows)
+        cache, seen = self._calls_cache, self._seen
         for run in runs.values():
-            run.settle()
-        conn.executemany(
-            f"INSERT OR REPLACE INTO runs ({_WRITE_COLUMNS}) VALUES ({_WRITE_MARKS})",
-            [run.row() for run in runs.values()],
-        )
+            if run.calls is not None:
+                cache[run.run_id] = ((run.finished, run.open), seen.pop(run.run_id, 0), run.calls)
+        seen.clear()
+        while len(cache) > _CALLS_CACHED:
+            del cache[next(iter(cache))]
 
     def _write_finished(self, conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> None:
         groups = self._group(conn, records)
@@ -879,10 +903,11 @@ class RunStore:
             for record in group:
                 run.add(record, finished=True)
                 entries.append(_entry(record, record.end_ns))
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO chunks (trace_id, resource_id, count, spans) VALUES (?, ?, ?, ?)",
                 (trace_id, resource_id, len(entries), _encode(entries)),
             )
+            self._seen[trace_id] = cursor.lastrowid or 0
         self._save_runs(conn, runs)
         self._note_origin(conn, iter(runs))
 
@@ -935,7 +960,7 @@ class RunStore:
 
     def _columns(self) -> str:
         lost = "(SELECT spans FROM lost WHERE lost.run_id = runs.run_id)" if self._side_tables else "0"
-        merged = "merged" if self._call_columns else "0"
+        merged = "coalesce(merged, 0)" if self._call_columns else "0"
         return f"{_RUN_COLUMNS}, {merged}, coalesce({lost}, 0)"
 
     def list_runs(self, limit: int = 20, *, origin: str | None = None) -> list[RunSummary]:

@@ -226,3 +226,23 @@ def test_a_pydantic_ai_call_counts_once_in_the_store_whichever_span_comes_first(
             assert summary is not None
             assert (summary.input_tokens, summary.output_tokens, summary.steps) == (249, 30, 2)
             assert summary.models == ["gpt-4o"]
+
+
+def test_two_writers_of_one_run_keep_its_calls_right(tmp_path: Path) -> None:
+    # Each writer keeps the run's calls decoded between batches; the other writer's batches must not be lost.
+    workflow = rec(1, None, 0, 100, "invoke_workflow w", **{sc.GEN_AI_WORKFLOW_NAME: "w"})
+    spans = [
+        call_span(2, 1, 1, 40, "pydantic-ai", (10, 1), "gpt-4o"),
+        call_span(3, 2, 2, 39, OURS, (10, 1), "gpt-4o"),
+        call_span(4, 1, 41, 80, "pydantic-ai", (20, 2), "gpt-4o"),
+        call_span(5, 4, 42, 79, OURS, (20, 2), "gpt-4o"),
+        workflow,
+    ]
+    with RunStore(tmp_path) as first, RunStore(tmp_path) as second:
+        for n, record in enumerate(spans):
+            (first if n % 2 else second).write_spans([record])
+        for store in (first, second):
+            summary = store.run(TRACE)
+            assert summary is not None
+            assert (summary.input_tokens, summary.output_tokens, summary.steps) == (30, 3, 3)
+            agrees(summary, assemble(store.spans(TRACE)))
