@@ -7,7 +7,8 @@ A recording (run trace schema_version 2, `dump --with-recording`) is
                     "response": {"status", "headers", "stream", "body": <JSON> | "body_text": str},
                     "complete": bool}, ...],
      "tools": [{"seq", "span_id", "node", "name", "arguments",
-                "result": <JSON> | "error": {"type": "module.Class", "message": str} | "replayable": false}, ...]}
+                "result": <JSON> [, "result_type": "mcp.CallToolResult"]
+                | "error": {"type": "module.Class", "message": str [, "data": <JSON>]} | "replayable": false}, ...]}
 
 and the command that made the run is `{"argv", "cwd", "env"}`. Every text passes the content
 policy's redactor before it is stored: a recording holds no more than the run's content does.
@@ -118,10 +119,16 @@ def _tool(data: dict[str, Any], policy: Any) -> dict[str, Any]:
     if "error" in data:
         error = data["error"]
         out["error"] = {"type": error["type"], "message": _redact(policy, error["message"])}
+        if "data" in error:
+            ok, details = _json_value(error["data"], policy)
+            if ok:
+                out["error"]["data"] = details
         return out
     ok, result = _json_value(data.get("result"), policy)
     if ok:
         out["result"] = result
+        if data.get("result_type"):
+            out["result_type"] = data["result_type"]
     else:
         out["replayable"] = False
     return out

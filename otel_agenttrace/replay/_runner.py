@@ -165,7 +165,7 @@ def run_replay(
     if code != 0 and doc.get("status") == "ok" and not any(d.extra.get("raised") for d in outcome.divergences):
         outcome.divergences.append(Divergence(FAILED, f"the program exited with {code}; the original run succeeded"))
     if outcome.replay is not None:
-        outcome.comparison = compare_runs(doc, outcome.replay)
+        outcome.comparison = compare_runs(comparable(doc, data.get("replayed_spans") or ()), comparable(outcome.replay))
         first = outcome.comparison.first_divergence
         if first is not None:
             change = first.changes[0] if first.changes else None
@@ -183,6 +183,34 @@ def run_replay(
                 )
             )
     return outcome
+
+
+def _mcp_chatter(step: dict[str, Any]) -> bool:
+    """An MCP protocol span that is not a tool call (initialize, notifications, the tools/list the client
+    makes inside call_tool to check a result): transport, ordered by the server's scheduling, and absent
+    when the call is replayed."""
+    from otel_agenttrace import semconv
+
+    return step.get("type") == "span" and semconv.MCP_METHOD_NAME in (step.get("attributes") or {})
+
+
+def comparable(doc: dict[str, Any], span_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """`doc` as a replay is compared with it: without the steps inside the tool calls the replay answered
+    from the recording (those tools did not run, so neither did anything inside them: an MCP server's
+    span, a nested LLM call), and without MCP protocol chatter."""
+    skipped = set(span_ids)
+    steps = [s for s in doc.get("steps") or [] if not _mcp_chatter(s)]
+    children: dict[Any, list[Any]] = {}
+    for step in steps:
+        children.setdefault(step.get("parent_id"), []).append(step.get("id"))
+    inside: set[Any] = set()
+    todo = [child for span_id in skipped for child in children.get(span_id, ())]
+    while todo:
+        span_id = todo.pop()
+        if span_id not in inside:
+            inside.add(span_id)
+            todo.extend(children.get(span_id, ()))
+    return {**doc, "steps": [s for s in steps if s.get("id") not in inside]}
 
 
 def _replayed_run(home: str, trace_ids: dict[str, int], since_ns: int) -> dict[str, Any] | None:
