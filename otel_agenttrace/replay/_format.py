@@ -4,7 +4,8 @@ A recording (run trace schema_version 2, `dump --with-recording`) is
 
     {"exchanges": [{"seq", "span_id", "node", "method", "path",
                     "request": {"body": <JSON> | "body_text": str},
-                    "response": {"status", "headers", "stream", "body": <JSON> | "body_text": str},
+                    "response": {"status", "headers", "stream", "body": <JSON> | "body_text": str,
+                                 "chunks": [int, ...] (a stream: the characters of each chunk the SDK read)},
                     "complete": bool}, ...],
      "tools": [{"seq", "span_id", "node", "name", "arguments",
                 "result": <JSON> [, "result_type": "mcp.CallToolResult"]
@@ -79,10 +80,15 @@ def _exchange(data: dict[str, Any], policy: Any) -> dict[str, Any]:
     body = b"".join(chunks) if chunks is not None else data.get("body")
     try:
         text = _decode_body(body, encoding)
-        if response["stream"] and text is not None and policy is not None:
-            from otel_agenttrace.replay._sse import redact_event_stream
+        if response["stream"] and text is not None:
+            from otel_agenttrace.replay._sse import carry_chunks, chunk_lengths, redact_event_stream
 
-            response["body_text"] = redact_event_stream(text, policy.redactor.redact)
+            stored = redact_event_stream(text, policy.redactor.redact) if policy is not None else text
+            response["body_text"] = stored
+            if chunks is not None and encoding is None:
+                lengths = carry_chunks(text, stored, chunk_lengths(chunks))
+                if lengths:
+                    response["chunks"] = lengths
         else:
             response.update(_body_field(text, policy, normalise=False))
     except (zlib.error, OSError):
