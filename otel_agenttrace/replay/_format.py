@@ -11,7 +11,7 @@ A recording (run trace schema_version 2, `dump --with-recording`) is
                 "result": <JSON> [, "result_type": "mcp.CallToolResult"]
                 | "error": {"type": "module.Class", "message": str [, "data": <JSON>]} | "replayable": false}, ...]}
 
-and the command that made the run is `{"argv", "cwd", "env"}`. Every text passes the content
+and the command that made the run is `{"argv", "orig_argv", "cwd", "env"}`. Every text passes the content
 policy's redactor before it is stored: a recording holds no more than the run's content does.
 Bodies are kept whole (no size cap: a cut body cannot be replayed).
 """
@@ -144,8 +144,11 @@ def _process(channel: Any, policy: Any) -> dict[str, Any]:
     from otel_agenttrace._capture import env_snapshot
 
     env_text = env_snapshot(policy) if policy is not None else None
+    command: dict[str, Any] = {"argv": [_redact(policy, a) for a in channel.process["argv"]]}
+    if channel.process.get("orig_argv"):
+        command["orig_argv"] = [_redact(policy, a) for a in channel.process["orig_argv"]]
     return {
-        "argv": [_redact(policy, a) for a in channel.process["argv"]],
+        **command,
         "cwd": channel.process["cwd"],
         "env": json.loads(env_text) if env_text else {},
     }

@@ -75,20 +75,56 @@ class Outcome:
         }
 
 
+# Interpreter options that take a value (`python -X dev -W error -m pkg`).
+_OPTIONS_WITH_VALUE = frozenset({"-X", "-W", "--check-hash-based-pycs"})
+_NO_PROGRAM = "the recorded program was read from stdin: give the command, replay RUN -- CMD…"
+
+
+def _interpreter_args(orig_argv: list[str]) -> list[str]:
+    """The recorded interpreter arguments (sys.orig_argv without the executable): `-m pkg args`,
+    `-c code`, options and a script; ReplayTrouble when the program came from stdin."""
+    args = orig_argv[1:]
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-c", "-m"):
+            if i + 1 >= len(args):
+                break
+            if arg == "-c" and "[REDACTED" in args[i + 1]:
+                raise ReplayTrouble("the recorded `python -c` code holds a redacted secret: give the command after --")
+            return args
+        if arg in _OPTIONS_WITH_VALUE:
+            i += 2
+            continue
+        if arg == "-" or not arg.startswith("-"):
+            if arg in ("-", ""):
+                break
+            return args  # a script
+        i += 1
+    raise ReplayTrouble(_NO_PROGRAM)
+
+
 def recorded_command(doc: dict[str, Any]) -> tuple[list[str], str]:
-    """(argv, cwd) to re-run the recorded program: its Python script (sys.argv) with this Python."""
+    """(argv, cwd) to re-run the recorded program with this Python: its interpreter arguments
+    (sys.orig_argv: `-m pkg`, `-c`, a script, with the options it was given), else its script (sys.argv)."""
     command = doc.get("command")
     if not isinstance(command, dict) or not command.get("argv"):
         raise ReplayTrouble(
             f"run {doc.get('run_id', '?')[:12]} has no recorded command line: give the command, replay RUN -- CMD…"
         )
-    argv = [str(a) for a in command["argv"]]
-    if argv[0] in ("-c", "-", ""):
-        raise ReplayTrouble("the recorded program was `python -c …` or stdin: give the command, replay RUN -- CMD…")
+    orig = command.get("orig_argv")
+    if isinstance(orig, list) and orig:
+        args = _interpreter_args([str(a) for a in orig])
+    else:  # recorded before orig_argv was
+        args = [str(a) for a in command["argv"]]
+        if args[0] in ("-c", "-m", "-", ""):
+            raise ReplayTrouble(
+                "the recorded program was `python -c …`, `python -m …` or stdin: give the command, replay RUN -- CMD…"
+            )
     cwd = str(command.get("cwd") or os.getcwd())
     if not Path(cwd).is_dir():
         raise ReplayTrouble(f"the recorded working directory {cwd} does not exist: give the command after --")
-    return [sys.executable, *argv], cwd
+    return [sys.executable, *args], cwd
 
 
 def _child_env(doc: dict[str, Any], base: Mapping[str, str], command: Sequence[str], home: str) -> dict[str, str]:
