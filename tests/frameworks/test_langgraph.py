@@ -540,3 +540,21 @@ def test_retries_of_a_node_are_one_step(instrument: Callable[..., Telemetry]) ->
     tel = instrument()
     assert graph.compile(name="retrying").invoke({"x": 0}) == {"x": 3}
     assert _summary(tel) == [("retrying", "graph", StatusCode.UNSET), ("flaky", "node", StatusCode.UNSET)]
+
+
+def test_a_node_that_is_an_unhashable_callable_is_a_step(instrument: Callable[..., Telemetry]) -> None:
+    from dataclasses import dataclass as plain_dataclass
+
+    from langgraph.graph import START, StateGraph
+
+    @plain_dataclass
+    class Step:  # eq=True and no hash: unhashable
+        add: int
+
+        def __call__(self, state: State) -> State:
+            return {"x": state["x"] + self.add}
+
+    tel = instrument()
+    graph = StateGraph(State).add_node("step", Step(2)).add_edge(START, "step")
+    assert graph.compile(name="callable").invoke({"x": 1}) == {"x": 3}
+    assert _summary(tel) == [("callable", "graph", StatusCode.UNSET), ("step", "node", StatusCode.UNSET)]
