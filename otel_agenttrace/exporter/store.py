@@ -18,9 +18,10 @@ refused with a `StoreError`, never overwritten or migrated.
 The store holds prompts and outputs: its directory is created 0700 and its files 0600, and a
 writer tightens the modes of an existing store it opens. Readers (`read_only=True`) open the file
 read-only and never create, chmod or migrate anything, so a store in a read-only place can be read.
-Two side tables were added after schema 1 without a version bump (older versions ignore them):
-`lost` counts spans of a run that the pipeline had to drop, `origins` remembers which `agenttrace
-run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run.
+Two side tables and two `runs` columns were added after schema 1 without a version bump (older
+versions ignore them): `lost` counts spans of a run that the pipeline had to drop, `origins` remembers
+which `agenttrace run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run; `runs.merged` counts spans that
+are one step with another's call (two instrumentations traced it: exporter/_calls.py).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from otel_agenttrace import _settings
 from otel_agenttrace._settings import parse_age  # noqa: F401  (re-exported)
 from otel_agenttrace.environment_variables import AGENTTRACE_HOME, AGENTTRACE_RUN_ORIGIN
 from otel_agenttrace.exporter import _run
+from otel_agenttrace.exporter._calls import Calls
 from otel_agenttrace.exporter._records import SpanEvent, SpanRecord
 
 _log = logging.getLogger(__name__)
@@ -74,6 +76,8 @@ FILE_MODE: Final = 0o600
 _DB_SUFFIXES: Final = ("", "-wal", "-shm", "-journal")
 # Pages given back per incremental_vacuum step: small steps keep each write transaction short.
 VACUUM_STEP_PAGES: Final = 512
+# Runs whose decoded calls a writer keeps between batches (a batch holds spans of a few runs at a time).
+_CALLS_CACHED: Final = 256
 
 _T = TypeVar("_T")
 
@@ -198,7 +202,8 @@ _SCHEMA: Final = (
         errors INTEGER NOT NULL DEFAULT 0,
         input_tokens INTEGER NOT NULL DEFAULT 0,
         output_tokens INTEGER NOT NULL DEFAULT 0,
-        models TEXT NOT NULL DEFAULT '[]')""",
+        models TEXT NOT NULL DEFAULT '[]',
+        merged INTEGER)""",
     """CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_ns)""",
     _RECORDINGS_TABLE,
 )
@@ -212,7 +217,11 @@ _RUN_COLUMNS: Final = (
     "run_id, workflow, root_span_id, root_name, root_status, root_start_ns, root_parentless, started_ns, ended_ns,"
     " finished, open, errors, input_tokens, output_tokens, models"
 )
-_RUN_MARKS: Final = ",".join("?" * len(_RUN_COLUMNS.split(",")))
+# Added after schema 1 (ALTER TABLE on open by writers, older versions never read it): spans that are one
+# step with another's call; NULL in a row that an older version wrote (a writer then re-counts the run).
+_CALL_COLUMNS: Final = (("runs", "merged", "INTEGER"),)
+_WRITE_COLUMNS: Final = _RUN_COLUMNS + ", merged"
+_WRITE_MARKS: Final = ",".join("?" * len(_WRITE_COLUMNS.split(",")))
 
 
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
@@ -228,13 +237,17 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
 class _Run:
     """The `runs` row of one trace, merged in Python span by span with the rules of `_run` (the root,
     the workflow, the status, tokens and models), the ones `_assemble.assemble` uses: `list` and
-    `dump` agree."""
+    `dump` agree. Tokens and models are re-counted from `calls` after each batch (`settle`): two
+    instrumentations' spans of one call count once, whatever order they arrive in. While the run is
+    being written `calls` is always there; a row read for a summary has none."""
 
     __slots__ = (
+        "calls",
         "ended_ns",
         "errors",
         "finished",
         "input_tokens",
+        "merged",
         "models",
         "open",
         "output_tokens",
@@ -248,7 +261,8 @@ class _Run:
         "workflow",
     )
 
-    def __init__(self, run_id: str, row: Sequence[Any] | None) -> None:
+    def __init__(self, run_id: str, row: Sequence[Any] | None, merged: int = 0, calls: Calls | None = None) -> None:
+        """`row`: the run's columns (_RUN_COLUMNS), None for a new run."""
         self.run_id = run_id
         self.workflow: str | None = None
         self.root_span_id: str | None = None
@@ -260,6 +274,8 @@ class _Run:
         self.ended_ns: int | None = None
         self.finished = self.open = self.errors = self.input_tokens = self.output_tokens = 0
         self.models: list[str] = []
+        self.merged = merged
+        self.calls: Calls | None = Calls() if row is None else calls
         if row is not None:
             (
                 _,
@@ -302,11 +318,8 @@ class _Run:
                 self.workflow = workflow
         if workflow and self.workflow is None:
             self.workflow = workflow
-        llm = _run.is_llm_call(attrs)
-        if llm:  # the requested model is known from the start, as the assembled run's models show it
-            model = _run.model_of(attrs)
-            if model is not None and model not in self.models:
-                self.models.append(model)
+        if self.calls is not None:
+            self.calls.add(record, finished)
         if not finished:
             return
         self.finished += 1
@@ -315,12 +328,16 @@ class _Run:
             self.ended_ns = end
         if record.status == "ERROR":
             self.errors += 1
-        if llm:
-            tokens_in, tokens_out = _run.tokens_of(attrs)
-            self.input_tokens += tokens_in
-            self.output_tokens += tokens_out
+
+    def settle(self) -> None:
+        """Re-count tokens, models and merged spans after a batch that changed the run's calls."""
+        calls = self.calls
+        if calls is not None and calls.changed:
+            self.input_tokens, self.output_tokens, self.models, self.merged = calls.totals()
+            calls.changed = False
 
     def row(self) -> tuple[Any, ...]:
+        self.settle()
         return (
             self.run_id,
             self.workflow,
@@ -337,6 +354,7 @@ class _Run:
             self.input_tokens,
             self.output_tokens,
             _encode(self.models),
+            self.merged,
         )
 
 
@@ -367,7 +385,8 @@ class _Resources:
 
 
 def _summary(row: Sequence[Any]) -> RunSummary:
-    run = _Run(row[0], row[:-1])
+    """A run's summary from its row: _RUN_COLUMNS, merged, lost."""
+    run = _Run(row[0], row[:-2])
     started = run.started_ns or 0
     status = _run.run_status(run.root_status == "ERROR", run.open > 0)
     return RunSummary(
@@ -376,7 +395,7 @@ def _summary(row: Sequence[Any]) -> RunSummary:
         status=status,
         started_ns=started,
         duration_ms=None if run.ended_ns is None else round(max(0, run.ended_ns - started) / 1e6, 3),
-        steps=run.finished + run.open,
+        steps=run.finished + run.open - int(row[-2] or 0),
         input_tokens=run.input_tokens,
         output_tokens=run.output_tokens,
         models=run.models,
@@ -444,6 +463,10 @@ class RunStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._side_tables = True
+        self._call_columns = True
+        # run id -> ((finished, open) of its row as this process wrote it, its newest chunk id, its calls)
+        self._calls_cache: dict[str, tuple[tuple[int, int], int, Calls]] = {}
+        self._seen: dict[str, int] = {}  # run id -> its newest chunk id, during one write
         self._retention = retention_from_env()
         self._origin = None if read_only else origin_from_env()
         self._next_retention = 0.0  # the first write of a process applies retention
@@ -561,6 +584,7 @@ class RunStore:
                 self._check_version(conn)
                 names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 self._side_tables = {"lost", "origins"} <= names
+                self._call_columns = "merged" in self._column_names(conn, "runs")
             except StoreError:
                 conn.close()
                 raise
@@ -571,14 +595,24 @@ class RunStore:
             return conn
         raise StoreError(f"cannot read the run store {self.path}: {last}")
 
+    @staticmethod
+    def _column_names(conn: sqlite3.Connection, table: str) -> set[str]:
+        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+    def _missing_columns(self, conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
+        return [c for c in _CALL_COLUMNS if c[1] not in self._column_names(conn, c[0])]
+
     def _ensure_side_tables(self, conn: sqlite3.Connection) -> None:
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if {"lost", "origins"} <= names:
+        if {"lost", "origins"} <= names and not self._missing_columns(conn):
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
             for statement in _SIDE_TABLES:
                 conn.execute(statement)
+            # Another writer may have added them while we waited for the lock.
+            for table, name, declaration in self._missing_columns(conn):
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
             conn.execute("COMMIT")
         except BaseException:
             with contextlib.suppress(sqlite3.Error):
@@ -665,6 +699,8 @@ class RunStore:
         self._conn = None
         self._pid = os.getpid()
         self._next_retention = 0.0
+        self._calls_cache = {}
+        self._seen = {}
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -802,20 +838,54 @@ class RunStore:
             group.append(record)
         return groups
 
-    @staticmethod
-    def _load_runs(conn: sqlite3.Connection, trace_ids: Iterator[str]) -> dict[str, _Run]:
+    def _load_runs(self, conn: sqlite3.Connection, trace_ids: Iterator[str]) -> dict[str, _Run]:
         runs = {}
+        cache = self._calls_cache
         for trace_id in trace_ids:
-            if trace_id not in runs:
-                row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
-                runs[trace_id] = _Run(trace_id, row)
+            if trace_id in runs:
+                continue
+            row = conn.execute(f"SELECT {_WRITE_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
+            if row is None:
+                runs[trace_id] = _Run(trace_id, None)
+                continue
+            # The run's calls as this process left them, caught up with what other writers wrote since; read
+            # whole from its spans the first time. Taken out of the cache while in use: a write that fails
+            # leaves nothing half-applied there.
+            version, merged = (row[9], row[10]), row[-1]
+            cached = cache.pop(trace_id, None)
+            if cached is None or merged is None:  # new to this process, or last written by an older version
+                cached = (version, 0, Calls())
+            seen, calls = cached[1], cached[2]
+            if cached[0] != version or seen == 0:
+                seen = self._catch_up(conn, trace_id, calls, seen)
+            run = runs[trace_id] = _Run(trace_id, row[:-1], merged or 0, calls)
+            self._seen[trace_id] = seen
+            run.settle()
         return runs
 
     @staticmethod
-    def _save_runs(conn: sqlite3.Connection, runs: dict[str, _Run]) -> None:
-        conn.executemany(
-            f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({_RUN_MARKS})", [run.row() for run in runs.values()]
-        )
+    def _catch_up(conn: sqlite3.Connection, trace_id: str, calls: Calls, seen: int) -> int:
+        """Add to `calls` the run's chunks after chunk `seen` (0: all) and its start records; the newest chunk id."""
+        for chunk_id, text in conn.execute(
+            "SELECT id, spans FROM chunks WHERE trace_id = ? AND id > ? ORDER BY id", (trace_id, seen)
+        ):
+            for entry in _decode(text):
+                calls.add(_record(trace_id, entry, {}), finished=True)
+            seen = chunk_id
+        for (text,) in conn.execute("SELECT span FROM starts WHERE trace_id = ? ORDER BY id", (trace_id,)):
+            calls.add(_record(trace_id, _decode(text), {}), finished=False)
+        return seen
+
+    def _save_runs(self, conn: sqlite3.Connection, runs: dict[str, _Run]) -> None:
+        rows = [run.row() for run in runs.values()]
+        conn.executemany(f"INSERT OR REPLACE INTO runs ({_WRITE_COLUMNS}) VALUES ({_WRITE_MARKS})", rows)
+        cache, seen = self._calls_cache, self._seen
+        for run in runs.values():
+            if run.calls is not None:
+                cache[run.run_id] = ((run.finished, run.open), seen.pop(run.run_id, 0), run.calls)
+        seen.clear()
+        while len(cache) > _CALLS_CACHED:
+            del cache[next(iter(cache))]
 
     def _write_finished(self, conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> None:
         groups = self._group(conn, records)
@@ -833,10 +903,11 @@ class RunStore:
             for record in group:
                 run.add(record, finished=True)
                 entries.append(_entry(record, record.end_ns))
-            conn.execute(
+            cursor = conn.execute(
                 "INSERT INTO chunks (trace_id, resource_id, count, spans) VALUES (?, ?, ?, ?)",
                 (trace_id, resource_id, len(entries), _encode(entries)),
             )
+            self._seen[trace_id] = cursor.lastrowid or 0
         self._save_runs(conn, runs)
         self._note_origin(conn, iter(runs))
 
@@ -889,7 +960,8 @@ class RunStore:
 
     def _columns(self) -> str:
         lost = "(SELECT spans FROM lost WHERE lost.run_id = runs.run_id)" if self._side_tables else "0"
-        return f"{_RUN_COLUMNS}, coalesce({lost}, 0)"
+        merged = "coalesce(merged, 0)" if self._call_columns else "0"
+        return f"{_RUN_COLUMNS}, {merged}, coalesce({lost}, 0)"
 
     def list_runs(self, limit: int = 20, *, origin: str | None = None) -> list[RunSummary]:
         """The newest runs first (by start time); with `origin`, only runs that `agenttrace run` invocation wrote."""
