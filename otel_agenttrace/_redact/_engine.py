@@ -39,6 +39,11 @@ def _options(*, capture: bool) -> re2.Options:
     return options
 
 
+# A value this long or shorter is read again as the start of the next match; a longer one is not (a chain of
+# `password=password=...` would be read again and again to its end: quadratic). A key inside a longer value
+# is inside its secret anyway.
+_REREAD_MAX = 128
+
 _Spans = list[tuple[int, int]]  # the match's span, then each group's ((-1, -1): did not take part)
 
 
@@ -75,7 +80,7 @@ class _Linear:
         "order",
         "prefilter",
         "replacement",
-        "reread_quoted",
+        "reread_values",
         "restart",
         "search",
         "shadows",
@@ -85,7 +90,7 @@ class _Linear:
         self.order = order
         self.name = pattern.name
         self.shadows = pattern.shadows
-        self.reread_quoted = pattern.reread_quoted
+        self.reread_values = pattern.reread_values
         self.search = _searcher(re2.compile(pattern.regex.encode("utf-8"), _options(capture=True)))
         self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
         self.check = pattern.check
@@ -109,8 +114,9 @@ class _Linear:
                 inner = lowered.find(self.restart, secrets[0][0], end)
                 if inner > start:
                     end = inner
-            if self.reread_quoted and end > start and raw[end - 1] in b"\"'":
-                end = max(start + 1, secrets[-1][0] - 1)
+            if self.reread_values and secrets[-1][1] - secrets[-1][0] <= _REREAD_MAX:
+                value = secrets[-1][0]
+                end = max(start + 1, value - 1 if raw[value - 1 : value] in (b'"', b"'") else value)
             pos = end if end > start else start + 1
 
 

@@ -111,6 +111,8 @@ def _redact_pieces(leaves: list[tuple[Any, Any]], redact: Any) -> bool:
 def chunk_lengths(chunks: Sequence[bytes]) -> list[int]:
     """The length in characters of each chunk the SDK read (a character cut between two chunks counts in
     the chunk where it ends). On the export thread: the tee only keeps the chunks it already passes on."""
+    if all(chunk.isascii() for chunk in chunks):  # the usual stream: a byte is a character
+        return [len(chunk) for chunk in chunks] or [0]
     decoder = codecs.getincrementaldecoder("utf-8")("replace")
     return [len(decoder.decode(chunk)) for chunk in chunks[:-1]] + [
         len(decoder.decode(chunks[-1], final=True)) if chunks else 0

@@ -20,83 +20,81 @@ End = Callable[[BaseException | None], None]
 Open = Callable[[], "tuple[Enter, End] | None"]
 
 
-def _nothing() -> None:
-    pass
+class _Iteration:
+    """What the sync and async drivers share: the span's context around each step of the body, the span's
+    end (once), and what the consumer last sent or threw in."""
 
+    __slots__ = ("_end", "_enter", "_leave", "closing", "done", "pending", "sent")
 
-def _untraced() -> Callable[[], None]:
-    return _nothing
+    def __init__(self, start: Open) -> None:
+        opened = start()
+        self._enter: Enter | None = opened[0] if opened is not None else None
+        self._end: End | None = opened[1] if opened is not None else None
+        self._leave: Callable[[], None] | None = None
+        self.sent: Any = None
+        self.pending: BaseException | None = None
+        self.closing = False  # the consumer closed us: the body's clean exit is a normal end
+        self.done = False
 
+    def end(self, exc: BaseException | None) -> None:
+        if not self.done:
+            self.done = True
+            if self._end is not None:
+                self._end(exc)
 
-def _ignore(exc: BaseException | None) -> None:
-    pass
+    def received(self, value: Any) -> None:
+        self.sent, self.pending = value, None
+
+    def thrown(self, exc: BaseException) -> None:
+        self.sent, self.pending = None, exc
+
+    def __enter__(self) -> _Iteration:
+        self._leave = self._enter() if self._enter is not None else None
+        return self
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        leave, self._leave = self._leave, None
+        if leave is not None:
+            leave()
+        if exc is not None and not isinstance(exc, (StopIteration, StopAsyncIteration)):
+            self.end(exc)  # the body raised (or failed to close): it passes through unchanged
+        elif self.closing or exc is not None:
+            self.end(None)  # exhausted, or closed early
 
 
 def traced_generator(gen: Generator[Any, Any, Any], start: Open) -> Generator[Any, Any, Any]:
-    opened = start()
-    enter, end = opened if opened is not None else (_untraced, _ignore)
-    sent: Any = None
-    pending: BaseException | None = None
+    it = _Iteration(start)
     while True:
-        leave = enter()
         try:
-            item = gen.send(sent) if pending is None else gen.throw(pending)
+            with it:
+                item = gen.send(it.sent) if it.pending is None else gen.throw(it.pending)
         except StopIteration as stop:
-            end(None)
             return stop.value
-        except BaseException as exc:
-            end(exc)
-            raise
-        finally:
-            leave()
-        pending = None
         try:
-            sent = yield item
+            it.received((yield item))
         except GeneratorExit:  # closed early by the consumer, or dropped
-            leave = enter()
-            try:
+            it.closing = True
+            with it:
                 gen.close()
-            except BaseException as exc:
-                end(exc)
-                raise
-            finally:
-                leave()
-            end(None)
             raise
         except BaseException as exc:  # thrown in by the consumer: the body decides what it means
-            pending, sent = exc, None
+            it.thrown(exc)
 
 
 async def traced_async_generator(agen: AsyncGenerator[Any, Any], start: Open) -> AsyncGenerator[Any, Any]:
-    opened = start()
-    enter, end = opened if opened is not None else (_untraced, _ignore)
-    sent: Any = None
-    pending: BaseException | None = None
+    it = _Iteration(start)
     while True:
-        leave = enter()
         try:
-            item = await (agen.asend(sent) if pending is None else agen.athrow(pending))
+            with it:
+                item = await (agen.asend(it.sent) if it.pending is None else agen.athrow(it.pending))
         except StopAsyncIteration:
-            end(None)
             return
-        except BaseException as exc:
-            end(exc)
-            raise
-        finally:
-            leave()
-        pending = None
         try:
-            sent = yield item
+            it.received((yield item))
         except GeneratorExit:
-            leave = enter()
-            try:
+            it.closing = True
+            with it:
                 await agen.aclose()
-            except BaseException as exc:
-                end(exc)
-                raise
-            finally:
-                leave()
-            end(None)
             raise
         except BaseException as exc:
-            pending, sent = exc, None
+            it.thrown(exc)

@@ -61,10 +61,19 @@ def _starter(tel: Telemetry, spec: TargetSpec, fn: Callable[..., Any]) -> Starte
     return start
 
 
-@functools.lru_cache(maxsize=1024)
 def _location(fn: Any) -> dict[str, Any]:
     """The code.* attributes of a framework's user function, found once per function."""
-    return code_attributes(fn) if fn is not None else {}
+    if fn is None:
+        return {}
+    try:
+        return _cached_location(fn)
+    except TypeError:  # an unhashable callable (a dataclass instance with __call__): found each time
+        return code_attributes(fn)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_location(fn: Any) -> dict[str, Any]:
+    return code_attributes(fn)
 
 
 def _end(spec: TargetSpec, inv: Invocation, exc: BaseException | None, result: Any) -> None:

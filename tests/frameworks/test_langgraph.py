@@ -1,12 +1,12 @@
 """LangGraph with no configuration: the graph and its nodes become steps, and what runs in a node
 carries the node's name.
 
-Under `agenttrace run` (a subprocess, once per case): a hand-built StateGraph (plain Python nodes
-around a ChatOpenAI node and a tool node) and LangChain's `create_agent`, sync, async and streaming
-(stream_mode "values"), against the loopback scenario server. The program prints what it prints bare,
-nothing of ours reaches stderr, and the one run's schema-valid dump has the graph step, one node step
-per node execution, the 3 LLM steps (exact tokens) and the 2 tool steps (names, arguments, results),
-each under and named after the node that ran it.
+Under `agenttrace run` (a subprocess, once per kind): a hand-built StateGraph (plain Python nodes
+around a ChatOpenAI node and a tool node) and LangChain's `create_agent`, each through `invoke`,
+`ainvoke`, `stream` and `astream` (stream_mode "values"), against the loopback scenario server. The
+program prints what it prints bare, nothing of ours reaches stderr, and the one run's schema-valid
+dump has, per invocation, the graph step, one node step per node execution, the 3 LLM steps (exact
+tokens) and the 2 tool steps (names, arguments, results), each under and named after its node.
 
 In process: a node's exception passes through unchanged and marks its node and graph failed; an
 interrupt, a `Command` and a resume are no failures; a stream left early ends its span and leaves
@@ -45,12 +45,17 @@ HERE = Path(__file__).parent
 PROGRAMS = HERE / "programs"
 SCHEMA = json.loads((HERE.parents[1] / "semconv" / "run-trace.schema.json").read_text("utf-8"))
 
-# What the program prints bare (the same for every case).
-EXPECTED = (
-    "tool get_weather({'city': 'Lisbon'}) -> sunny, 21 C",
-    "tool get_weather({'city': 'Paris'}) -> rain, 12 C",
-    f"answer: {FINAL}",
-    f"tokens: {TOTAL_INPUT} {TOTAL_OUTPUT}",
+MODES = ("invoke", "ainvoke", "stream", "astream")
+# What the program prints bare: the same for every entry point.
+EXPECTED = tuple(
+    f"{mode}: {line}"
+    for mode in MODES
+    for line in (
+        "tool get_weather({'city': 'Lisbon'}) -> sunny, 21 C",
+        "tool get_weather({'city': 'Paris'}) -> rain, 12 C",
+        f"answer: {FINAL}",
+        f"tokens: {TOTAL_INPUT} {TOTAL_OUTPUT}",
+    )
 )
 
 
@@ -65,16 +70,10 @@ SHAPES = {
     "graph": Shape("weather_graph", ("prepare", "agent", "tools", "agent", "tools", "agent", "report"), "agent"),
     "agent": Shape("weather_agent", ("model", "tools", "model", "tools", "model"), "model"),
 }
-# (graph or agent, entry point, the LLM's wire format): sync, async and streaming of both, JSON and SSE.
-CASES = (
-    ("graph", "invoke", "json"),
-    ("graph", "ainvoke", "sse"),
-    ("graph", "stream", "sse"),
-    ("graph", "astream", "json"),
-    ("agent", "invoke", "json"),
-    ("agent", "ainvoke", "sse"),
-    ("agent", "stream", "json"),
-)
+# One subprocess per kind (slow end to end: once, not per variant), running the four entry points one
+# after the other (sync, async, and streaming stream_mode "values" of both); the hand-built graph's
+# LLM answers as JSON, the agent's as SSE.
+CASES = (("graph", "json"), ("agent", "sse"))
 
 
 @dataclass
@@ -85,6 +84,20 @@ class Outcome:
     doc: dict[str, Any]
     shown: str
 
+    def invocations(self) -> list[list[dict[str, Any]]]:
+        """The steps under each graph step (the graph step first), one list per entry point."""
+        steps = self.doc["steps"]
+        root = steps[0]
+        graphs = [s for s in steps if s["type"] == "node" and s["parent_id"] == root["id"]]
+        out = []
+        for graph in graphs:
+            inside = {graph["id"]}
+            for step in steps:  # chronological: a parent comes before its children
+                if step["parent_id"] in inside:
+                    inside.add(step["id"])
+            out.append([s for s in steps if s["id"] in inside])
+        return out
+
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[ScenarioServer]:
@@ -93,14 +106,14 @@ def server() -> Iterator[ScenarioServer]:
 
 
 @pytest.fixture(scope="module")
-def outcomes() -> dict[tuple[str, str, str], Outcome]:
+def outcomes() -> dict[tuple[str, str], Outcome]:
     return {}
 
 
 @pytest.fixture(params=CASES, ids="-".join)
 def outcome(
     request: pytest.FixtureRequest,
-    outcomes: dict[tuple[str, str, str], Outcome],
+    outcomes: dict[tuple[str, str], Outcome],
     server: ScenarioServer,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Outcome:
@@ -113,7 +126,7 @@ def outcome(
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AGENTTRACE_", "OPENAI_"))}
         env.update(SCENARIO_BASE_URL=server.base_url, AGENTTRACE_HOME=str(home), PYTHONUNBUFFERED="1")
         cmd = [sys.executable, "-m", "otel_agenttrace.cli", "run", "--", sys.executable, "langgraph_agent.py", *key]
-        proc = subprocess.run(cmd, cwd=PROGRAMS, env=env, capture_output=True, text=True, timeout=180)
+        proc = subprocess.run(cmd, cwd=PROGRAMS, env=env, capture_output=True, text=True, timeout=240)
         runner = CliRunner()
         listing = runner.invoke(cli, ["list", "--home", str(home), "--json"], catch_exceptions=False)
         runs = json.loads(listing.output) if listing.exit_code == 0 and listing.output.strip() else []
@@ -136,54 +149,60 @@ def test_one_valid_run_with_exact_tokens(outcome: Outcome) -> None:
     doc = outcome.doc
     jsonschema.validate(doc, SCHEMA)
     assert doc["status"] == "ok"
-    assert doc["usage"] == {"input_tokens": TOTAL_INPUT, "output_tokens": TOTAL_OUTPUT}
+    assert doc["usage"] == {"input_tokens": len(MODES) * TOTAL_INPUT, "output_tokens": len(MODES) * TOTAL_OUTPUT}
     assert doc["final_output"] == FINAL
 
 
-def test_the_graph_and_each_node_execution_are_steps(outcome: Outcome) -> None:
-    steps = outcome.doc["steps"]
-    root = steps[0]
-    graphs = [s for s in steps if s["type"] == "node" and s["parent_id"] == root["id"]]
-    assert [(g["name"], g["node"], g["status"]) for g in graphs] == [
-        (f"invoke_agent {outcome.shape.graph}", outcome.shape.graph, "ok")
-    ]
-    nodes = [s for s in steps if s["type"] == "node" and s["parent_id"] == graphs[0]["id"]]
-    assert tuple(s["node"] for s in nodes) == outcome.shape.nodes
-    assert all(s["status"] == "ok" for s in nodes)
-    assert {s["id"] for s in steps if s["type"] == "node"} == {graphs[0]["id"]} | {s["id"] for s in nodes}
+def test_each_graph_invocation_and_node_execution_is_a_step(outcome: Outcome) -> None:
+    invocations = outcome.invocations()
+    assert len(invocations) == len(MODES)  # invoke, ainvoke, stream, astream: one graph step each
+    for steps in invocations:
+        graph = steps[0]
+        assert (graph["type"], graph["name"], graph["node"], graph["status"]) == (
+            "node",
+            f"invoke_agent {outcome.shape.graph}",
+            outcome.shape.graph,
+            "ok",
+        )
+        nodes = [s for s in steps if s["type"] == "node" and s["parent_id"] == graph["id"]]
+        assert tuple(s["node"] for s in nodes) == outcome.shape.nodes
+        assert all(s["status"] == "ok" for s in nodes)
+        assert [s["id"] for s in steps if s["type"] == "node"] == [graph["id"]] + [s["id"] for s in nodes]
 
 
 def test_llm_steps_run_in_their_node_with_exact_tokens(outcome: Outcome) -> None:
-    steps = outcome.doc["steps"]
-    by_id = {s["id"]: s for s in steps}
-    llm = [s for s in steps if s["type"] == "llm_call"]
-    assert [(s["usage"]["input_tokens"], s["usage"]["output_tokens"]) for s in llm] == list(USAGE)
-    for step in llm:
-        assert step["node"] == outcome.shape.llm_node
-        assert by_id[step["parent_id"]]["type"] == "node"
-        assert by_id[step["parent_id"]]["node"] == outcome.shape.llm_node
-        assert step["model"] == "gpt-4o-mini"
-    calls = [p for s in llm[:2] for p in s["output"][0]["parts"] if p["type"] == "tool_call"]
-    assert [(c["name"], c["arguments"]) for c in calls] == [("get_weather", {"city": c}) for c in CITIES]
+    by_id = {s["id"]: s for s in outcome.doc["steps"]}
+    for steps in outcome.invocations():
+        llm = [s for s in steps if s["type"] == "llm_call"]
+        assert [(s["usage"]["input_tokens"], s["usage"]["output_tokens"]) for s in llm] == list(USAGE)
+        for step in llm:
+            assert step["node"] == outcome.shape.llm_node
+            assert by_id[step["parent_id"]]["type"] == "node"
+            assert by_id[step["parent_id"]]["node"] == outcome.shape.llm_node
+            assert step["model"] == "gpt-4o-mini"
+        calls = [p for s in llm[:2] for p in s["output"][0]["parts"] if p["type"] == "tool_call"]
+        assert [(c["name"], c["arguments"]) for c in calls] == [("get_weather", {"city": c}) for c in CITIES]
+        assert [p["content"] for p in llm[2]["output"][0]["parts"] if p["type"] == "text"] == [FINAL]
 
 
 def test_tool_steps_run_in_the_tools_node(outcome: Outcome) -> None:
-    steps = outcome.doc["steps"]
-    by_id = {s["id"]: s for s in steps}
-    tools = [s for s in steps if s["type"] == "tool_call"]
-    assert [(s["name"], s["input"], s["output"], s["node"]) for s in tools] == [
-        ("execute_tool get_weather", {"city": city}, WEATHER[city], "tools") for city in CITIES
-    ]
-    assert all(by_id[s["parent_id"]]["node"] == "tools" for s in tools)
-    kinds = [s["type"] for s in steps if s["type"] in ("llm_call", "tool_call")]
-    assert kinds == ["llm_call", "tool_call", "llm_call", "tool_call", "llm_call"]
+    by_id = {s["id"]: s for s in outcome.doc["steps"]}
+    for steps in outcome.invocations():
+        tools = [s for s in steps if s["type"] == "tool_call"]
+        assert [(s["name"], s["input"], s["output"], s["node"]) for s in tools] == [
+            ("execute_tool get_weather", {"city": city}, WEATHER[city], "tools") for city in CITIES
+        ]
+        assert all(by_id[s["parent_id"]]["node"] == "tools" and s["status"] == "ok" for s in tools)
+        kinds = [s["type"] for s in steps if s["type"] in ("llm_call", "tool_call")]
+        assert kinds == ["llm_call", "tool_call", "llm_call", "tool_call", "llm_call"]
 
 
 def test_show_names_the_node_of_each_call(outcome: Outcome) -> None:
     llm_lines = [line for line in outcome.shown.splitlines() if " llm " in line]
     tool_lines = [line for line in outcome.shown.splitlines() if " tool " in line]
-    assert len(llm_lines) == 3 and all(f"[{outcome.shape.llm_node}]" in line for line in llm_lines)
-    assert len(tool_lines) == 2 and all("[tools]" in line for line in tool_lines)
+    assert len(llm_lines) == 3 * len(MODES)
+    assert all(f"[{outcome.shape.llm_node}]" in line for line in llm_lines)
+    assert len(tool_lines) == 2 * len(MODES) and all("[tools]" in line for line in tool_lines)
 
 
 # --- in process ---------------------------------------------------------------------------------------------------
@@ -502,3 +521,40 @@ def test_send_fan_out_and_functional_tasks_are_steps(instrument: Callable[..., T
     assert located["square"] == f"{__name__}.test_send_fan_out_and_functional_tasks_are_steps.<locals>.square"
     assert str(located["double"]).endswith(".<locals>.double")
     assert located["fan"] is None
+
+
+def test_retries_of_a_node_are_one_step(instrument: Callable[..., Telemetry]) -> None:
+    from langgraph.graph import START, StateGraph
+    from langgraph.types import RetryPolicy
+
+    attempts: list[int] = []
+
+    def flaky(state: State) -> State:
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise ConnectionError("try again")
+        return {"x": len(attempts)}
+
+    retry = RetryPolicy(max_attempts=3, initial_interval=0.001, jitter=False)
+    graph = StateGraph(State).add_node("flaky", flaky, retry_policy=retry).add_edge(START, "flaky")
+    tel = instrument()
+    assert graph.compile(name="retrying").invoke({"x": 0}) == {"x": 3}
+    assert _summary(tel) == [("retrying", "graph", StatusCode.UNSET), ("flaky", "node", StatusCode.UNSET)]
+
+
+def test_a_node_that_is_an_unhashable_callable_is_a_step(instrument: Callable[..., Telemetry]) -> None:
+    from dataclasses import dataclass as plain_dataclass
+
+    from langgraph.graph import START, StateGraph
+
+    @plain_dataclass
+    class Step:  # eq=True and no hash: unhashable
+        add: int
+
+        def __call__(self, state: State) -> State:
+            return {"x": state["x"] + self.add}
+
+    tel = instrument()
+    graph = StateGraph(State).add_node("step", Step(2)).add_edge(START, "step")
+    assert graph.compile(name="callable").invoke({"x": 1}) == {"x": 3}
+    assert _summary(tel) == [("callable", "graph", StatusCode.UNSET), ("step", "node", StatusCode.UNSET)]

@@ -4,6 +4,7 @@ or refuse to run at all). mcp 1.x: tests/mcp1/test_mcp1_replay.py, in its own en
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -187,3 +188,36 @@ async def test_other_arguments_are_a_divergence_and_more_calls_exhaust(mcp_recor
     assert [d.kind for d in r.divergences][:2] == ["tool", "exhausted"]
     assert r.divergences[0].field == "/by"
     assert calls == ["bump", "refuse", "deny"]
+
+
+async def test_a_secret_in_an_mcp_result_or_error_never_reaches_the_recording(mcp_recorder: Any) -> None:
+    secret = "sk-proj-" + "Q7x" * 12
+    server = MCPServer("secrets")
+
+    @server.tool()
+    def leak(api_key: str) -> dict[str, str]:
+        return {"echo": api_key}
+
+    @server.tool()
+    def leak_error(api_key: str) -> str:
+        raise MCPError(code=-32001, message=f"bad key {api_key}", data={"key": api_key})
+
+    with workflow("secrets"):
+        async with Client(server, mode="legacy") as client:
+            result = await client.call_tool("leak", {"api_key": secret})
+            with pytest.raises(MCPError):
+                await client.call_tool("leak_error", {"api_key": secret})
+    assert result.structured_content == {"echo": secret}
+    doc = mcp_recorder.run()
+    assert secret not in json.dumps(doc["recording"])
+    leak_record, error_record = doc["recording"]["tools"]
+    assert leak_record["result"]["structuredContent"]["echo"].startswith("[REDACTED")
+    assert error_record["error"]["data"]["data"]["key"].startswith("[REDACTED")
+    with otel_agenttrace.replay(doc) as r:
+        async with Client(server, mode="legacy") as client:
+            replayed = await client.call_tool("leak", {"api_key": secret})
+            with pytest.raises(MCPError) as info:
+                await client.call_tool("leak_error", {"api_key": secret})
+    r.assert_reproduced()
+    assert replayed.structured_content["echo"].startswith("[REDACTED")  # the marker, as for LLM content
+    assert secret not in info.value.message and info.value.code == -32001

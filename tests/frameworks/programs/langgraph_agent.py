@@ -1,11 +1,12 @@
 """LangGraph: a hand-built StateGraph, or LangChain's `create_agent`, with ChatOpenAI and a tool.
 
-    python langgraph_agent.py graph|agent invoke|ainvoke|stream|astream json|sse
+    python langgraph_agent.py graph|agent json|sse [invoke,ainvoke,stream,astream]
 
 The hand-built graph: `prepare` (plain Python) -> `agent` (ChatOpenAI with the tool bound) -> `tools`
 (plain Python running the tool) -> back to `agent` until it answers -> `report` (plain Python).
 `create_agent` builds its own `model` and `tools` nodes. The stream modes iterate stream_mode
-"values" and keep the last state, as a user does.
+"values" and keep the last state, as a user does. The entry points run one after the other (one
+event loop for all: langchain-openai keeps its async HTTP client), each printing what it got.
 """
 
 import asyncio
@@ -105,22 +106,24 @@ async def run(app: Any, state: dict[str, Any], mode: str) -> dict[str, Any]:
     return states[-1]  # the state after the last step
 
 
-def main(kind: str, mode: str, stream: bool) -> None:
-    if kind == "graph":
-        app, state = build_graph(stream, mode.startswith("a")), {"question": QUESTION}
-    else:
-        app, state = build_agent(stream), {"messages": [HumanMessage(QUESTION)]}
-    final = asyncio.run(run(app, state, mode))
-    messages = final["messages"]
-    calls = {c["id"]: c for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
-    for m in messages:
-        if isinstance(m, ToolMessage):
-            call = calls[m.tool_call_id]
-            print(f"tool {call['name']}({call['args']}) -> {m.content}")
-    print("answer:", final["report"] if kind == "graph" else messages[-1].content)
-    usage = [m.usage_metadata for m in messages if isinstance(m, AIMessage) and m.usage_metadata]
-    print("tokens:", sum(u["input_tokens"] for u in usage), sum(u["output_tokens"] for u in usage))
+async def main(kind: str, stream: bool, modes: list[str]) -> None:
+    for mode in modes:
+        if kind == "graph":
+            app, state = build_graph(stream, mode.startswith("a")), {"question": QUESTION}
+        else:
+            app, state = build_agent(stream), {"messages": [HumanMessage(QUESTION)]}
+        final = await run(app, state, mode)
+        messages = final["messages"]
+        calls = {c["id"]: c for m in messages if isinstance(m, AIMessage) for c in m.tool_calls}
+        for m in messages:
+            if isinstance(m, ToolMessage):
+                call = calls[m.tool_call_id]
+                print(f"{mode}: tool {call['name']}({call['args']}) -> {m.content}")
+        print(f"{mode}: answer:", final["report"] if kind == "graph" else messages[-1].content)
+        usage = [m.usage_metadata for m in messages if isinstance(m, AIMessage) and m.usage_metadata]
+        print(f"{mode}: tokens:", sum(u["input_tokens"] for u in usage), sum(u["output_tokens"] for u in usage))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3] == "sse")
+    all_modes = ["invoke", "ainvoke", "stream", "astream"]
+    asyncio.run(main(sys.argv[1], sys.argv[2] == "sse", sys.argv[3].split(",") if len(sys.argv) > 3 else all_modes))
