@@ -581,4 +581,4 @@ def test_a_release_without_the_node_seam_is_reported(
         monkeypatch.setattr(importlib, "import_module", moved)
         support._check_runner(None, pregel)()  # type: ignore[arg-type]
     (line,) = caplog.messages
-    assert line.endswith("this langgraph version has no langgraph.pregel._runner; graphs are traced, their nodes are not")
+    assert line.endswith("has no langgraph.pregel._runner; graphs are traced, their nodes are not")
