@@ -124,4 +124,5 @@ class MetricsRecorder:
     def _after_fork(self) -> None:
         self._thread = None
         self._lock = threading.Lock()
+        self._wake = threading.Event()  # the parent's thread may have been inside wait()
         self._queue.clear()
