@@ -75,8 +75,12 @@ def snapshot(value: Any) -> Any:
     return value
 
 
+_COPIED: Final = frozenset((list, tuple, dict))
+
+
 def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: snapshot(value) for key, value in values.items()}
+    # On every call's path: scalars (model, flags, numbers) pass without a call.
+    return {key: snapshot(value) if type(value) in _COPIED else value for key, value in values.items()}
 
 
 def resolve(pieces: Iterable[Piece | None]) -> dict[str, Any]:
@@ -137,7 +141,7 @@ class ContentChannel:
         the pieces are content attributes rendered already."""
         if not self._consumers or not span.is_recording():
             return
-        anchor = _anchor(span)
+        anchor = getattr(span, "_attributes", None)  # _anchor(), inlined: on every call's path
         entries = self._entries
         key = id(anchor)
         if anchor is None or (len(entries) >= self.max_entries and key not in entries):

@@ -41,10 +41,16 @@ _PARAMS = (
 )
 
 
-def _is_stream(result: Any) -> bool:
-    import anthropic
+_STREAMS: tuple[type, ...] = ()
 
-    return isinstance(result, (anthropic.Stream, anthropic.AsyncStream))
+
+def _is_stream(result: Any) -> bool:
+    global _STREAMS
+    if not _STREAMS:
+        import anthropic
+
+        _STREAMS = (anthropic.Stream, anthropic.AsyncStream)
+    return isinstance(result, _STREAMS)
 
 
 def request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +64,10 @@ def request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     if instance is not None:
         attrs.update(server_attributes(instance))
     attrs.update(params(kwargs, _PARAMS))
-    stops = stop_sequences(kwargs.get("stop_sequences"))
-    if stops:
-        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
+    if "stop_sequences" in kwargs:
+        stops = stop_sequences(kwargs["stop_sequences"])
+        if stops:
+            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
     attrs[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
     return attrs
 
