@@ -33,6 +33,9 @@ _log = logging.getLogger("otel_agenttrace")
 MAX_ENTRIES: Final = 65536
 
 
+_NOTHING: Final[frozenset[str]] = frozenset()
+
+
 class Later:
     """Content built when the exporter asks for it: `fn(*args)` gives a dict of content values."""
 
@@ -41,7 +44,7 @@ class Later:
     def __init__(self, fn: Callable[..., Mapping[str, Any] | None], *args: Any) -> None:
         self.fn = fn
         self.args = args
-        self.drop: frozenset[str] = frozenset()
+        self.drop: frozenset[str] = _NOTHING
 
     def without(self, keys: Iterable[str]) -> Later:
         """The same content minus `keys` (an inner, more exact view provides them)."""
@@ -57,21 +60,18 @@ class Later:
 Piece = Mapping[str, Any] | Later
 
 
-def _copy1(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict or kind is list:
-        return value.copy()
-    return value
+_COPIED_ITEMS: Final = frozenset((dict, list))
 
 
 def snapshot(value: Any) -> Any:
     """A list, tuple or dict copied, and the dicts and lists directly in it: a history the agent
     appends to, or a message dict it edits, after the call does not change what is recorded."""
     kind = type(value)
+    # The items copied inline: a history of n messages is n copies, not n calls too.
     if kind is list or kind is tuple:
-        return [_copy1(item) for item in value]
+        return [item.copy() if type(item) in _COPIED_ITEMS else item for item in value]
     if kind is dict:
-        return {key: _copy1(item) for key, item in value.items()}
+        return {key: item.copy() if type(item) in _COPIED_ITEMS else item for key, item in value.items()}
     return value
 
 

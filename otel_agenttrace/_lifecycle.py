@@ -189,7 +189,7 @@ class Telemetry:
                 description="Measures number of input and output tokens used",
                 explicit_bucket_boundaries_advisory=list(semconv.Metric.TOKEN_USAGE_BUCKETS),
             )
-            self.metrics = MetricsRecorder(duration, tokens)
+            self.metrics = MetricsRecorder(duration, tokens, _METRIC_KEYS)
 
     def flush_metrics(self) -> None:
         if self.metrics is not None:
@@ -408,12 +408,12 @@ class LLMInvocation(Invocation):
         metrics = self.tel.metrics
         if metrics is None:
             return
-        attrs = self.attributes
+        attrs = self.attributes  # final: the recorder picks the metric attributes on its own thread
         metrics.record(
             self.elapsed(),
             attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
             attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-            {k: attrs[k] for k in _METRIC_KEYS if k in attrs},
+            attrs,
         )
 
 

@@ -30,6 +30,19 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
     return default
 
 
+def get_many(obj: Any, keys: tuple[str, ...]) -> list[Any]:
+    """`[get(obj, key) for key in keys]` in one call: the response mappings read several fields of one
+    object on every call's path."""
+    if obj is None:
+        return [None] * len(keys)
+    if isinstance(obj, dict):
+        return [obj.get(key) for key in keys]
+    values = [getattr(obj, key, _MISSING) for key in keys]
+    if _MISSING in values:
+        return [get(obj, key) if value is _MISSING else value for key, value in zip(keys, values, strict=True)]
+    return values
+
+
 def number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -21,6 +21,7 @@ from otel_agenttrace.providers._common import (
     dump,
     finish_reason,
     get,
+    get_many,
     params,
     response_attributes,
     server_attributes,
@@ -126,13 +127,16 @@ def request_content(kwargs: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-def _usage(usage: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
+_USAGE_FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+
+
+def _usage(usage: Any, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Token counts, added to `attrs` (a new dict when None)."""
+    if attrs is None:
+        attrs = {}
     if usage is None:
         return attrs
-    base = get(usage, "input_tokens")
-    read = get(usage, "cache_read_input_tokens")
-    created = get(usage, "cache_creation_input_tokens")
+    base, read, created, output = get_many(usage, _USAGE_FIELDS)
     if isinstance(base, int):
         attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = base + (read or 0) + (created or 0)
     # 0 is a count the provider reported, not an absent one
@@ -140,16 +144,18 @@ def _usage(usage: Any) -> dict[str, Any]:
         attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
     if isinstance(created, int):
         attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = created
-    output = get(usage, "output_tokens")
     if isinstance(output, int):
         attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
     return attrs
 
 
+_RESPONSE_FIELDS = ("id", "model", "stop_reason", "usage")
+
+
 def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    stop_reason = get(result, "stop_reason")
-    attrs = response_attributes(get(result, "id"), get(result, "model"), [stop_reason] if stop_reason else None)
-    attrs.update(_usage(get(result, "usage")))
+    response_id, model, stop_reason, usage = get_many(result, _RESPONSE_FIELDS)
+    attrs = response_attributes(response_id, model, [stop_reason] if stop_reason else None)
+    _usage(usage, attrs)
     output = None
     if capture:
         output = {
@@ -208,7 +214,7 @@ class StreamAccumulator:
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         attrs = response_attributes(self.id, self.model, [self.stop_reason] if self.stop_reason else None)
-        attrs.update(_usage(self.usage))
+        _usage(self.usage, attrs)
         if not self.capture:
             return attrs, None
         parts = []

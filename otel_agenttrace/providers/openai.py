@@ -14,6 +14,7 @@ from otel_agenttrace.providers._common import (
     dump,
     finish_reason,
     get,
+    get_many,
     params,
     response_attributes,
     server_attributes,
@@ -213,12 +214,28 @@ def _chat_output_message(message: Any, reason: Any) -> dict[str, Any]:
     return {"role": "assistant", "parts": parts, "finish_reason": finish_reason(reason)}
 
 
+_CHAT_FIELDS = ("id", "model", "choices", "usage", "service_tier", "system_fingerprint")
+_CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details")
+
+
 def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    choices = get(result, "choices") or ()
+    response_id, model, choices, usage, tier, fingerprint = get_many(result, _CHAT_FIELDS)
+    choices = choices or ()
     reasons = [get(c, "finish_reason") for c in choices]
-    attrs = response_attributes(get(result, "id"), get(result, "model"), [r for r in reasons if r])
-    _openai_response_attributes(result, attrs)
-    _usage_attributes(get(result, "usage"), "prompt_tokens", "completion_tokens", "prompt_tokens_details", attrs)
+    attrs = response_attributes(response_id, model, [r for r in reasons if r])
+    if isinstance(tier, str) and tier:
+        attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
+    if isinstance(fingerprint, str) and fingerprint:
+        attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+    if usage is not None:
+        prompt, completion, details = get_many(usage, _CHAT_USAGE)
+        if isinstance(prompt, int):
+            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = prompt
+        if isinstance(completion, int):
+            attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = completion
+        cached = get(details, "cached_tokens")
+        if isinstance(cached, int):  # 0 is a count the provider reported, not an absent one
+            attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     output = None
     if capture:
         output = {
