@@ -83,6 +83,9 @@ class Channel:
         self._seen_traces: dict[str, None] = {}
         self.process: dict[str, Any] = {
             "argv": list(sys.argv),
+            # The interpreter's own command line: `python -m pkg args` is only here (sys.argv says where
+            # the module file is, or "-m" while it is still being found, as under sitecustomize).
+            "orig_argv": list(getattr(sys, "orig_argv", ())),
             "cwd": os.getcwd(),
             "executable": sys.executable,
         }
