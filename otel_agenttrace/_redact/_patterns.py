@@ -210,8 +210,6 @@ def _double_quoted(level: int) -> str:
 # (`'say "hi" 2'`); followed by `,`, `:`, `}`, `]` or a line end it is the end of a JSON string around the
 # value, at whatever level, and the value stops there.
 _SINGLE_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|\\*\"(?:[^,:}\]'\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
-_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\\\)*\\\"|\"[^,:}\]'\"\\\r\n])+)\"?'?"
-_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\\\)*\\\")+)'?"
 _QUOTED = "(?:" + "|".join([*(_double_quoted(level) for level in range(4)), _SINGLE_QUOTED]) + ")"
 
 
