@@ -87,7 +87,7 @@ _FORK_WAIT_S: Final = 10.0  # the longest a fork waits for a store write of anot
 # A write waits this long in all for other writers (other processes) before it fails; see RunStore._begin.
 _WRITE_WAIT_S: Final = 30.0
 _BEGIN_BUSY_MS: Final = 10  # SQLite's own polls for the write lock (at 1, 2, 5 ms), then ours
-_POLL_MAX_S: Final = 0.005
+_POLL_MAX_S: Final = 0.002
 _MIN_PREFIX: Final = 4
 _CHUNK: Final = 500  # bound parameters per IN (...) list, well under SQLite's limit
 _HEX: Final = frozenset("0123456789abcdef")
@@ -384,7 +384,7 @@ class RunStore:
                         raise
                 except sqlite3.OperationalError as exc:
                     if _schema.is_locked(exc) and time.monotonic() < deadline:
-                        time.sleep(random.uniform(0.001, _POLL_MAX_S))
+                        time.sleep(random.uniform(0.0005, _POLL_MAX_S))
                         continue
                     raise StoreError(f"cannot write the run store {self.path}: {exc}") from None
                 except sqlite3.DatabaseError as exc:
@@ -392,7 +392,7 @@ class RunStore:
 
     @staticmethod
     def _begin(conn: sqlite3.Connection, deadline: float) -> None:
-        """BEGIN IMMEDIATE: wait for the write lock, polling every few ms until `deadline`.
+        """BEGIN IMMEDIATE: wait for the write lock, polling every 0.5-2 ms (jittered) until `deadline`.
 
         SQLite's own busy handler backs off to one try per 100 ms, so under several busy writers one
         that has waited long loses every gap to fresh ones, for longer than the busy timeout ("database
@@ -406,7 +406,7 @@ class RunStore:
                 except sqlite3.OperationalError as exc:
                     if not _schema.is_locked(exc) or time.monotonic() >= deadline:
                         raise
-                time.sleep(random.uniform(0.001, _POLL_MAX_S))
+                time.sleep(random.uniform(0.0005, _POLL_MAX_S))
         finally:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
