@@ -23,6 +23,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from otel_agenttrace._forksafe import renew_after_fork
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
@@ -33,6 +35,9 @@ _log = logging.getLogger("otel_agenttrace")
 MAX_ENTRIES: Final = 65536
 
 
+_NOTHING: Final[frozenset[str]] = frozenset()
+
+
 class Later:
     """Content built when the exporter asks for it: `fn(*args)` gives a dict of content values."""
 
@@ -41,7 +46,7 @@ class Later:
     def __init__(self, fn: Callable[..., Mapping[str, Any] | None], *args: Any) -> None:
         self.fn = fn
         self.args = args
-        self.drop: frozenset[str] = frozenset()
+        self.drop: frozenset[str] = _NOTHING
 
     def without(self, keys: Iterable[str]) -> Later:
         """The same content minus `keys` (an inner, more exact view provides them)."""
@@ -57,26 +62,27 @@ class Later:
 Piece = Mapping[str, Any] | Later
 
 
-def _copy1(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict or kind is list:
-        return value.copy()
-    return value
+_COPIED_ITEMS: Final = frozenset((dict, list))
 
 
 def snapshot(value: Any) -> Any:
     """A list, tuple or dict copied, and the dicts and lists directly in it: a history the agent
     appends to, or a message dict it edits, after the call does not change what is recorded."""
     kind = type(value)
+    # The items copied inline: a history of n messages is n copies, not n calls too.
     if kind is list or kind is tuple:
-        return [_copy1(item) for item in value]
+        return [item.copy() if type(item) in _COPIED_ITEMS else item for item in value]
     if kind is dict:
-        return {key: _copy1(item) for key, item in value.items()}
+        return {key: item.copy() if type(item) in _COPIED_ITEMS else item for key, item in value.items()}
     return value
 
 
+_COPIED: Final = frozenset((list, tuple, dict))
+
+
 def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: snapshot(value) for key, value in values.items()}
+    # On every call's path: scalars (model, flags, numbers) pass without a call.
+    return {key: snapshot(value) if type(value) in _COPIED else value for key, value in values.items()}
 
 
 def resolve(pieces: Iterable[Piece | None]) -> dict[str, Any]:
@@ -114,6 +120,7 @@ class ContentChannel:
         self._gone = self._remove  # one bound method for every reference's callback
         self._consumers = 0
         self._lock = threading.Lock()
+        renew_after_fork(self, _lock=threading.Lock)  # a fork while open()/close() runs elsewhere
         self.refused = 0  # entries not kept: the channel was full, or the span is not an SDK span
         self.failed = 0  # entries whose content could not be built
 
@@ -137,7 +144,7 @@ class ContentChannel:
         the pieces are content attributes rendered already."""
         if not self._consumers or not span.is_recording():
             return
-        anchor = _anchor(span)
+        anchor = getattr(span, "_attributes", None)  # _anchor(), inlined: on every call's path
         entries = self._entries
         key = id(anchor)
         if anchor is None or (len(entries) >= self.max_entries and key not in entries):

@@ -15,7 +15,7 @@ import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from otel_agenttrace import _settings, semconv
 from otel_agenttrace._beside import CHANNEL
@@ -131,6 +131,15 @@ def forward_content(mode: ContentMode | None = None) -> bool:
     return mode in (ContentMode.SPAN_ONLY, ContentMode.SPAN_AND_EVENT, ContentMode.EVENT_ONLY)
 
 
+# Where an invocation's content goes (`CapturePolicy.capture`), decided once per call.
+NOWHERE: Final = 0  # no content built at all
+BESIDE: Final = 1  # a snapshot beside the span, built on the export thread
+ON_SPAN: Final = 2  # opted in: built and redacted on the caller's thread, on the span and/or a log record
+
+_LOCAL_ONLY: Final = ContentMode.LOCAL_ONLY
+_NO_CONTENT: Final = ContentMode.NO_CONTENT
+
+
 @dataclass
 class CapturePolicy:
     mode: ContentMode = ContentMode.LOCAL_ONLY
@@ -141,7 +150,7 @@ class CapturePolicy:
     @property
     def beside(self) -> bool:
         """Unset switch: content goes beside the span to the run-trace exporter, never on the span."""
-        return self.mode is ContentMode.LOCAL_ONLY
+        return self.mode is _LOCAL_ONLY
 
     @property
     def on_span(self) -> bool:
@@ -157,9 +166,17 @@ class CapturePolicy:
         """Whether to build content at all: never with NO_CONTENT; with the switch unset, only while a
         run-trace exporter is there to take it (otherwise there is nowhere for it to go)."""
         mode = self.mode
-        if mode is ContentMode.LOCAL_ONLY:
+        if mode is _LOCAL_ONLY:
             return CHANNEL.active
-        return mode is not ContentMode.NO_CONTENT
+        return mode is not _NO_CONTENT
+
+    @property
+    def capture(self) -> int:
+        """NOWHERE, BESIDE or ON_SPAN: `enabled` and `beside` in one look, for the per-call path."""
+        mode = self.mode
+        if mode is _LOCAL_ONLY:
+            return BESIDE if CHANNEL.active else NOWHERE
+        return NOWHERE if mode is _NO_CONTENT else ON_SPAN
 
     def text(self, value: str) -> tuple[str, int, bool]:
         """Redact, then cap. Returns (text, redactions, truncated)."""

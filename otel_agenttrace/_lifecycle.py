@@ -28,7 +28,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from otel_agenttrace import _logging, _settings, semconv
 from otel_agenttrace._beside import CHANNEL, Later, Piece, resolve, snapshot_values
-from otel_agenttrace._capture import CapturePolicy, env_snapshot
+from otel_agenttrace._capture import BESIDE, CapturePolicy, env_snapshot
 from otel_agenttrace._code import KEYS as CODE_KEYS
 from otel_agenttrace._metrics import NONE, MetricsRecorder, measured_by_peer
 
@@ -189,7 +189,7 @@ class Telemetry:
                 description="Measures number of input and output tokens used",
                 explicit_bucket_boundaries_advisory=list(semconv.Metric.TOKEN_USAGE_BUCKETS),
             )
-            self.metrics = MetricsRecorder(duration, tokens)
+            self.metrics = MetricsRecorder(duration, tokens, _METRIC_KEYS)
 
     def flush_metrics(self) -> None:
         if self.metrics is not None:
@@ -221,7 +221,7 @@ _METRIC_KEYS = (
 class Invocation:
     """A started span with the attributes and content that will be set when it ends."""
 
-    __slots__ = ("_ctx_token", "_start", "attributes", "content", "done", "span", "tel")
+    __slots__ = ("_ctx_token", "_start", "attributes", "capture", "content", "done", "policy", "span", "tel")
 
     def __init__(
         self,
@@ -232,10 +232,14 @@ class Invocation:
         content: Piece | None = None,
         attach: bool = True,
         under_run_root: bool = True,
+        capture: int | None = None,
     ) -> None:
         self.tel = tel
         self.attributes = attributes
-        if content and type(content) is dict and tel.policy.beside:
+        # Where content goes, decided once for the whole call (`capture`: the caller looked already).
+        policy = self.policy = tel.policy
+        capture = self.capture = policy.capture if capture is None else capture
+        if content and capture == BESIDE and type(content) is dict:
             # Recorded later, on the export thread: what the call was given, not what it became.
             content = snapshot_values(content)
         self.content: Piece | None = content
@@ -257,11 +261,16 @@ class Invocation:
             otel_context.detach(token)
 
     def _set_content(self, output: Piece | None) -> None:
-        policy = self.tel.policy
-        if not policy.enabled:
+        capture = self.capture
+        if not capture:
             return
-        pieces = tuple(p for p in (self.content, output) if p)
-        if pieces:
+        content = self.content
+        pieces = (content, output) if content and output else (content,) if content else (output,) if output else ()
+        if not pieces:
+            return
+        if capture == BESIDE:
+            CHANNEL.put(self.span, self.policy, pieces)
+        else:
             record_content(self.tel, self.span, pieces, self.attributes)
 
     def stop(self, attributes: Mapping[str, Any] | None = None, output: Piece | None = None) -> None:
@@ -329,12 +338,13 @@ class LLMInvocation(Invocation):
         operation: str,
         attributes: dict[str, Any],
         content: Piece | None = None,
+        capture: int | None = None,
     ) -> None:
         model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
         name = f"{operation} {model}" if model else operation
         # Another instrumentation's LLM span for this call is current: what it measures is not measured twice.
         self._peer_metrics = measured_by_peer(trace.get_current_span()) if tel.metrics is not None else NONE
-        super().__init__(tel, name, SpanKind.CLIENT, attributes, content)
+        super().__init__(tel, name, SpanKind.CLIENT, attributes, content, capture=capture)
         self.inner: dict[str, Any] | None = None
         self._llm_token: Token[LLMInvocation | None] | None = current_llm.set(self)
 
@@ -342,7 +352,9 @@ class LLMInvocation(Invocation):
         token, self._llm_token = self._llm_token, None
         if token is not None:
             current_llm.reset(token)
-        super().detach()
+        ctx_token, self._ctx_token = self._ctx_token, None
+        if ctx_token is not None:
+            otel_context.detach(ctx_token)
 
     def absorb(self, attributes: Mapping[str, Any], output: dict[str, Any] | None, authoritative: bool) -> None:
         """A nested instrumented call's view. An SDK's view (authoritative: it saw the exact request
@@ -398,12 +410,12 @@ class LLMInvocation(Invocation):
         metrics = self.tel.metrics
         if metrics is None:
             return
-        attrs = self.attributes
+        attrs = self.attributes  # final: the recorder picks the metric attributes on its own thread
         metrics.record(
             self.elapsed(),
             attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
             attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-            {k: attrs[k] for k in _METRIC_KEYS if k in attrs},
+            attrs,
             self._peer_metrics,
         )
 

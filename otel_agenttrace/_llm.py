@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from otel_agenttrace._beside import Later, Piece, snapshot_values
+from otel_agenttrace._capture import BESIDE
 from otel_agenttrace._lifecycle import LLMInvocation, Telemetry, current_llm, guarded, internal_error
 from otel_agenttrace._raw import is_raw_response, wrap_raw
 from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, Sink, StreamProxy, StreamState
@@ -71,16 +72,14 @@ class Absorb:
 
 def _begin(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, Any]) -> LLMInvocation:
     attrs = endpoint.request(instance, kwargs)
-    policy = tel.policy
+    capture = tel.policy.capture
     content: Piece | None = None
-    if policy.enabled:
+    if capture == BESIDE:
         # Beside the span (the default): a snapshot of the request, turned into content on the export thread.
-        content = (
-            Later(endpoint.request_content, snapshot_values(kwargs))
-            if policy.beside
-            else endpoint.request_content(kwargs)
-        )
-    return LLMInvocation(tel, endpoint.operation, attrs, content)
+        content = Later(endpoint.request_content, snapshot_values(kwargs))
+    elif capture:
+        content = endpoint.request_content(kwargs)
+    return LLMInvocation(tel, endpoint.operation, attrs, content, capture)
 
 
 def _response(endpoint: Endpoint, result: Any, capture: bool) -> tuple[Attrs, Content]:
@@ -94,13 +93,12 @@ def _response(endpoint: Endpoint, result: Any, capture: bool) -> tuple[Attrs, Co
 def _deferred(tel: Telemetry, endpoint: Endpoint, sink: Sink, result: Any, is_async: bool) -> Any:
     """A result whose response is read later (a stream, an API-response wrapper): the proxy to hand
     the user instead, which reports to `sink` when it ends; None for a complete response."""
-    capture = tel.policy.enabled
     if endpoint.accumulator is not None and endpoint.is_stream is not None and endpoint.is_stream(result):
-        state = StreamState(sink, endpoint.accumulator(capture))
+        state = StreamState(sink, endpoint.accumulator(tel.policy.enabled))
         return AsyncStreamProxy(result, state) if is_async else StreamProxy(result, state)
     if endpoint.raw_responses and is_raw_response(result):
         response = _guarded_response(endpoint)
-        return wrap_raw(sink, result, response, endpoint.accumulator, endpoint.is_stream, capture, is_async)
+        return wrap_raw(sink, result, response, endpoint.accumulator, endpoint.is_stream, tel.policy.enabled, is_async)
     return None
 
 
@@ -115,13 +113,13 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
         proxy = _deferred(tel, endpoint, inv, result, is_async)
         if proxy is not None:
             return proxy
-        policy = tel.policy
-        if policy.enabled and policy.beside:
+        capture = inv.capture
+        if capture == BESIDE:
             # Beside the span (the default): the output is built from the response on the export thread.
             attrs, _ = _response(endpoint, result, False)
             inv.stop(attrs, Later(_output, endpoint, result))
         else:
-            inv.stop(*_response(endpoint, result, policy.enabled))
+            inv.stop(*_response(endpoint, result, bool(capture)))
     except Exception as exc:
         internal_error(f"{endpoint.operation} end", exc)
     return result

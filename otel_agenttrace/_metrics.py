@@ -57,9 +57,12 @@ def measured_by_peer(span: Span) -> frozenset[str]:
 
 
 class MetricsRecorder:
-    def __init__(self, duration: Histogram, tokens: Histogram) -> None:
+    def __init__(self, duration: Histogram, tokens: Histogram, keys: tuple[str, ...] | None = None) -> None:
         self._duration = duration
         self._tokens = tokens
+        # The metric attributes among a call's span attributes: picked here, on the recording thread,
+        # from the mapping the call handed over (it no longer changes once the span has ended).
+        self._keys = keys
         self._queue: deque[tuple[float | None, int | None, int | None, Mapping[str, Any]]] = deque(maxlen=_MAX_QUEUED)
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one drain at a time
@@ -103,12 +106,14 @@ class MetricsRecorder:
 
     def flush(self) -> None:
         with self._lock:
-            queue, duration, tokens = self._queue, self._duration, self._tokens
+            queue, duration, tokens, keys = self._queue, self._duration, self._tokens, self._keys
             while queue:
                 try:
                     seconds, input_tokens, output_tokens, attrs = queue.popleft()
                 except IndexError:
                     return
+                if keys is not None:
+                    attrs = {k: attrs[k] for k in keys if k in attrs}
                 if seconds is not None:
                     duration.record(seconds, attrs)
                 if input_tokens is not None:
@@ -124,4 +129,5 @@ class MetricsRecorder:
     def _after_fork(self) -> None:
         self._thread = None
         self._lock = threading.Lock()
+        self._wake = threading.Event()  # the parent's thread may have been inside wait()
         self._queue.clear()

@@ -163,6 +163,4 @@ def uninstall() -> None:
     if _bootstrap_wrapped and not _result_flush:
         unwrap(BaseProcess, "_bootstrap")
         _bootstrap_wrapped = False
-    _installed = False  # the run context crosses into children (install/uninstall)
-_bootstrap_wrapped = False
-_result_flush = False  # pool workers write their finished spans before handing back a result
+    _installed = False

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from otel_agenttrace._redact import Redactor
 
 REDACTOR = Redactor()
+CORPUS_FILE = Path(__file__).parent / "data" / "secrets" / "corpus.json"
 MARK = "[REDACTED:secret_assignment]"
 
 
@@ -208,3 +210,54 @@ def test_the_forms_never_raise(text: str, level: int) -> None:
     assert count == 0 or MARK in out or "[REDACTED:" in out
     if level:
         decoded(out, level)  # still valid JSON
+
+
+# --- the two paths of the engine -------------------------------------------------------------------------------
+
+CORPUS_VALUES = [e["value"] for e in json.loads(CORPUS_FILE.read_text(encoding="utf-8"))["secrets"]]
+
+
+def full_path_only() -> Redactor:
+    redactor = Redactor()
+    redactor._few = None  # every text with a match takes the full path (an RE2 set, then a pass per kind)
+    return redactor
+
+
+FULL = full_path_only()
+
+
+@PROPERTY
+@given(
+    st.lists(
+        AROUND | st.sampled_from(CORPUS_VALUES) | st.sampled_from([" a@b.co ", "\\n", "x@y.dapi"]), max_size=8
+    ).map("".join),
+    st.integers(0, 2),
+)
+def test_the_few_matches_path_finds_what_the_full_path_finds(text: str, level: int) -> None:
+    """A text with a few matches, none inside another, takes one search per match; whatever it finds must be
+    what every pattern finds on its own."""
+    encoded = encodings(text)[level]
+    assert REDACTOR.redact(encoded) == FULL.redact(encoded)
+
+
+def test_both_paths_are_taken() -> None:
+    few, gate = REDACTOR._few, REDACTOR._gate
+    assert few is not None and gate is not None
+
+    def takes_the_few_path(text: str) -> bool:
+        raw = text.encode()
+        first = gate(raw, 0)
+        assert first is not None
+        return few.find(text, raw, first, [])
+
+    assert takes_the_few_path("Contact: ann@example.com, bob@example.org")  # two e-mail addresses
+    assert not takes_the_few_path("redis://ann:p4ss@cache.example.com/0")  # an address inside a URL
+    assert not takes_the_few_path("ts 1795428400120125109")  # a card-shaped run of digits: Luhn decides
+    assert not takes_the_few_path(" ".join(["ann@example.com"] * 9))  # more than a few
+
+
+def test_an_address_right_after_a_non_ascii_character() -> None:
+    """The byte before the address is the last of a UTF-8 character: the match starts inside it."""
+    assert REDACTOR.redact("àbob@example.com") == ("à[REDACTED:email]", 1)
+    assert REDACTOR.redact("\x800@0.AA") == ("\x80[REDACTED:email]", 1)
+    assert FULL.redact("ébob@example.com, 私ann@example.org") == ("é[REDACTED:email], 私[REDACTED:email]", 2)

@@ -209,9 +209,7 @@ def _double_quoted(level: int) -> str:
 # value and a bare one ends it. A double quote (after any run of backslashes) followed by text is inside it
 # (`'say "hi" 2'`); followed by `,`, `:`, `}`, `]` or a line end it is the end of a JSON string around the
 # value, at whatever level, and the value stops there.
-_SINGLE_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|\\*\"(?:[^,:}\]'\"\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
-_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\\\)*\\\"|\"[^,:}\]'\"\\\r\n])+)\"?'?"
-_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\\\)*\\\")+)'?"
+_SINGLE_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|\\*\"(?:[^,:}\]'\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
 _QUOTED = "(?:" + "|".join([*(_double_quoted(level) for level in range(4)), _SINGLE_QUOTED]) + ")"
 
 
@@ -233,12 +231,12 @@ def _line_value(level: int) -> str:
 # Where a line starts, and the level of escaping inside it: the text's start or a raw line end (0); an
 # escaped line end (`\n` 1, `\\n` 2, `\\\\n` 3: n or r after c backslashes, c = 2^(L-1) modulo 2^L) or the
 # opening quote of a JSON string (`"` 1, `\"` 2, `\\\"` 3: a quote of level L-1). Each reads its run of
-# backslashes whole, so the leftmost match is the one of the right level.
+# backslashes whole (it follows no backslash), so only the marker of the right level matches.
 def _line_start(level: int) -> str:
     if level == 0:
         return r"(?:^|[\r\n])"
     line_end = "(?:" + _run(2**level) + ")*" + _run(2 ** (level - 1)) + "[nr]"
-    return "(?:" + line_end + "|" + _dquote(level - 1, exact=True) + ")"
+    return r"(?:^|[^\\])(?:" + line_end + "|" + _dquote(level - 1, exact=True) + ")"
 
 
 _LINE_STARTS = tuple((level, _line_start(level)) for level in range(4))

@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -83,6 +84,10 @@ _ACTIVE_GRACE_NS: Final = 3600 * 1_000_000_000
 
 _BUSY_TIMEOUT_MS: Final = 5000
 _FORK_WAIT_S: Final = 10.0  # the longest a fork waits for a store write of another thread to finish
+# A write waits this long in all for other writers (other processes) before it fails; see RunStore._begin.
+_WRITE_WAIT_S: Final = 30.0
+_BEGIN_BUSY_MS: Final = 10  # SQLite's own polls for the write lock (at 1, 2, 5 ms), then ours
+_POLL_MAX_S: Final = 0.002
 _MIN_PREFIX: Final = 4
 _CHUNK: Final = 500  # bound parameters per IN (...) list, well under SQLite's limit
 _HEX: Final = frozenset("0123456789abcdef")
@@ -364,9 +369,10 @@ class RunStore:
             raise StoreError(f"the run store {self.path} is open read-only")
         with self._lock:
             conn = self._connection()
-            for attempt in range(_schema.LOCK_RETRIES):
+            deadline = time.monotonic() + _WRITE_WAIT_S
+            while True:
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
+                    self._begin(conn, deadline)
                     try:
                         result = body(conn)
                         conn.execute("COMMIT")
@@ -377,13 +383,32 @@ class RunStore:
                                 conn.execute("ROLLBACK")
                         raise
                 except sqlite3.OperationalError as exc:
-                    if _schema.is_locked(exc) and attempt < _schema.LOCK_RETRIES - 1:
-                        time.sleep(0.05 * (attempt + 1))
+                    if _schema.is_locked(exc) and time.monotonic() < deadline:
+                        time.sleep(random.uniform(0.0005, _POLL_MAX_S))
                         continue
                     raise StoreError(f"cannot write the run store {self.path}: {exc}") from None
                 except sqlite3.DatabaseError as exc:
                     raise StoreError(f"cannot write the run store {self.path}: {exc}") from None
-            raise AssertionError("unreachable")
+
+    @staticmethod
+    def _begin(conn: sqlite3.Connection, deadline: float) -> None:
+        """BEGIN IMMEDIATE: wait for the write lock, polling every 0.5-2 ms (jittered) until `deadline`.
+
+        SQLite's own busy handler backs off to one try per 100 ms, so under several busy writers one
+        that has waited long loses every gap to fresh ones, for longer than the busy timeout ("database
+        is locked", the batch lost). Short jittered polls give each waiter the same chance at each gap."""
+        conn.execute(f"PRAGMA busy_timeout = {_BEGIN_BUSY_MS}")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _schema.is_locked(exc) or time.monotonic() >= deadline:
+                        raise
+                time.sleep(random.uniform(0.0005, _POLL_MAX_S))
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:

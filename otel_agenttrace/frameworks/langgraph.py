@@ -21,13 +21,22 @@ span has the node function's code location (for `bundle`), not LangGraph's.
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import logging
+from collections.abc import Callable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from otel_agenttrace.frameworks._target import FrameworkTarget
 from otel_agenttrace.package import _instruments_langgraph
 
+if TYPE_CHECKING:
+    from otel_agenttrace._lifecycle import Telemetry
+
 NAME = "langgraph"
 INSTRUMENTS = _instruments_langgraph
+_RUNNER = "langgraph.pregel._runner"
+_log = logging.getLogger("otel_agenttrace")
 
 
 def _control_flow(exc: BaseException) -> bool:
@@ -58,10 +67,23 @@ def _no_function(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     return None  # a graph is not one function of the user's (LangGraph's own stream() is no help to a reader)
 
 
+def _check_runner(tel: Telemetry, module: ModuleType) -> Callable[[], None]:
+    # The node rows wait for their module's import; a release that moved it would leave them silent.
+    # (A function gone from the module is reported by the patcher itself.)
+    try:
+        importlib.import_module(_RUNNER)
+    except ImportError:
+        _log.warning(
+            "otel-agenttrace: this langgraph version has no %s; graphs are traced, their nodes are not", _RUNNER
+        )
+    return lambda: None
+
+
 _GRAPH = {"name": "self.name", "type": "graph"}
 _NODE = {"name": "args.task.name", "type": "node"}
 
 TARGETS: tuple[FrameworkTarget, ...] = (
+    FrameworkTarget("hook", "langgraph.pregel", "Pregel", {}, NAME, on_import=_check_runner),
     *(
         FrameworkTarget(
             "node",
@@ -78,7 +100,7 @@ TARGETS: tuple[FrameworkTarget, ...] = (
     *(
         FrameworkTarget(
             "node",
-            "langgraph.pregel._runner",
+            _RUNNER,
             function,
             dict(_NODE),
             NAME,

@@ -30,6 +30,19 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
     return default
 
 
+def get_many(obj: Any, keys: tuple[str, ...]) -> list[Any]:
+    """`[get(obj, key) for key in keys]` in one call: the response mappings read several fields of one
+    object on every call's path."""
+    if obj is None:
+        return [None] * len(keys)
+    if isinstance(obj, dict):
+        return [obj.get(key) for key in keys]
+    values = [getattr(obj, key, _MISSING) for key in keys]
+    if _MISSING in values:
+        return [get(obj, key) if value is _MISSING else value for key, value in zip(keys, values, strict=True)]
+    return values
+
+
 def number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -38,15 +51,22 @@ def params(kwargs: Mapping[str, Any], table: Iterable[tuple[str, str]]) -> dict[
     """Request parameters that were given (SDK sentinels like NOT_GIVEN are skipped by type), as
     arguments or in `extra_body` (sent in the request body all the same; anthropic 2.x takes its
     sampling parameters only there)."""
-    extra = kwargs.get("extra_body")
-    extra = extra if isinstance(extra, Mapping) else {}
     out: dict[str, Any] = {}
+    extra = kwargs.get("extra_body")
+    if isinstance(extra, Mapping) and extra:
+        for arg, attr in table:
+            value = kwargs.get(arg)
+            if not number(value):
+                value = extra.get(arg)
+            if number(value):
+                out[attr] = value
+        return out
+    # On every call's path: most calls give one or two of these, so test membership first.
     for arg, attr in table:
-        value = kwargs.get(arg)
-        if not number(value):
-            value = extra.get(arg)
-        if number(value):
-            out[attr] = value
+        if arg in kwargs:
+            value = kwargs[arg]
+            if number(value):
+                out[attr] = value
     return out
 
 
@@ -58,10 +78,29 @@ def stop_sequences(value: Any) -> list[str] | None:
     return None
 
 
+# base URL object -> (the object, its attributes): a client's URL is parsed once, not per call. The entry
+# holds the URL, so its id is not reused while the entry lives; a client given a new URL gets a new entry.
+_SERVERS: dict[int, tuple[Any, dict[str, Any]]] = {}
+_MAX_SERVERS = 64
+
+
 def server_attributes(instance: Any) -> dict[str, Any]:
-    """server.address/port from the SDK client's base URL."""
+    """server.address/port from the SDK client's base URL (a dict the caller must not change)."""
     client = getattr(instance, "_client", None)
     url = getattr(client, "base_url", None)
+    if url is None:
+        return {}
+    entry = _SERVERS.get(id(url))
+    if entry is not None and entry[0] is url:
+        return entry[1]
+    attrs = _server_attributes(url)
+    if len(_SERVERS) >= _MAX_SERVERS:
+        _SERVERS.clear()
+    _SERVERS[id(url)] = (url, attrs)
+    return attrs
+
+
+def _server_attributes(url: Any) -> dict[str, Any]:
     host = getattr(url, "host", None)
     if not host:
         return {}

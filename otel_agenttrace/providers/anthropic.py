@@ -21,6 +21,7 @@ from otel_agenttrace.providers._common import (
     dump,
     finish_reason,
     get,
+    get_many,
     params,
     response_attributes,
     server_attributes,
@@ -41,10 +42,16 @@ _PARAMS = (
 )
 
 
-def _is_stream(result: Any) -> bool:
-    import anthropic
+_STREAMS: tuple[type, ...] = ()
 
-    return isinstance(result, (anthropic.Stream, anthropic.AsyncStream))
+
+def _is_stream(result: Any) -> bool:
+    global _STREAMS
+    if not _STREAMS:
+        import anthropic
+
+        _STREAMS = (anthropic.Stream, anthropic.AsyncStream)
+    return isinstance(result, _STREAMS)
 
 
 def request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -58,9 +65,10 @@ def request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     if instance is not None:
         attrs.update(server_attributes(instance))
     attrs.update(params(kwargs, _PARAMS))
-    stops = stop_sequences(kwargs.get("stop_sequences"))
-    if stops:
-        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
+    if "stop_sequences" in kwargs:
+        stops = stop_sequences(kwargs["stop_sequences"])
+        if stops:
+            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
     attrs[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
     return attrs
 
@@ -119,13 +127,16 @@ def request_content(kwargs: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-def _usage(usage: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
+_USAGE_FIELDS = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "output_tokens")
+
+
+def _usage(usage: Any, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Token counts, added to `attrs` (a new dict when None)."""
+    if attrs is None:
+        attrs = {}
     if usage is None:
         return attrs
-    base = get(usage, "input_tokens")
-    read = get(usage, "cache_read_input_tokens")
-    created = get(usage, "cache_creation_input_tokens")
+    base, read, created, output = get_many(usage, _USAGE_FIELDS)
     if isinstance(base, int):
         attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = base + (read or 0) + (created or 0)
     # 0 is a count the provider reported, not an absent one
@@ -133,16 +144,18 @@ def _usage(usage: Any) -> dict[str, Any]:
         attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
     if isinstance(created, int):
         attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = created
-    output = get(usage, "output_tokens")
     if isinstance(output, int):
         attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
     return attrs
 
 
+_RESPONSE_FIELDS = ("id", "model", "stop_reason", "usage")
+
+
 def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    stop_reason = get(result, "stop_reason")
-    attrs = response_attributes(get(result, "id"), get(result, "model"), [stop_reason] if stop_reason else None)
-    attrs.update(_usage(get(result, "usage")))
+    response_id, model, stop_reason, usage = get_many(result, _RESPONSE_FIELDS)
+    attrs = response_attributes(response_id, model, [stop_reason] if stop_reason else None)
+    _usage(usage, attrs)
     output = None
     if capture:
         output = {
@@ -201,7 +214,7 @@ class StreamAccumulator:
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         attrs = response_attributes(self.id, self.model, [self.stop_reason] if self.stop_reason else None)
-        attrs.update(_usage(self.usage))
+        _usage(self.usage, attrs)
         if not self.capture:
             return attrs, None
         parts = []

@@ -14,6 +14,7 @@ from otel_agenttrace.providers._common import (
     dump,
     finish_reason,
     get,
+    get_many,
     params,
     response_attributes,
     server_attributes,
@@ -42,10 +43,16 @@ _RESPONSES_PARAMS = (
 )
 
 
-def _is_stream(result: Any) -> bool:
-    import openai
+_STREAMS: tuple[type, ...] = ()
 
-    return isinstance(result, (openai.Stream, openai.AsyncStream))
+
+def _is_stream(result: Any) -> bool:
+    global _STREAMS
+    if not _STREAMS:
+        import openai
+
+        _STREAMS = (openai.Stream, openai.AsyncStream)
+    return isinstance(result, _STREAMS)
 
 
 def _base(instance: Any, kwargs: dict[str, Any], operation: str) -> dict[str, Any]:
@@ -61,14 +68,17 @@ def _base(instance: Any, kwargs: dict[str, Any], operation: str) -> dict[str, An
     # The conventions ask for it unless it is "auto"; SDKs that predate the argument pass it in extra_body.
     tier = kwargs.get("service_tier")
     if not isinstance(tier, str):
-        tier = get(kwargs.get("extra_body"), "service_tier") if isinstance(kwargs.get("extra_body"), dict) else None
+        extra = kwargs.get("extra_body")
+        tier = get(extra, "service_tier") if isinstance(extra, dict) else None
     if isinstance(tier, str) and tier != "auto":
         attrs[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
     return attrs
 
 
-def _openai_response_attributes(result: Any) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
+def _openai_response_attributes(result: Any, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAI-specific response attributes, added to `attrs` (a new dict when None)."""
+    if attrs is None:
+        attrs = {}
     tier = get(result, "service_tier")
     if isinstance(tier, str) and tier:
         attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
@@ -95,16 +105,18 @@ def _output_type(response_format: Any) -> str | None:
 def chat_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     attrs = _base(instance, kwargs, semconv.Operation.CHAT)
     attrs.update(params(kwargs, _CHAT_PARAMS))
-    stops = stop_sequences(kwargs.get("stop"))
-    if stops:
-        attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
+    if "stop" in kwargs:
+        stops = stop_sequences(kwargs["stop"])
+        if stops:
+            attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = stops
     n = kwargs.get("n")
     if isinstance(n, int) and n != 1:
         attrs[semconv.GEN_AI_REQUEST_CHOICE_COUNT] = n
     attrs[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
-    output_type = _output_type(kwargs.get("response_format"))
-    if output_type:
-        attrs[semconv.GEN_AI_OUTPUT_TYPE] = output_type
+    if "response_format" in kwargs:
+        output_type = _output_type(kwargs["response_format"])
+        if output_type:
+            attrs[semconv.GEN_AI_OUTPUT_TYPE] = output_type
     return attrs
 
 
@@ -166,8 +178,12 @@ def chat_content(kwargs: dict[str, Any]) -> dict[str, Any]:
     return content
 
 
-def _usage_attributes(usage: Any, input_key: str, output_key: str, details_key: str) -> dict[str, Any]:
-    attrs: dict[str, Any] = {}
+def _usage_attributes(
+    usage: Any, input_key: str, output_key: str, details_key: str, attrs: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Token counts, added to `attrs` (a new dict when None)."""
+    if attrs is None:
+        attrs = {}
     if usage is None:
         return attrs
     value = get(usage, input_key)
@@ -176,9 +192,11 @@ def _usage_attributes(usage: Any, input_key: str, output_key: str, details_key: 
     value = get(usage, output_key)
     if isinstance(value, int):
         attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = value
-    cached = get(get(usage, details_key), "cached_tokens")
-    if isinstance(cached, int):  # 0 is a count the provider reported, not an absent one
-        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    details = get(usage, details_key)
+    if details is not None:
+        cached = get(details, "cached_tokens")
+        if isinstance(cached, int):  # 0 is a count the provider reported, not an absent one
+            attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     return attrs
 
 
@@ -196,12 +214,28 @@ def _chat_output_message(message: Any, reason: Any) -> dict[str, Any]:
     return {"role": "assistant", "parts": parts, "finish_reason": finish_reason(reason)}
 
 
+_CHAT_FIELDS = ("id", "model", "choices", "usage", "service_tier", "system_fingerprint")
+_CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details")
+
+
 def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    choices = get(result, "choices") or ()
+    response_id, model, choices, usage, tier, fingerprint = get_many(result, _CHAT_FIELDS)
+    choices = choices or ()
     reasons = [get(c, "finish_reason") for c in choices]
-    attrs = response_attributes(get(result, "id"), get(result, "model"), [r for r in reasons if r])
-    attrs.update(_openai_response_attributes(result))
-    attrs.update(_usage_attributes(get(result, "usage"), "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
+    attrs = response_attributes(response_id, model, [r for r in reasons if r])
+    if isinstance(tier, str) and tier:
+        attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
+    if isinstance(fingerprint, str) and fingerprint:
+        attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
+    if usage is not None:
+        prompt, completion, details = get_many(usage, _CHAT_USAGE)
+        if isinstance(prompt, int):
+            attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = prompt
+        if isinstance(completion, int):
+            attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = completion
+        cached = get(details, "cached_tokens")
+        if isinstance(cached, int):  # 0 is a count the provider reported, not an absent one
+            attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     output = None
     if capture:
         output = {
@@ -264,7 +298,7 @@ class ChatStreamAccumulator:
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         attrs = response_attributes(self.id, self.model, [self.finish[i] for i in sorted(self.finish)])
         attrs.update(self.openai)
-        attrs.update(_usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details"))
+        _usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details", attrs)
         if not self.capture:
             return attrs, None
         messages = []
@@ -378,8 +412,8 @@ def _responses_output(response: Any) -> tuple[list[dict[str, Any]], str | None]:
 def responses_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     parts, reason = _responses_output(result)
     attrs = response_attributes(get(result, "id"), get(result, "model"), [reason] if reason else None)
-    attrs.update(_openai_response_attributes(result))
-    attrs.update(_usage_attributes(get(result, "usage"), "input_tokens", "output_tokens", "input_tokens_details"))
+    _openai_response_attributes(result, attrs)
+    _usage_attributes(get(result, "usage"), "input_tokens", "output_tokens", "input_tokens_details", attrs)
     output = None
     if capture:
         message = {"role": "assistant", "parts": parts, "finish_reason": reason or "error"}

@@ -558,3 +558,27 @@ def test_a_node_that_is_an_unhashable_callable_is_a_step(instrument: Callable[..
     graph = StateGraph(State).add_node("step", Step(2)).add_edge(START, "step")
     assert graph.compile(name="callable").invoke({"x": 1}) == {"x": 3}
     assert _summary(tel) == [("callable", "graph", StatusCode.UNSET), ("step", "node", StatusCode.UNSET)]
+
+
+def test_a_release_without_the_node_seam_is_reported(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import importlib
+
+    from otel_agenttrace.frameworks import langgraph as support
+
+    pregel = importlib.import_module("langgraph.pregel")
+    real = importlib.import_module
+
+    def moved(name: str, package: str | None = None) -> Any:
+        if name == "langgraph.pregel._runner":
+            raise ModuleNotFoundError(name)
+        return real(name, package)
+
+    with caplog.at_level("WARNING", logger="otel_agenttrace"):
+        support._check_runner(None, pregel)()  # type: ignore[arg-type]
+        assert caplog.messages == []
+        monkeypatch.setattr(importlib, "import_module", moved)
+        support._check_runner(None, pregel)()  # type: ignore[arg-type]
+    (line,) = caplog.messages
+    assert line.endswith("has no langgraph.pregel._runner; graphs are traced, their nodes are not")
