@@ -8,6 +8,9 @@ Rows:
                      redacted by the default Redactor before export (where issue 10 moves redaction)
   pipeline           spans made by an SDK tracer -> BatchSpanProcessor -> exporter (force_flush at the end),
                      next to the same pipeline with an exporter that drops everything (the bare SDK's cost)
+  one long run       RunStore.write_spans alone: one run of --spans LLM spans, each call traced once, then
+                     with another instrumentation's LLM span around each of ours (Pydantic AI's
+                     instrument_all()): the summary counts each call once without re-reading the run
 CPU rates (process CPU time) are the steadier number on a shared machine; wall rates include waiting
 for the disk and for other processes.
 Memory: tracemalloc over a run of --spans spans through export(), sampled every tenth of the run
@@ -119,6 +122,51 @@ def bench_export(count: int, batch: int, content: bool, redact: bool = False) ->
     return count / wall, count / cpu
 
 
+def bench_one_run(count: int, batch: int, peers: bool) -> float:
+    """CPU spans/s of RunStore.write_spans for one run of `count` LLM spans; `peers`: half of them are a peer's
+    span around one of ours (ours first in each pair: children end first), else every span is a call of its own."""
+    from otel_agenttrace.exporter._records import SpanRecord
+
+    rng = random.Random(7)
+    trace_id, root, now = f"{rng.getrandbits(128):032x}", f"{rng.getrandbits(64):016x}", time.time_ns()
+    attributes = _attributes(0, False)
+    records = []
+    for i in range(count // 2):
+        outer, inner = f"{rng.getrandbits(64):016x}", f"{rng.getrandbits(64):016x}"
+        for span_id, parent, scope, start, end in (
+            (inner, outer if peers else root, "otel_agenttrace", 1, 8),
+            (outer, root, "pydantic-ai" if peers else "otel_agenttrace", 0, 9),
+        ):
+            start_ns = now + i * 10 + start
+            records.append(
+                SpanRecord(
+                    trace_id,
+                    span_id,
+                    parent,
+                    "chat gpt-4o",
+                    "CLIENT",
+                    start_ns,
+                    now + i * 10 + end,
+                    "UNSET",
+                    None,
+                    dict(attributes),
+                    [],
+                    {},
+                    scope,
+                )
+            )
+    with tempfile.TemporaryDirectory() as home:
+        store = RunStore(home)
+        cpu = time.process_time()
+        for i in range(0, len(records), batch):
+            store.write_spans(records[i : i + batch])
+        cpu = time.process_time() - cpu
+        summary = store.run(trace_id)
+        assert summary is not None and summary.steps == (count // 2 if peers else count)
+        store.close()
+    return len(records) / cpu
+
+
 class _Drop(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return SpanExportResult.SUCCESS
@@ -190,6 +238,10 @@ def main() -> None:
     bare = bench_pipeline(args.spans, args.batch, _Drop())
     print(f"| pipeline: SDK tracer + BSP + RunTraceExporter | {full[0]:,.0f} | {full[1]:,.0f} |")
     print(f"| pipeline: SDK tracer + BSP + dropping exporter (bare SDK) | {bare[0]:,.0f} | {bare[1]:,.0f} |")
+    for peers in (False, True):
+        label = "a peer's LLM span around each call" if peers else "each call traced once"
+        rate = bench_one_run(args.spans, args.batch, peers)
+        print(f"| store only: one run of {args.spans:,} LLM spans, {label} | | {rate:,.0f} |")
 
     print("\nMemory of export() over the run (tracemalloc, MiB; peak within each tenth of the run)\n")
     print("| spans done | allocated after | peak during |")

@@ -19,7 +19,7 @@ from opentelemetry import trace
 from otel_agenttrace import semconv
 from otel_agenttrace._code import code_attributes
 from otel_agenttrace._lifecycle import Invocation, Telemetry, guarded, start_node, start_tool, start_workflow
-from otel_agenttrace.replay._tools import acall_tool, call_tool
+from otel_agenttrace.replay._tools import ToolBlock, acall_tool, call_tool
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -235,15 +235,34 @@ class _ToolScope(_Scope):
             return start_tool(tel, tool_name, arguments, extra=attributes, attach=attach)
 
         super().__init__(start)
+        self._blocks: ContextVar[tuple[ToolBlock, ...]] = ContextVar(f"agenttrace_tool_{id(self)}", default=())
 
     def __call__(self, fn: F) -> F:
         self._fn = fn
         return super().__call__(fn)
 
+    # `with tool(...) as t:` — a block: its body always runs; `t.set_result(v)` is its result (replay/_tools).
+    def __enter__(self) -> ToolBlock:  # type: ignore[override]
+        block = ToolBlock(self._begin(True))
+        self._blocks.set((*self._blocks.get(), block))
+        return block
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        stack = self._blocks.get()
+        if stack:
+            self._blocks.set(stack[:-1])
+            block = stack[-1]
+            block.finish(exc)
+            self._end(block.invocation, exc, block.result)
+
+    async def __aenter__(self) -> ToolBlock:  # type: ignore[override]
+        return self.__enter__()
+
 
 def tool(name: str | Callable[..., Any] | None = None, **attributes: Any) -> Any:
     """An `execute_tool {name}` span around a hand-written tool function; arguments and result are
-    captured as content under the capture policy. `@tool`, `@tool("search")` or `with tool("search"):`."""
+    captured as content under the capture policy. `@tool`, `@tool("search")` or `with tool("search") as t:`
+    (then `t.set_result(value)` gives the block its result)."""
     if callable(name):
         return _ToolScope(None, attributes)(name)
     return _ToolScope(name, attributes)

@@ -23,6 +23,8 @@ import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
+from otel_agenttrace._forksafe import renew_after_fork
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
 
@@ -118,6 +120,7 @@ class ContentChannel:
         self._gone = self._remove  # one bound method for every reference's callback
         self._consumers = 0
         self._lock = threading.Lock()
+        renew_after_fork(self, _lock=threading.Lock)  # a fork while open()/close() runs elsewhere
         self.refused = 0  # entries not kept: the channel was full, or the span is not an SDK span
         self.failed = 0  # entries whose content could not be built
 

@@ -30,7 +30,7 @@ from otel_agenttrace import _logging, _settings, semconv
 from otel_agenttrace._beside import CHANNEL, Later, Piece, resolve, snapshot_values
 from otel_agenttrace._capture import BESIDE, CapturePolicy, env_snapshot
 from otel_agenttrace._code import KEYS as CODE_KEYS
-from otel_agenttrace._metrics import MetricsRecorder
+from otel_agenttrace._metrics import NONE, MetricsRecorder, measured_by_peer
 
 _log = logging.getLogger("otel_agenttrace")
 
@@ -330,7 +330,7 @@ class Invocation:
 class LLMInvocation(Invocation):
     """An LLM call: CLIENT span named `{operation} {model}`, GenAI metrics at the end."""
 
-    __slots__ = ("_llm_token", "inner")
+    __slots__ = ("_llm_token", "_peer_metrics", "inner")
 
     def __init__(
         self,
@@ -342,6 +342,8 @@ class LLMInvocation(Invocation):
     ) -> None:
         model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
         name = f"{operation} {model}" if model else operation
+        # Another instrumentation's LLM span for this call is current: what it measures is not measured twice.
+        self._peer_metrics = measured_by_peer(trace.get_current_span()) if tel.metrics is not None else NONE
         super().__init__(tel, name, SpanKind.CLIENT, attributes, content, capture=capture)
         self.inner: dict[str, Any] | None = None
         self._llm_token: Token[LLMInvocation | None] | None = current_llm.set(self)
@@ -414,6 +416,7 @@ class LLMInvocation(Invocation):
             attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
             attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
             attrs,
+            self._peer_metrics,
         )
 
 

@@ -5,6 +5,14 @@ One histogram record in the OpenTelemetry SDK costs about as much as a third of 
 measurements to a deque (one append) and a daemon thread records them in batches, so the
 instrumented call pays for the span only. `flush()` records whatever is queued; it runs before the
 SDK's own exit hook (atexit is LIFO and ours registers later), on `uninstrument()`, and when asked.
+
+One call, measured once: when our SDK span starts inside another instrumentation's LLM span for the
+same call (the current span is that instrumentation's GenAI LLM span: Pydantic AI's `chat` span with
+`Agent.instrument_all()`, openai-v2 patched around ours), the metrics that instrumentation records for
+the call are not recorded by ours as well; the ones it does not record still are. Which peer records
+which metric is the table PEER_METRICS (docs/configuration.md lists it): an instrumentation not in it
+keeps ours (a metric is never lost). A peer's span inside ours is not seen when ours starts: then both
+record (documented).
 """
 
 from __future__ import annotations
@@ -17,11 +25,35 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.metrics import Histogram
+from opentelemetry.trace import Span
 
 from otel_agenttrace import semconv
 
 _INTERVAL_S = 0.5
 _MAX_QUEUED = 65536  # beyond this the oldest measurements are dropped (a stuck SDK must not grow memory)
+
+NONE: frozenset[str] = frozenset()
+# Instrumentation scope of another GenAI instrumentation -> the gen_ai.client.* metrics it records per call.
+PEER_METRICS: dict[str, frozenset[str]] = {
+    # pydantic_ai/models/instrumented.py: gen_ai.client.token.usage (and its own operation.cost), no duration
+    "pydantic-ai": frozenset({semconv.Metric.TOKEN_USAGE}),
+    # opentelemetry-instrumentation-openai-v2 (instruments.py): both histograms
+    "opentelemetry.instrumentation.openai_v2": frozenset(
+        {semconv.Metric.TOKEN_USAGE, semconv.Metric.OPERATION_DURATION}
+    ),
+}
+_LLM_OPERATIONS = frozenset({*semconv.LLM_OPERATIONS, "generate_content"})
+
+
+def measured_by_peer(span: Span) -> frozenset[str]:
+    """The metrics another instrumentation records for the call whose span `span` is, when it is that
+    instrumentation's GenAI LLM span (call it with the current span as ours starts); else none."""
+    scope = getattr(span, "instrumentation_scope", None)  # SDK spans; a non-recording span has none
+    metrics = PEER_METRICS.get(scope.name) if scope is not None else None
+    if not metrics:
+        return NONE
+    attributes = getattr(span, "attributes", None) or {}
+    return metrics if attributes.get(semconv.GEN_AI_OPERATION_NAME) in _LLM_OPERATIONS else NONE
 
 
 class MetricsRecorder:
@@ -31,7 +63,7 @@ class MetricsRecorder:
         # The metric attributes among a call's span attributes: picked here, on the recording thread,
         # from the mapping the call handed over (it no longer changes once the span has ended).
         self._keys = keys
-        self._queue: deque[tuple[float, int | None, int | None, Mapping[str, Any]]] = deque(maxlen=_MAX_QUEUED)
+        self._queue: deque[tuple[float | None, int | None, int | None, Mapping[str, Any]]] = deque(maxlen=_MAX_QUEUED)
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one drain at a time
         self._thread: threading.Thread | None = None
@@ -41,9 +73,23 @@ class MetricsRecorder:
             os.register_at_fork(after_in_child=self._after_fork)
 
     def record(
-        self, seconds: float, input_tokens: int | None, output_tokens: int | None, attrs: Mapping[str, Any]
+        self,
+        seconds: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        attrs: Mapping[str, Any],
+        peer: frozenset[str] = NONE,
     ) -> None:
-        self._queue.append((seconds, input_tokens, output_tokens, attrs))
+        """One call's measurements; `peer`: the metrics another instrumentation records for it (not again here)."""
+        duration: float | None = seconds
+        if peer:
+            if semconv.Metric.TOKEN_USAGE in peer:
+                input_tokens = output_tokens = None
+            if semconv.Metric.OPERATION_DURATION in peer:
+                duration = None
+            if duration is None and input_tokens is None and output_tokens is None:
+                return
+        self._queue.append((duration, input_tokens, output_tokens, attrs))
         if self._thread is None and not self._closed:
             self._start()
 
@@ -68,7 +114,8 @@ class MetricsRecorder:
                     return
                 if keys is not None:
                     attrs = {k: attrs[k] for k in keys if k in attrs}
-                duration.record(seconds, attrs)
+                if seconds is not None:
+                    duration.record(seconds, attrs)
                 if input_tokens is not None:
                     tokens.record(input_tokens, {**attrs, semconv.GEN_AI_TOKEN_TYPE: "input"})
                 if output_tokens is not None:
@@ -82,4 +129,5 @@ class MetricsRecorder:
     def _after_fork(self) -> None:
         self._thread = None
         self._lock = threading.Lock()
+        self._wake = threading.Event()  # the parent's thread may have been inside wait()
         self._queue.clear()

@@ -30,6 +30,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from otel_agenttrace._forksafe import renew_after_fork
 from otel_agenttrace.environment_variables import (
     AGENTTRACE_DEBUG,
     AGENTTRACE_ENV_ALLOW,
@@ -312,6 +313,7 @@ class Settings:
 
 
 _lock = threading.Lock()
+renew_after_fork(sys.modules[__name__], _lock=threading.Lock)  # a fork while another thread builds settings
 _current: tuple[tuple[Any, ...], Settings] | None = None
 
 

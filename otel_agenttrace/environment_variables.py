@@ -37,7 +37,7 @@ AGENTTRACE_TARGETS: Final = "AGENTTRACE_TARGETS"
 """User classes to trace, in the format of [tool.agenttrace] (TOML or JSON); overrides pyproject.toml."""
 
 AGENTTRACE_FRAMEWORKS: Final = "AGENTTRACE_FRAMEWORKS"
-"""Frameworks supported out of the box: all (default) | none | a list (langchain,openai-agents,pydantic-ai) |
+"""Frameworks supported out of the box: all (default) | none | a list (langchain,langgraph,openai-agents,pydantic-ai) |
 all but some (-openai-agents). Each is loaded only when the program imports it."""
 
 AGENTTRACE_STRICT: Final = "AGENTTRACE_STRICT"

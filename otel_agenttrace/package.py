@@ -10,6 +10,7 @@ _instruments_anthropic = "anthropic >= 0.30, < 3"
 
 # Frameworks (otel_agenttrace/frameworks/): supported when imported, each within its range.
 _instruments_langchain = "langchain-core >= 0.3, < 2"
+_instruments_langgraph = "langgraph >= 1.0, < 2"
 _instruments_openai_agents = "openai-agents >= 0.2, < 1"
 _instruments_pydantic_ai = "pydantic-ai-slim >= 1.0, < 3"
 

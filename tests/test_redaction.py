@@ -133,11 +133,19 @@ CONTEXTS = (
 )
 
 
+# Where a line of its own (a YAML or header line whose value is a secret only at the start of a line) goes.
+LINE_CONTEXTS = ("{}", "line one\n{}\nline three", "\t{}\r\n", "config:\n  {}\n  user: app", "{}\n")
+
+
+def contexts_of(entry: dict[str, Any]) -> tuple[str, ...]:
+    return LINE_CONTEXTS if entry.get("line") else CONTEXTS
+
+
 @pytest.mark.parametrize("entry", CORPUS, ids=corpus_id)
 def test_each_secret_in_context_raw_and_as_json(entry: dict[str, str]) -> None:
     """Content is redacted as serialized JSON, and a tool's JSON text inside it is escaped twice: a newline
     before a secret becomes the two characters backslash-n."""
-    for context in CONTEXTS:
+    for context in contexts_of(entry):
         raw = context.format(entry["value"])
         once = json.dumps(raw)
         twice = json.dumps(json.dumps({"note": raw}))
@@ -150,7 +158,7 @@ def test_each_secret_in_context_raw_and_as_json(entry: dict[str, str]) -> None:
 
 
 def test_every_secret_of_the_corpus_at_once() -> None:
-    text = "\n".join(f"{e['note']}: {e['value']}" for e in CORPUS)
+    text = "\n".join(f"{e['note']}:\n{e['value']}" if e.get("line") else f"{e['note']}: {e['value']}" for e in CORPUS)
     out, count = REDACTOR.redact(json.dumps({"all": text}))
     assert [corpus_id(e) for e in CORPUS if leaked(e, out)] == []
     assert count >= len(CORPUS)
@@ -390,6 +398,9 @@ def test_redaction_never_raises(text: str) -> None:
 def test_no_planted_secret_gets_through_whatever_surrounds_it(
     before: str, left: str, entry: dict[str, str], right: str, after: str, encode: str
 ) -> None:
+    if entry.get("line"):  # a YAML or header line starts a line
+        left = "\n"
+
     def encoded(value: str) -> str:
         text = before + left + value + right + after
         if encode == "json":
@@ -409,7 +420,7 @@ def test_no_planted_secret_gets_through_whatever_surrounds_it(
 @PROPERTY
 @given(st.lists(st.sampled_from(CORPUS), min_size=1, max_size=6), st.lists(SEPARATOR, min_size=6, max_size=6))
 def test_secrets_next_to_each_other(entries: list[dict[str, str]], separators: list[str]) -> None:
-    text = "".join(sep + e["value"] for sep, e in zip(separators, entries, strict=False))
+    text = "".join(("\n" if e.get("line") else sep) + e["value"] for sep, e in zip(separators, entries, strict=False))
     out, _ = REDACTOR.redact(json.dumps(text))
     assert [corpus_id(e) for e in entries if leaked(e, out)] == []
 

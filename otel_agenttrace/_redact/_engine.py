@@ -4,8 +4,15 @@ Python's `re` backtracks, and a crafted text (16 KB of `-eyJ`) made one pattern 
 a DFA (falling back to an NFA simulation, still linear, when a text exhausts the DFA's memory), so no
 input costs more than a pass per pattern. The common case, a text with no secret, costs one pass for
 all patterns at once: a gate, the alternation of every built-in pattern, says whether and where the
-first match starts. Only a text that has one runs the patterns that match it (which ones, an RE2 set
-says in a second pass), each from that first start.
+first match starts.
+
+A text with a few matches (an e-mail address in a code header, a key in a prompt) goes on with the same
+alternation, capturing: one call per match gives its kind (the pattern's group that took part) and its
+secrets (that pattern's own groups), and the next match. That is every pattern's own matches, as long as
+no match starts inside another (the next search starts one byte after the last match's start) and one
+kind only matches where each match starts (an anchored RE2 set says which). Otherwise (a key inside a URL,
+a card-shaped run of digits, text full of secrets) the full path runs: an RE2 set says in one pass which
+patterns match, and each of those runs over the text on its own from the first start.
 
 The patterns match the text's UTF-8 bytes; matches are mapped back to character offsets. Every pattern
 is matched against the original text and the matches are replaced together, so a greedy match of one
@@ -39,27 +46,35 @@ def _options(*, capture: bool) -> re2.Options:
     return options
 
 
+# A quoted value is read again as the start of the next match (its quotes are of deeper levels: keys in it
+# are too, and so are their values, in it; at most four levels). An unquoted one only when it is this short:
+# a chain of `password=password=...` would be read again and again to its end (quadratic), and a key inside a
+# longer value is inside its secret anyway.
+_REREAD_MAX = 128
+
 _Spans = list[tuple[int, int]]  # the match's span, then each group's ((-1, -1): did not take part)
 
 
-def _searcher(regex: Any) -> Callable[[bytes, int], _Spans | None]:
-    """`search(raw, pos)` -> the spans of the first match from `pos`, or None.
+def _searcher(regex: Any, *, anchored: bool = False) -> Callable[..., _Spans | None]:
+    """`search(raw, pos, endpos=-1)` -> the spans of the first match from `pos` (anchored: of the match that
+    spans `pos` to `endpos` exactly), or None.
 
     Through the extension object when the wrapper exposes it: one C call per match, where the wrapper's
     `search` builds a generator and a match object (several µs, more than the scan of a KB)."""
     native = getattr(regex, "_regexp", None)
-    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "ANCHOR_BOTH" if anchored else "UNANCHORED", None)
     if native is not None and anchor is not None and hasattr(native, "Match"):
         match = native.Match
 
-        def search(raw: bytes, pos: int) -> _Spans | None:
-            spans: _Spans = match(anchor, raw, pos, len(raw))
+        def search(raw: bytes, pos: int, endpos: int = -1) -> _Spans | None:
+            spans: _Spans = match(anchor, raw, pos, len(raw) if endpos < 0 else endpos)
             return None if spans[0][0] < 0 else spans
 
         return search
 
-    def search_public(raw: bytes, pos: int) -> _Spans | None:
-        m = regex.search(raw, pos)
+    def search_public(raw: bytes, pos: int, endpos: int = -1) -> _Spans | None:
+        end = len(raw) if endpos < 0 else endpos
+        m = regex.fullmatch(raw, pos, end) if anchored else regex.search(raw, pos, end)
         return None if m is None else [m.span(i) for i in range(regex.groups + 1)]
 
     return search_public
@@ -75,7 +90,7 @@ class _Linear:
         "order",
         "prefilter",
         "replacement",
-        "reread_quoted",
+        "reread_values",
         "restart",
         "search",
         "shadows",
@@ -85,7 +100,7 @@ class _Linear:
         self.order = order
         self.name = pattern.name
         self.shadows = pattern.shadows
-        self.reread_quoted = pattern.reread_quoted
+        self.reread_values = pattern.reread_values
         self.search = _searcher(re2.compile(pattern.regex.encode("utf-8"), _options(capture=True)))
         self.replacement = pattern.replacement or f"[REDACTED:{pattern.name}]"
         self.check = pattern.check
@@ -109,8 +124,12 @@ class _Linear:
                 inner = lowered.find(self.restart, secrets[0][0], end)
                 if inner > start:
                     end = inner
-            if self.reread_quoted and end > start and raw[end - 1] in b"\"'":
-                end = max(start + 1, secrets[-1][0] - 1)
+            if self.reread_values:
+                value, value_end = secrets[-1]
+                if raw[value - 1 : value] in (b'"', b"'"):
+                    end = max(start + 1, value - 1)
+                elif value_end - value <= _REREAD_MAX:
+                    end = max(start + 1, value)
             pos = end if end > start else start + 1
 
 
@@ -132,7 +151,9 @@ class Redactor:
 
     def __init__(self, patterns: Iterable[Pattern] = BUILTIN) -> None:
         self.patterns = tuple(patterns)
-        self._linear, self._other, self._gate, self._set = _compile(self.patterns)
+        compiled = _compile(self.patterns)
+        self._linear, self._other, self._gate, self._set = compiled.linear, compiled.other, compiled.gate, compiled.set
+        self._few = compiled.few
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -144,7 +165,7 @@ class Redactor:
         if self._gate is not None:
             raw = text.encode("utf-8", "surrogatepass")
             first = self._gate(raw, 0)
-            if first is not None:
+            if first is not None and not (self._few is not None and self._few.find(text, raw, first, found)):
                 self._find_linear(text, raw, first[0][0], found)
         for p in self._other:
             self._find_other(p, text, found)
@@ -153,6 +174,7 @@ class Redactor:
         return _replace(text, found)
 
     def _find_linear(self, text: str, raw: bytes, pos: int, found: list[_Found]) -> None:
+        """The full path: which patterns match (an RE2 set, one pass), then each of them over the text."""
         assert self._set is not None
         hits = self._set.Match(raw)
         # The set runs a DFA only: when a crafted text exhausts its memory it answers nothing, and every
@@ -190,24 +212,90 @@ class Redactor:
                 found.append((m.start(), m.end(), p.order, m.expand(p.replacement) if p.expand else p.replacement))
 
 
-_Compiled = tuple[list[_Linear], list[_Backtracking], Callable[[bytes, int], _Spans | None] | None, "re2.Set | None"]
+class _Compiled:
+    __slots__ = ("few", "gate", "linear", "other", "set")
+
+    def __init__(self, patterns: tuple[Pattern, ...]) -> None:
+        self.linear = [_Linear(p, i) for i, p in enumerate(patterns) if p.linear]
+        self.other = [_Backtracking(p, i) for i, p in enumerate(patterns) if not p.linear]
+        self.gate: Callable[[bytes, int], _Spans | None] | None = None
+        self.set: re2.Set | None = None
+        self.few: _FewMatches | None = None
+        if not self.linear:
+            return
+        sources = [p.regex.encode("utf-8") for p in patterns if p.linear]
+        self.gate = _searcher(re2.compile(b"|".join(b"(?:" + s + b")" for s in sources), _options(capture=False)))
+        self.set = re2.Set.SearchSet(_options(capture=False))
+        for source in sources:
+            self.set.Add(source)
+        self.set.Compile()
+        self.few = _FewMatches(self.linear, sources, self.gate)
 
 
 @functools.lru_cache(maxsize=32)
 def _compile(patterns: tuple[Pattern, ...]) -> _Compiled:
     """The compiled form of a pattern list, shared by every Redactor of the same list (RE2 objects are
     thread-safe; compiling the built-ins takes ~30 ms, and a CapturePolicy makes a Redactor)."""
-    linear = [_Linear(p, i) for i, p in enumerate(patterns) if p.linear]
-    other = [_Backtracking(p, i) for i, p in enumerate(patterns) if not p.linear]
-    if not linear:
-        return linear, other, None, None
-    sources = [p.regex.encode("utf-8") for p in patterns if p.linear]
-    gate = _searcher(re2.compile(b"|".join(b"(?:" + s + b")" for s in sources), _options(capture=False)))
-    matches = re2.Set.SearchSet(_options(capture=False))
-    for source in sources:
-        matches.Add(source)
-    matches.Compile()
-    return linear, other, gate, matches
+    return _Compiled(patterns)
+
+
+# More matches than this, and the full path is cheaper than a few calls per match.
+_FEW = 8
+# The anchored set reads this far from a match's start: a longer match (a private key) takes the full path.
+_WINDOW = 4096
+
+
+class _FewMatches:
+    """The path of a text with a few matches, none inside another: per match, the gate finds it, an anchored
+    set names its kind, and that pattern, anchored there, gives its groups."""
+
+    __slots__ = ("anchored", "gate", "linear", "starts")
+
+    def __init__(
+        self, linear: list[_Linear], sources: list[bytes], gate: Callable[[bytes, int], _Spans | None]
+    ) -> None:
+        self.linear = linear
+        self.gate = gate
+        self.anchored = [_searcher(re2.compile(s, _options(capture=True)), anchored=True) for s in sources]
+        self.starts = re2.Set.MatchSet(_options(capture=False))
+        for source in sources:
+            self.starts.Add(source)
+        self.starts.Compile()
+
+    def find(self, text: str, raw: bytes, first: _Spans, found: list[_Found]) -> bool:
+        """Adds the secrets of a text with a few matches, the first of them `first` (the gate's), to `found`;
+        False (nothing added) when the text needs the full path."""
+        matches: list[tuple[_Linear, list[tuple[int, int]], int, int]] = []
+        window = memoryview(raw)
+        spans: _Spans | None = first
+        while spans is not None:
+            start, end = spans[0]
+            if end <= start or len(matches) == _FEW:
+                return False
+            kinds = self.starts.Match(window[start : start + _WINDOW])
+            if not kinds or len(kinds) != 1:
+                return False  # several kinds start here (or a crafted text filled the set's DFA memory)
+            p = self.linear[kinds[0]]
+            if p.locate is not None or p.prefilter is not None:
+                return False
+            own = self.anchored[kinds[0]](raw, start, end)
+            if own is None:
+                return False
+            following = self.gate(raw, start + 1)
+            if following is not None and following[0][0] < end:
+                return False  # a match inside this one
+            matches.append((p, [g for g in own[1:] if g[0] >= 0] or own[:1], start, end))
+            spans = following
+        to_char = _char_offsets(
+            text, raw, [x for _, secrets, ms, me in matches for x in (ms, me, *(y for g in secrets for y in g))]
+        )
+        for p, secrets, ms, me in matches:
+            for s, e in secrets:
+                if e > s:
+                    start, end = to_char(s), to_char(e)
+                    if p.check is None or p.check(text[start:end], text[to_char(ms) : to_char(me)]):
+                        found.append((start, end, p.order, p.replacement))
+        return True
 
 
 def _unshadowed(spans: list[tuple[int, int, _Linear, int, int]]) -> list[tuple[int, int, _Linear, int, int]]:
@@ -237,14 +325,19 @@ def _unshadowed(spans: list[tuple[int, int, _Linear, int, int]]) -> list[tuple[i
 
 
 def _char_offsets(text: str, raw: bytes, offsets: list[int]) -> Callable[[int], int]:
-    """Byte offset -> character offset, for offsets on character boundaries (every pattern's are)."""
+    """Byte offset -> character offset. A secret's offsets are on character boundaries (every class of the
+    patterns is ASCII); a match's start may be inside a character (the byte before an e-mail address is the
+    last of `à`): such an offset maps to the next character."""
     if len(raw) == len(text):  # ASCII: the same offsets
         return int
     mapping: dict[int, int] = {0: 0}
     last_byte = last_char = 0
     for offset in sorted(set(offsets)):
-        last_char += len(raw[last_byte:offset].decode("utf-8", "surrogatepass"))
-        last_byte = offset
+        boundary = offset
+        while boundary < len(raw) and raw[boundary] & 0xC0 == 0x80:  # a UTF-8 continuation byte
+            boundary += 1
+        last_char += len(raw[last_byte:boundary].decode("utf-8", "surrogatepass"))
+        last_byte = boundary
         mapping[offset] = last_char
     return mapping.__getitem__
 

@@ -35,9 +35,10 @@ class Pattern:
     prefilter: Callable[[str], bool] | None = None
     # A secret ends before this (lower-case) word: the search resumes at it, so "Bearer a=bearer b" is two.
     restart: str | None = None
-    # The search goes on from the last quoted secret's opening quote, not after the match: a quoted value
-    # can be the key of the next match. (Quoted values hold no quote: every byte is read at most twice.)
-    reread_quoted: bool = False
+    # The search goes on from the last secret (its opening quote, if quoted), not after the match, when the
+    # secret is short: a value can hold the key of the next match (`"PASSWORD": "db_password": "v"`,
+    # `pwd: password='v'`). Every byte is read a bounded number of times.
+    reread_values: bool = False
     # Matches of these patterns that start inside a match of this one are not secrets of theirs (the
     # `password@db.example.com` of a URL is not an e-mail address: the host stays).
     shadows: tuple[str, ...] = ()
@@ -106,18 +107,41 @@ def _card_spans(run: str) -> list[tuple[int, int]]:
     return spans
 
 
-_NOT_A_VALUE = frozenset({"none", "null", "true", "false", "undefined"})
+_NOT_A_VALUE = frozenset({"none", "null", "nil", "true", "false", "undefined", "~"})
+# The first word of a value that is a type, not a secret: `password: str = ""`, `api_key: Optional[str]` (a
+# dataclass field or a TypeScript property at the start of a line looks like a YAML line).
+_TYPE_NAME = re.compile(
+    r"(?:str|bytes|int|bool|float|dict|list|string|number|boolean|any|unknown|object|None|Optional|Union|"
+    r"SecretStr|SecretBytes|Secret|Any)\b(?![.\-])"
+)
+_KEY_BEFORE = re.compile(r"([A-Za-z0-9_.\-]+)[^A-Za-z0-9_.\-]*\Z")
+
+
+def _unquoted(value: str) -> str:
+    """A YAML line's value without its quotes (any JSON escaping) and trailing blanks."""
+    value = value.rstrip(" \t")
+    stripped = value.lstrip("\\")
+    if stripped[:1] in ("'", '"') and len(stripped) >= 2 and value.endswith(stripped[0]):
+        return stripped[1:].rstrip("\\" + stripped[0])
+    return value
 
 
 def _is_assigned_secret(value: str, match: str) -> bool:
     """A value worth hiding: not already a marker, not a placeholder of 1-3 characters, not a literal of a
-    language; and unquoted, not code (`password=password`, `token=self.token`, `key=os.environ[...]`)."""
-    if len(value) < 4 or value.startswith("[REDACTED") or value.lower() in _NOT_A_VALUE:
+    language, not a reference (`${DB_PASSWORD}`, `{{ secrets.TOKEN }}`); and, unquoted, not code
+    (`password=password`, `token=self.token`, `key=os.environ[...]`, `password: str = ""`)."""
+    prefix = match[: match.rfind(value)]
+    plain = _unquoted(value)
+    if len(plain) < 4 or plain.startswith(("[REDACTED", "${", "{{", "$(")) or plain.lower() in _NOT_A_VALUE:
         return False
-    if match.endswith(("'", '"')):
+    if prefix.rstrip("\\").endswith(("'", '"')):
         return True
-    key = match[: match.index("=")].rstrip()
-    return not (value.lower() == key.lower() or value.startswith(("self.", "os.")))
+    key = _KEY_BEFORE.search(prefix[-256:])
+    return not (
+        (key is not None and plain.lower() == key.group(1).lower())
+        or plain.startswith(("self.", "os."))
+        or _TYPE_NAME.match(plain) is not None
+    )
 
 
 def _builtin(name: str, regex: str, **options: Any) -> Pattern:
@@ -139,15 +163,89 @@ _SECRET_KEY = (
     r"credentials?|db[_-]?pass|contrase(?:ñ|n)a)"
 )
 # An unquoted value: printable ASCII but for quotes, backslashes (a JSON escape ends it) and delimiters.
-_BARE = (
-    "["
-    + "".join("\\" + c if not c.isalnum() else c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\&;,()[]{}<>`")
-    + "]"
-)
+_BARE_CHARS = [c for c in map(chr, range(0x21, 0x7F)) if c not in "\"'\\&;,()[]{}<>`"]
+
+
+def _class(chars: list[str]) -> str:
+    return "[" + "".join("\\" + c if not c.isalnum() else c for c in chars) + "]"
+
+
+_BARE = _class(_BARE_CHARS)
+# A digit or a symbol in a word; a letter or the punctuation of a sentence ("the password: field.").
+_BARE_STRONG = _class([c for c in _BARE_CHARS if not c.isalpha() and c not in ".:!?"])
+_BARE_WEAK = _class([c for c in _BARE_CHARS if c.isalpha() or c in ".:!?"])
 # A quote, JSON-escaped any number of times (`"`, `\"`, `\\\"`) or single.
 _Q = r"\\{0,7}[\"']"
-# A quoted value: the secret, up to the first quote.
-_QUOTED = _Q + r"([^\"'\r\n]+?)" + _Q
+
+
+# --- quoted values and YAML lines, at any level of JSON escaping ---------------------------------
+#
+# Content is redacted as JSON text, and a tool's JSON inside it is escaped again, so a value's own quotes
+# and line ends arrive under 0, 1, 3 or 7 backslashes. A double quote after a run of c backslashes belongs
+# to the level given by the trailing ones of c in binary (0, 1, 3, 7 -> levels 0-3; 2 = an escaped backslash
+# and then a level-0 quote). A value opened at level L ends at a quote of level L, goes on over quotes of a
+# deeper level (quotes inside the secret, `"ab\"cd"`) and stops, unclosed, at a shallower one (the end of
+# the JSON string around it), so the replacement never breaks the JSON. Each run of backslashes is read
+# whole (a unit never ends inside one), which is what makes the counting regular.
+
+
+def _run(n: int) -> str:
+    """Exactly n backslashes."""
+    return "" if n == 0 else r"\\" if n == 1 else r"\\{" + str(n) + "}"
+
+
+def _dquote(level: int, *, exact: bool) -> str:
+    """A double quote of this level (exact) or of this level or a deeper one."""
+    period = 2 ** (level + 1) if exact else 2**level
+    return "(?:" + _run(period) + ")*" + _run(2**level - 1) + '"'
+
+
+def _double_quoted(level: int) -> str:
+    units = r'[^"\\\r\n]|\\+[^"\\\r\n]|' + _dquote(level + 1, exact=False)
+    return _run(2**level - 1) + '"((?:' + units + ")+)(?:" + _dquote(level, exact=True) + ")?"
+
+
+# A single-quoted value (Python, shell): JSON never escapes `'`, so a `'` after any backslash is inside the
+# value and a bare one ends it. A double quote (after any run of backslashes) followed by text is inside it
+# (`'say "hi" 2'`); followed by `,`, `:`, `}`, `]` or a line end it is the end of a JSON string around the
+# value, at whatever level, and the value stops there.
+_SINGLE_QUOTED = r"'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|\\*\"(?:[^,:}\]'\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
+_QUOTED = "(?:" + "|".join([*(_double_quoted(level) for level in range(4)), _SINGLE_QUOTED]) + ")"
+
+
+def _line_value(level: int) -> str:
+    """A YAML line's value, up to the end of the line: in raw text a raw line end (a backslash is text); in
+    JSON text an escaped one (a run of backslashes and n or r), or a double quote of a shallower level (the
+    end of the JSON string)."""
+    if level == 0:
+        return r"([^\r\n]+)"
+    # A line end at level L is n or r after c backslashes with c = 2^(L-1) modulo 2^L (`\n`, `\\n`); other
+    # runs before n or r are text (`\\n` in a once-escaped value is a backslash and the letter n).
+    period, end = 2**level, 2 ** (level - 1)
+    counts = [f"{_run(1)}{{{low},{high}}}" for low, high in ((1, end - 1), (end + 1, period)) if low <= high]
+    text_nr = "(?:" + _run(period) + ")*(?:" + "|".join(counts) + ")[nr]"
+    units = r'[^"\\\r\n]|\\+[^"\\\r\nnr]|' + text_nr + "|" + _dquote(level, exact=False)
+    return "((?:" + units + ")+)"
+
+
+# Where a line starts, and the level of escaping inside it: the text's start or a raw line end (0); an
+# escaped line end (`\n` 1, `\\n` 2, `\\\\n` 3: n or r after c backslashes, c = 2^(L-1) modulo 2^L) or the
+# opening quote of a JSON string (`"` 1, `\"` 2, `\\\"` 3: a quote of level L-1). Each reads its run of
+# backslashes whole (it follows no backslash), so only the marker of the right level matches.
+def _line_start(level: int) -> str:
+    if level == 0:
+        return r"(?:^|[\r\n])"
+    line_end = "(?:" + _run(2**level) + ")*" + _run(2 ** (level - 1)) + "[nr]"
+    return r"(?:^|[^\\])(?:" + line_end + "|" + _dquote(level - 1, exact=True) + ")"
+
+
+_LINE_STARTS = tuple((level, _line_start(level)) for level in range(4))
+# Indentation (raw or escaped tabs), a YAML list item's dash, Markdown bold around the key.
+_INDENT = r"(?:[ \t]|\\+t)*(?:-[ \t]+)?(?:\*\*|__)?"
+_COLON = r"(?:\*\*|__)?[ \t]*:(?:\*\*|__)?[ \t]*"
+# Mid-line, `password: hunter2` is a secret and `the password: field is required` prose: a token with a
+# digit or a symbol in it.
+_MIXED_TOKEN = "(" + _BARE_WEAK + "*" + _BARE_STRONG + _BARE + "*)"
 
 # Order matters where kinds overlap (the earliest start names a merged span; on a tie the first here).
 BUILTIN: tuple[Pattern, ...] = (
@@ -212,20 +310,24 @@ BUILTIN: tuple[Pattern, ...] = (
         shadows=("email",),
     ),
     _builtin("bearer_token", _T + r"(?i:bearer)\s+([A-Za-z0-9._~+/=\-]{8,})", restart="bearer"),
-    # The value of a JSON key, a Python dict key or a `key=value` assignment whose key names a secret:
-    # quoted (any JSON escaping), or unquoted up to whitespace, a delimiter or a non-ASCII character.
+    # The value of a JSON key, a Python dict key, a `key=value` assignment or a YAML/header line whose key
+    # names a secret: quoted (any JSON escaping, quotes and backslashes inside), the rest of a line that
+    # starts with the key, or unquoted up to whitespace, a delimiter or a non-ASCII character.
     _builtin(
         "secret_assignment",
         "|".join(
             (
                 r"[\"']" + _SECRET_KEY + _Q + r"\s*:\s*" + _QUOTED,  # "key": "value", 'key': 'value'
-                r"\b" + _SECRET_KEY + r"\s*=\s*" + _QUOTED,  # key = "value"
+                # password: hunter2 (a YAML, config or header line; the whole rest of it)
+                *(start + _INDENT + _SECRET_KEY + _COLON + _line_value(level) for level, start in _LINE_STARTS),
+                r"\b" + _SECRET_KEY + r"\s*[:=]\s*" + _QUOTED,  # key = "value", key: "value"
                 r"\b" + _SECRET_KEY + "=(" + _BARE + "+)",  # key=value
+                r"\b" + _SECRET_KEY + _COLON + _MIXED_TOKEN,  # ... key: s3cr3t ...
             )
         ),
         check=_is_assigned_secret,
-        # `"PASSWORD": "db_password": "v"`, `KEY="token": "v"`: a quoted value may be a key itself
-        reread_quoted=True,
+        # `"PASSWORD": "db_password": "v"`, `KEY="token": "v"`: a value may be a key itself
+        reread_values=True,
     ),
     # A local part may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
     _builtin(

@@ -14,6 +14,7 @@ from otel_agenttrace import semconv as sc
 from otel_agenttrace.cli import _format
 from otel_agenttrace.cli._app import App, abort, home_option, pass_app
 from otel_agenttrace.cli._sources import BACKENDS, backend, backend_options
+from otel_agenttrace.exporter import _run
 
 if TYPE_CHECKING:
     from otel_agenttrace.exporter._records import SpanRecord
@@ -40,24 +41,20 @@ def records_cost(records: Sequence[SpanRecord]) -> dict[str, Any] | None:
     """The cost of a run's span records, priced like `show` prices the run, from the LLM spans' model
     and usage only (no content is parsed: a 10,000-step run costs a read of its spans, not an assembly)."""
     from otel_agenttrace._cost import default_table
-    from otel_agenttrace.exporter._assemble import _STEP_TYPES, _USAGE, _iso
+    from otel_agenttrace.exporter._assemble import _iso
+    from otel_agenttrace.exporter._peers import counted_calls, step_usage
 
     if not records:
         return None
+    # One entry per call, whoever traced it (a peer's LLM span and ours are one call): as `show` counts.
     steps: list[dict[str, Any]] = []
-    for record in records:
-        attrs = record.attributes
-        operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
-        if record.end_ns is None or not isinstance(operation, str) or _STEP_TYPES.get(operation) != "llm_call":
-            continue
-        usage = {}
-        for key, name in _USAGE.items():
-            value = attrs.get(key)
-            if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-                usage[name] = value
-        model = attrs.get(sc.GEN_AI_RESPONSE_MODEL) or attrs.get(sc.GEN_AI_REQUEST_MODEL)
-        provider = attrs.get(sc.GEN_AI_PROVIDER_NAME)
-        steps.append({"type": "llm_call", "model": model, "provider": provider, "usage": usage or None})
+    for views in counted_calls(records):
+        usages = (step_usage(view.attributes) for view in views)
+        usage = next((u for u in usages if u), None)
+        model = next((m for m in (_run.model_of(view.attributes) for view in views) if m), None)
+        providers = (view.attributes.get(sc.GEN_AI_PROVIDER_NAME) for view in views)
+        provider = next((p for p in providers if isinstance(p, str)), None)
+        steps.append({"type": "llm_call", "model": model, "provider": provider, "usage": usage})
     started = _iso(min(r.start_ns for r in records))
     cost: dict[str, Any] | None = default_table().annotate({"started_at": started, "steps": steps}).get("cost")
     return cost

@@ -16,29 +16,16 @@ from opentelemetry.semconv.attributes.service_attributes import SERVICE_NAME
 
 from otel_agenttrace import semconv as sc
 from otel_agenttrace.exporter import _run
-from otel_agenttrace.exporter._peers import merge_nested_llm_steps, peer_operation, peer_usage
+from otel_agenttrace.exporter._peers import merge_nested_llm_steps, peer_usage, step_type_of
 from otel_agenttrace.exporter._records import SpanRecord, TraceFormatError, loads_bounded
 from otel_agenttrace.exporter._schema import SCHEMA_VERSION
 
-_STEP_TYPES: dict[str, str] = {
-    sc.Operation.INVOKE_WORKFLOW: "workflow",
-    sc.Operation.INVOKE_AGENT: "node",
-    sc.Operation.CHAT: "llm_call",
-    sc.Operation.TEXT_COMPLETION: "llm_call",
-    sc.Operation.EMBEDDINGS: "llm_call",
-    _run.GENERATE_CONTENT: "llm_call",
-    sc.Operation.EXECUTE_TOOL: "tool_call",
-}
+_STEP_TYPES = _run.STEP_TYPES
 
 # gen_ai.request.<param> -> request[<param>], derived from a constant so the prefix is not spelled twice.
 _REQUEST_PREFIX = sc.GEN_AI_REQUEST_MODEL.rpartition(".")[0] + "."
 _REQUEST_PREFIX_LEN = len(_REQUEST_PREFIX)
-_USAGE = {
-    sc.GEN_AI_USAGE_INPUT_TOKENS: "input_tokens",
-    sc.GEN_AI_USAGE_OUTPUT_TOKENS: "output_tokens",
-    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "cache_read_input_tokens",
-    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: "cache_creation_input_tokens",
-}
+_USAGE = _run.USAGE_KEYS
 # Attributes a step field carries already are dropped from step["attributes"]; every other one is kept.
 # The model attributes stay only when they differ from the step's model (request model != response model).
 _DROP, _COUNT, _MODEL = 0, 1, 2
@@ -175,12 +162,7 @@ def _tree(spans: list[SpanRecord]) -> tuple[list[SpanRecord], dict[str, str | No
 
 def _step(index: int, record: SpanRecord, parent: str | None, node: str | None, run_start: int) -> dict[str, Any]:
     attrs = record.attributes
-    operation = attrs.get(sc.GEN_AI_OPERATION_NAME)
-    step_type = _STEP_TYPES.get(operation, "span") if isinstance(operation, str) else "span"
-    if step_type == "span" and operation is None and peer_operation(attrs) is not None:
-        step_type = "llm_call"  # another instrumentation's LLM span (OpenInference, OpenLLMetry)
-    if attrs.get(sc.AGENTTRACE_RUN_ROOT) is True:
-        step_type = "workflow"
+    step_type = step_type_of(attrs)
 
     response_model = attrs.get(sc.GEN_AI_RESPONSE_MODEL)
     request_model = attrs.get(sc.GEN_AI_REQUEST_MODEL)
@@ -327,11 +309,8 @@ def _objects_or_text(value: Any) -> Any:
 
 
 def _add_usage(usage: dict[str, int], key: str, value: Any) -> None:
-    try:
-        count = int(value)
-    except (TypeError, ValueError, OverflowError):
-        return  # a count that is not a number is dropped rather than guessed
-    if count >= 0:
+    count = _run.usage_count(value)
+    if count is not None:
         usage[_USAGE[key]] = count
 
 

@@ -16,7 +16,12 @@ tool calls in a tight loop reaches in milliseconds, and says so only in a log li
   child (a pool task, the work of a forked child) is exported at once, on the ending thread (at
   most once per `CHILD_FLUSH_INTERVAL_S`; in a burst the export thread takes the rest right away);
   `os._exit` flushes first (the child's `os._exit` is wrapped); and a multiprocessing child also
-  flushes through `multiprocessing.util.Finalize`.
+  flushes through `multiprocessing.util.Finalize`;
+- writes a pool worker's finished spans before the worker hands a task's result back (fork, spawn
+  or forkserver; `multiprocessing.Pool` and `concurrent.futures.ProcessPoolExecutor`): `_mp` gives
+  the worker a result queue whose `put` calls `flush_finished()` first. So once the parent holds a
+  result, the task's steps are in the store, and `Pool.terminate()` (SIGTERM, no exit hook) can no
+  longer beat them. Nothing runs outside pool workers: a program without one pays nothing.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter
 
+from otel_agenttrace import _mp
 from otel_agenttrace.exporter._quiet import instrumentation_suppressed
 
 _log = logging.getLogger(__name__)
@@ -48,6 +54,8 @@ BLOCK_LIMIT_S: Final = 10.0
 CHILD_FLUSH_INTERVAL_S: Final = 0.02
 # How long a forked child's os._exit may spend writing what is queued.
 EXIT_FLUSH_BUDGET_S: Final = 2.0
+# How long a pool worker handing back a result waits for an export already under way on the export thread.
+HANDOFF_WAIT_S: Final = 10.0
 
 LostCallback = Callable[[Mapping[str, int]], None]
 
@@ -80,6 +88,8 @@ class RunSpanProcessor(SpanProcessor):
         self._started_here: set[int] = set()
         self._next_child_flush = 0.0
         self._thread = self._start_thread()
+        _live.add(self)
+        _mp.install_result_flush()
         if hasattr(os, "register_at_fork"):
             ref = weakref.ref(self)
 
@@ -224,6 +234,20 @@ class RunSpanProcessor(SpanProcessor):
                 return
             self._export(batch)
 
+    def _flush_finished(self, deadline: float) -> None:
+        """Export what is queued here, then wait for an export the worker thread has under way: on return,
+        every span that ended before the call is written (or the deadline passed)."""
+        if self._shutdown:
+            return
+        self._flush_here()
+        with self._cond:
+            while self._busy and self._thread.is_alive() and threading.current_thread() is not self._thread:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._cond.wait(remaining)
+        self._report_lost()
+
     def _report_lost(self) -> None:
         with self._cond:
             lost, self._lost = self._lost, {}
@@ -260,6 +284,19 @@ class RunSpanProcessor(SpanProcessor):
         if processor is not None and not processor._shutdown:
             processor._flush_here()
             processor._report_lost()
+
+
+_live: weakref.WeakSet[RunSpanProcessor] = weakref.WeakSet()
+
+
+def flush_finished(wait_s: float = HANDOFF_WAIT_S) -> None:
+    """Write every span that has ended so far, on the calling thread, through every RunSpanProcessor.
+
+    A pool worker calls this (through `_mp`) before it hands a result back: the parent may end the
+    worker (`Pool.terminate()`) as soon as it has the result."""
+    deadline = time.monotonic() + wait_s
+    for processor in list(_live):
+        processor._flush_finished(deadline)
 
 
 _exit_flushers: weakref.WeakSet[RunSpanProcessor] = weakref.WeakSet()
@@ -310,4 +347,10 @@ def processor_for(exporter: SpanExporter, environ: Mapping[str, str] | None = No
     )
 
 
-__all__ = ["DEFAULT_MAX_EXPORT_BATCH_SIZE", "DEFAULT_MAX_QUEUE_SIZE", "RunSpanProcessor", "processor_for"]
+__all__ = [
+    "DEFAULT_MAX_EXPORT_BATCH_SIZE",
+    "DEFAULT_MAX_QUEUE_SIZE",
+    "RunSpanProcessor",
+    "flush_finished",
+    "processor_for",
+]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import sys
 import threading
 import weakref
 from typing import Any, Final
@@ -25,6 +26,7 @@ from typing import Any, Final
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from otel_agenttrace._forksafe import renew_after_fork
 from otel_agenttrace.exporter._records import SpanRecord, from_readable_span
 from otel_agenttrace.exporter._streak import FailureStreak
 from otel_agenttrace.exporter.store import RunStore
@@ -141,6 +143,7 @@ def _start_record(span: Span) -> SpanRecord | None:
 
 _installed: weakref.WeakKeyDictionary[Any, dict[str, InFlightRecorder]] = weakref.WeakKeyDictionary()
 _installed_lock = threading.Lock()
+renew_after_fork(sys.modules[__name__], _installed_lock=threading.Lock)
 
 
 def install_inflight_recorder(tracer_provider: Any, store: RunStore) -> InFlightRecorder | None:

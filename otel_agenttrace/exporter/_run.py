@@ -5,8 +5,9 @@ and the comparisons (`diff`, `bisect`, replay) share, so that they agree on ever
 - The workflow is the root's `gen_ai.workflow.name`, else any span's, else the root span's name.
 - The status is `error` when the root failed, else `incomplete` when a span has not ended, else `ok`.
 - Tokens and models come from LLM calls only: `gen_ai.operation.name` chat, text_completion,
-  embeddings, and `generate_content` (a GenAI operation that semconv.Operation lacks); the model is
-  the response model, else the request model.
+  embeddings, and `generate_content` (a GenAI operation that semconv.Operation lacks), or another
+  instrumentation's LLM span (exporter/_peers.py); the model is the response model, else the request
+  model. A call that two instrumentations traced (their LLM spans nest) counts once: _peers.py says how.
 """
 
 from __future__ import annotations
@@ -20,6 +21,36 @@ GENERATE_CONTENT: Final = "generate_content"
 LLM_OPERATIONS: Final = frozenset(sc.LLM_OPERATIONS | {GENERATE_CONTENT})
 
 OK, ERROR, INCOMPLETE = "ok", "error", "incomplete"
+
+# gen_ai.operation.name -> step type; any other span is a plain "span" step.
+STEP_TYPES: Final[dict[str, str]] = {
+    sc.Operation.INVOKE_WORKFLOW: "workflow",
+    sc.Operation.INVOKE_AGENT: "node",
+    sc.Operation.CHAT: "llm_call",
+    sc.Operation.TEXT_COMPLETION: "llm_call",
+    sc.Operation.EMBEDDINGS: "llm_call",
+    GENERATE_CONTENT: "llm_call",
+    sc.Operation.EXECUTE_TOOL: "tool_call",
+}
+# gen_ai.usage.* -> the step's usage key.
+USAGE_KEYS: Final[dict[str, str]] = {
+    sc.GEN_AI_USAGE_INPUT_TOKENS: "input_tokens",
+    sc.GEN_AI_USAGE_OUTPUT_TOKENS: "output_tokens",
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: "cache_read_input_tokens",
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: "cache_creation_input_tokens",
+}
+
+
+def usage_count(value: Any) -> int | None:
+    """A token count as a run keeps it: a non-negative integer (numbers and numeric text are read; a bool
+    is not a count), else None: a count that is not a number is dropped rather than guessed."""
+    if isinstance(value, bool):
+        return None
+    try:
+        count = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return count if count >= 0 else None
 
 
 def is_llm_call(attributes: Mapping[str, Any]) -> bool:

@@ -18,42 +18,62 @@ refused with a `StoreError`, never overwritten or migrated.
 The store holds prompts and outputs: its directory is created 0700 and its files 0600, and a
 writer tightens the modes of an existing store it opens. Readers (`read_only=True`) open the file
 read-only and never create, chmod or migrate anything, so a store in a read-only place can be read.
-Two side tables were added after schema 1 without a version bump (older versions ignore them):
-`lost` counts spans of a run that the pipeline had to drop, `origins` remembers which `agenttrace
-run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run.
+Two side tables and a `runs` column were added after schema 1 without a version bump (older versions
+ignore them): `lost` counts spans of a run that the pipeline had to drop, `origins` remembers which
+`agenttrace run` invocation (AGENTTRACE_RUN_ORIGIN) wrote a run; `runs.merged` counts spans that are
+one step with another's call (two instrumentations traced it: exporter/_calls.py).
+
+This module is the store (opening, transactions, the write and read paths, retention); its parts live
+beside it: _store_schema.py (tables, checks, creation, additions), _store_codec.py (span entries and
+their JSON), _store_runs.py (the run summary row), _store_errors.py. Import from here.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
 import os
-import re
+import random
 import sqlite3
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
 from otel_agenttrace import _settings
-from otel_agenttrace._settings import parse_age  # noqa: F401  (re-exported)
+from otel_agenttrace._settings import parse_age
 from otel_agenttrace.environment_variables import AGENTTRACE_HOME, AGENTTRACE_RUN_ORIGIN
-from otel_agenttrace.exporter import _run
-from otel_agenttrace.exporter._records import SpanEvent, SpanRecord
+from otel_agenttrace.exporter import _store_schema as _schema
+from otel_agenttrace.exporter._calls import Calls
+from otel_agenttrace.exporter._records import SpanRecord
+from otel_agenttrace.exporter._store_codec import decode, encode, span_entry, span_record
+from otel_agenttrace.exporter._store_errors import AmbiguousRunError, StoreError, UnknownRunError
+from otel_agenttrace.exporter._store_runs import Run, RunSummary, summary
+from otel_agenttrace.exporter._store_schema import APP_NAME, APPLICATION_ID, SCHEMA_VERSION  # noqa: F401  (re-exported)
+
+__all__ = [
+    "DB_FILE",
+    "DEFAULT_HOME",
+    "DEFAULT_MAX_AGE_S",
+    "DEFAULT_MAX_RUNS",
+    "VACUUM_STEP_PAGES",
+    "AmbiguousRunError",
+    "RunStore",
+    "RunSummary",
+    "StoreError",
+    "UnknownRunError",
+    "default_home",
+    "origin_from_env",
+    "parse_age",
+    "retention_from_env",
+]
 
 _log = logging.getLogger(__name__)
 
 DEFAULT_HOME: Final = ".agenttrace"
 DB_FILE: Final = "runs.db"
-SCHEMA_VERSION: Final = 1
-# "AgTr": PRAGMA application_id marks the file as ours, so a foreign SQLite db is never touched.
-APPLICATION_ID: Final = 0x41675472
-APP_NAME: Final = "otel-agenttrace"
 
 DEFAULT_MAX_RUNS: Final = 1000
 DEFAULT_MAX_AGE_S: Final = 30 * 86400.0
@@ -64,7 +84,10 @@ _ACTIVE_GRACE_NS: Final = 3600 * 1_000_000_000
 
 _BUSY_TIMEOUT_MS: Final = 5000
 _FORK_WAIT_S: Final = 10.0  # the longest a fork waits for a store write of another thread to finish
-_LOCK_RETRIES: Final = 5
+# A write waits this long in all for other writers (other processes) before it fails; see RunStore._begin.
+_WRITE_WAIT_S: Final = 30.0
+_BEGIN_BUSY_MS: Final = 10  # SQLite's own polls for the write lock (at 1, 2, 5 ms), then ours
+_POLL_MAX_S: Final = 0.002
 _MIN_PREFIX: Final = 4
 _CHUNK: Final = 500  # bound parameters per IN (...) list, well under SQLite's limit
 _HEX: Final = frozenset("0123456789abcdef")
@@ -74,34 +97,10 @@ FILE_MODE: Final = 0o600
 _DB_SUFFIXES: Final = ("", "-wal", "-shm", "-journal")
 # Pages given back per incremental_vacuum step: small steps keep each write transaction short.
 VACUUM_STEP_PAGES: Final = 512
+# Runs whose decoded calls a writer keeps between batches (a batch holds spans of a few runs at a time).
+_CALLS_CACHED: Final = 256
 
 _T = TypeVar("_T")
-
-
-class StoreError(Exception):
-    """The run store cannot be used (not ours, corrupt, newer schema, I/O error)."""
-
-
-class UnknownRunError(StoreError):
-    """No run matches the given id or prefix."""
-
-
-class AmbiguousRunError(StoreError):
-    """More than one run matches the given prefix."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunSummary:
-    run_id: str
-    workflow: str | None
-    status: str  # ok | error | incomplete
-    started_ns: int
-    duration_ms: float | None  # None while nothing of the run has ended
-    steps: int
-    input_tokens: int
-    output_tokens: int
-    models: list[str] = field(default_factory=list)
-    lost_spans: int = 0  # spans of this run the pipeline dropped (queue full at exit, writer stalled)
 
 
 # --- configuration ----------------------------------------------------------------------------
@@ -127,217 +126,9 @@ def origin_from_env(environ: Mapping[str, str] | None = None) -> str | None:
     return env.get(AGENTTRACE_RUN_ORIGIN, "").strip() or None
 
 
-# --- encoding ---------------------------------------------------------------------------------
-
-
-def _jsonable(value: object) -> object:
-    # Attribute values may be bytes (AnyValue); kept as base64 text, as the OTLP/JSON readers do.
-    if isinstance(value, (bytes, bytearray)):
-        return base64.b64encode(value).decode("ascii")
-    return str(value)
-
-
-# One pre-built encoder: the C fast path, compact separators, no ASCII escaping of content.
-_encode_raw = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_jsonable).encode
-_decode = json.loads
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _encode(value: object) -> str:
-    """JSON text that SQLite can store whatever Python strings it holds.
-
-    A lone surrogate (a `surrogateescape`-decoded argument, say) cannot be encoded as UTF-8: it is
-    replaced by U+FFFD, so a bad value spoils only its own characters, never the batch it came in.
-    """
-    text = _encode_raw(value)
-    if text.isascii():
-        return text
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return _SURROGATE.sub("\ufffd", text)
-    return text
-
-
-# Replay recordings (otel_agenttrace/replay): one compressed entry per exchange or tool result, kept
-# beside the run's spans and deleted with them. Created on open too: stores made before it existed lack it.
-_RECORDINGS_TABLE: Final = """CREATE TABLE IF NOT EXISTS recordings (
-        id INTEGER PRIMARY KEY, trace_id TEXT NOT NULL, kind TEXT NOT NULL, data BLOB NOT NULL)"""
-_RECORDINGS_INDEX: Final = """CREATE INDEX IF NOT EXISTS recordings_by_run ON recordings (trace_id)"""
-
-_SCHEMA: Final = (
-    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS resources (id INTEGER PRIMARY KEY, json TEXT NOT NULL UNIQUE)""",
-    # entry: [span_id, parent_id, name, kind, start_ns, end_ns, status, status_message, attributes, events, scope]
-    """CREATE TABLE IF NOT EXISTS chunks (
-        id INTEGER PRIMARY KEY,
-        trace_id TEXT NOT NULL,
-        resource_id INTEGER,
-        count INTEGER NOT NULL,
-        spans TEXT NOT NULL)""",
-    """CREATE INDEX IF NOT EXISTS chunks_by_run ON chunks (trace_id)""",
-    """CREATE TABLE IF NOT EXISTS starts (
-        id INTEGER PRIMARY KEY,
-        trace_id TEXT NOT NULL,
-        span_id TEXT NOT NULL,
-        resource_id INTEGER,
-        span TEXT NOT NULL)""",
-    """CREATE UNIQUE INDEX IF NOT EXISTS starts_by_span ON starts (trace_id, span_id)""",
-    """CREATE TABLE IF NOT EXISTS runs (
-        run_id TEXT PRIMARY KEY,
-        workflow TEXT,
-        root_span_id TEXT,
-        root_name TEXT,
-        root_status TEXT,
-        root_start_ns INTEGER NOT NULL DEFAULT 0,
-        root_parentless INTEGER NOT NULL DEFAULT 0,
-        started_ns INTEGER NOT NULL,
-        ended_ns INTEGER,
-        finished INTEGER NOT NULL DEFAULT 0,
-        open INTEGER NOT NULL DEFAULT 0,
-        errors INTEGER NOT NULL DEFAULT 0,
-        input_tokens INTEGER NOT NULL DEFAULT 0,
-        output_tokens INTEGER NOT NULL DEFAULT 0,
-        models TEXT NOT NULL DEFAULT '[]')""",
-    """CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_ns)""",
-    _RECORDINGS_TABLE,
-)
-# Added after schema 1; created on open by writers when missing (older versions never read them).
-_SIDE_TABLES: Final = (
-    """CREATE TABLE IF NOT EXISTS lost (run_id TEXT PRIMARY KEY, spans INTEGER NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS origins (origin TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (origin, run_id))""",
-)
-
-_RUN_COLUMNS: Final = (
-    "run_id, workflow, root_span_id, root_name, root_status, root_start_ns, root_parentless, started_ns, ended_ns,"
-    " finished, open, errors, input_tokens, output_tokens, models"
-)
-_RUN_MARKS: Final = ",".join("?" * len(_RUN_COLUMNS.split(",")))
-
-
 def _chunks(items: Sequence[_T], size: int = _CHUNK) -> Iterator[Sequence[_T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _is_locked(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return "locked" in text or "busy" in text
-
-
-class _Run:
-    """The `runs` row of one trace, merged in Python span by span with the rules of `_run` (the root,
-    the workflow, the status, tokens and models), the ones `_assemble.assemble` uses: `list` and
-    `dump` agree."""
-
-    __slots__ = (
-        "ended_ns",
-        "errors",
-        "finished",
-        "input_tokens",
-        "models",
-        "open",
-        "output_tokens",
-        "root_name",
-        "root_parentless",
-        "root_span_id",
-        "root_start_ns",
-        "root_status",
-        "run_id",
-        "started_ns",
-        "workflow",
-    )
-
-    def __init__(self, run_id: str, row: Sequence[Any] | None) -> None:
-        self.run_id = run_id
-        self.workflow: str | None = None
-        self.root_span_id: str | None = None
-        self.root_name: str | None = None
-        self.root_status: str | None = None
-        self.root_start_ns = 0
-        self.root_parentless = False
-        self.started_ns: int | None = None
-        self.ended_ns: int | None = None
-        self.finished = self.open = self.errors = self.input_tokens = self.output_tokens = 0
-        self.models: list[str] = []
-        if row is not None:
-            (
-                _,
-                self.workflow,
-                self.root_span_id,
-                self.root_name,
-                self.root_status,
-                self.root_start_ns,
-                root_parentless,
-                self.started_ns,
-                self.ended_ns,
-                self.finished,
-                self.open,
-                self.errors,
-                self.input_tokens,
-                self.output_tokens,
-                models,
-            ) = row
-            self.root_parentless = bool(root_parentless)
-            self.models = _decode(models)
-
-    def add(self, record: SpanRecord, finished: bool) -> None:
-        attrs = record.attributes
-        start = record.start_ns
-        if self.started_ns is None or start < self.started_ns:
-            self.started_ns = start
-        parentless = record.parent_id is None
-        current = self.root_start_ns if self.root_span_id is not None else None
-        is_root = record.span_id == self.root_span_id or _run.is_better_root(
-            start, parentless, current, self.root_parentless
-        )
-        workflow = _run.workflow_attribute(attrs)
-        if is_root:
-            self.root_span_id, self.root_name, self.root_start_ns = record.span_id, record.name, start
-            if record.span_id != self.root_span_id or finished:
-                # A late start record of the root never undoes its finished status.
-                self.root_status = record.status if finished else None
-            self.root_parentless = parentless
-            if workflow and parentless:
-                self.workflow = workflow
-        if workflow and self.workflow is None:
-            self.workflow = workflow
-        llm = _run.is_llm_call(attrs)
-        if llm:  # the requested model is known from the start, as the assembled run's models show it
-            model = _run.model_of(attrs)
-            if model is not None and model not in self.models:
-                self.models.append(model)
-        if not finished:
-            return
-        self.finished += 1
-        end = record.end_ns
-        if end is not None and (self.ended_ns is None or end > self.ended_ns):
-            self.ended_ns = end
-        if record.status == "ERROR":
-            self.errors += 1
-        if llm:
-            tokens_in, tokens_out = _run.tokens_of(attrs)
-            self.input_tokens += tokens_in
-            self.output_tokens += tokens_out
-
-    def row(self) -> tuple[Any, ...]:
-        return (
-            self.run_id,
-            self.workflow,
-            self.root_span_id,
-            self.root_name,
-            self.root_status,
-            self.root_start_ns,
-            int(self.root_parentless),
-            self.started_ns,
-            self.ended_ns,
-            self.finished,
-            self.open,
-            self.errors,
-            self.input_tokens,
-            self.output_tokens,
-            _encode(self.models),
-        )
 
 
 class _Resources:
@@ -356,7 +147,7 @@ class _Resources:
         last = self._last
         if resource is last or resource == last:
             return self._last_id
-        text = _encode(dict(sorted(resource.items())))
+        text = encode(dict(sorted(resource.items())))
         rid = self._ids.get(text)
         if rid is None:
             self._conn.execute("INSERT OR IGNORE INTO resources (json) VALUES (?)", (text,))
@@ -366,66 +157,12 @@ class _Resources:
         return rid
 
 
-def _summary(row: Sequence[Any]) -> RunSummary:
-    run = _Run(row[0], row[:-1])
-    started = run.started_ns or 0
-    status = _run.run_status(run.root_status == "ERROR", run.open > 0)
-    return RunSummary(
-        run_id=run.run_id,
-        workflow=run.workflow or run.root_name,
-        status=status,
-        started_ns=started,
-        duration_ms=None if run.ended_ns is None else round(max(0, run.ended_ns - started) / 1e6, 3),
-        steps=run.finished + run.open,
-        input_tokens=run.input_tokens,
-        output_tokens=run.output_tokens,
-        models=run.models,
-        lost_spans=int(row[-1] or 0),
-    )
-
-
 def _valid(records: Sequence[SpanRecord]) -> Sequence[SpanRecord]:
     # The all-zero trace id is invalid (W3C Trace Context, OTel): such a span belongs to no run.
     if any(r.trace_id == _ZERO_TRACE_ID for r in records):
         _log.debug("agenttrace: skipping spans with the invalid all-zero trace id")
         return [r for r in records if r.trace_id != _ZERO_TRACE_ID]
     return records
-
-
-def _entry(r: SpanRecord, end_ns: int | None) -> list[Any]:
-    events = [[e.name, e.time_ns, e.attributes or None] for e in r.events] if r.events else None
-    return [
-        r.span_id,
-        r.parent_id,
-        r.name,
-        r.kind,
-        r.start_ns,
-        end_ns,
-        r.status,
-        r.status_message,
-        r.attributes,
-        events,
-        r.scope,
-    ]
-
-
-def _record(trace_id: str, entry: list[Any], resource: dict[str, Any]) -> SpanRecord:
-    span_id, parent_id, name, kind, start_ns, end_ns, status, message, attributes, events, scope = entry
-    return SpanRecord(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_id=parent_id,
-        name=name,
-        kind=kind,
-        start_ns=start_ns,
-        end_ns=end_ns,
-        status=status,
-        status_message=message,
-        attributes=attributes or {},
-        events=[SpanEvent(n, t, a or {}) for n, t, a in events] if events else [],
-        resource=resource,
-        scope=scope,
-    )
 
 
 class RunStore:
@@ -444,6 +181,10 @@ class RunStore:
         self._conn: sqlite3.Connection | None = None
         self._closed = False
         self._side_tables = True
+        self._call_columns = True
+        # run id -> ((finished, open) of its row as this process wrote it, its newest chunk id, its calls)
+        self._calls_cache: dict[str, tuple[tuple[int, int], int, Calls]] = {}
+        self._seen: dict[str, int] = {}  # run id -> its newest chunk id, during one write
         self._retention = retention_from_env()
         self._origin = None if read_only else origin_from_env()
         self._next_retention = 0.0  # the first write of a process applies retention
@@ -488,15 +229,15 @@ class RunStore:
             raise StoreError(f"cannot open the run store {self.path}: {exc}") from None
         try:
             conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
-            self._check_or_create(conn)
+            _schema.check_or_create(conn, self.path)
             with contextlib.suppress(sqlite3.OperationalError):  # a read-only store of an older version
-                conn.execute(_RECORDINGS_TABLE)
-                conn.execute(_RECORDINGS_INDEX)
+                conn.execute(_schema.RECORDINGS_TABLE)
+                conn.execute(_schema.RECORDINGS_INDEX)
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 _log.debug("run store %s is in %s journal mode, not WAL", self.path, mode)
             conn.execute("PRAGMA synchronous = NORMAL")
-            self._ensure_side_tables(conn)
+            _schema.ensure_additions(conn)
         except StoreError:
             conn.close()
             raise
@@ -532,7 +273,7 @@ class RunStore:
         if not self.path.exists():
             # Nothing recorded yet: an empty schema in memory reads like an empty store.
             conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            for statement in (*_SCHEMA, *_SIDE_TABLES):
+            for statement in (*_schema.SCHEMA, *_schema.SIDE_TABLES):
                 conn.execute(statement)
             return conn
         uri = self.path.resolve().as_uri()
@@ -554,13 +295,14 @@ class RunStore:
                 last = exc
                 continue
             try:
-                if app_id != APPLICATION_ID:
-                    if app_id != 0 or self._has_tables(conn):
-                        raise self._foreign()
+                if app_id != _schema.APPLICATION_ID:
+                    if app_id != 0 or _schema.has_tables(conn):
+                        raise _schema.foreign(self.path)
                     raise StoreError(f"{self.path} is not an agenttrace run store (it is empty)")
-                self._check_version(conn)
+                _schema.check_version(conn, self.path)
                 names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
                 self._side_tables = {"lost", "origins"} <= names
+                self._call_columns = "merged" in _schema.column_names(conn, "runs")
             except StoreError:
                 conn.close()
                 raise
@@ -570,83 +312,6 @@ class RunStore:
                 continue
             return conn
         raise StoreError(f"cannot read the run store {self.path}: {last}")
-
-    def _ensure_side_tables(self, conn: sqlite3.Connection) -> None:
-        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if {"lost", "origins"} <= names:
-            return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _SIDE_TABLES:
-                conn.execute(statement)
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
-
-    def _check_or_create(self, conn: sqlite3.Connection) -> None:
-        for attempt in range(_LOCK_RETRIES):
-            try:
-                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-                if app_id == APPLICATION_ID:
-                    self._check_version(conn)
-                    return
-                if app_id != 0 or self._has_tables(conn):
-                    raise self._foreign()
-                self._create(conn)
-                return
-            except sqlite3.OperationalError as exc:
-                if not _is_locked(exc) or attempt == _LOCK_RETRIES - 1:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
-
-    def _foreign(self) -> StoreError:
-        return StoreError(
-            f"{self.path} is a SQLite database of another application, not an agenttrace run store;"
-            f" set {AGENTTRACE_HOME} to another directory"
-        )
-
-    @staticmethod
-    def _has_tables(conn: sqlite3.Connection) -> bool:
-        return conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0] > 0
-
-    def _check_version(self, conn: sqlite3.Connection) -> None:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        version = int(row[0]) if row else 0
-        if version > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer otel-agenttrace (store schema {version},"
-                f" this one reads {SCHEMA_VERSION}); upgrade otel-agenttrace"
-            )
-        if version < SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has an unknown store schema version {version}")
-
-    def _create(self, conn: sqlite3.Connection) -> None:
-        # auto_vacuum must be chosen before the first table exists; it lets retention give space back.
-        conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Another process may have created the schema while we waited for the lock.
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            if app_id == APPLICATION_ID:
-                conn.execute("COMMIT")
-                self._check_version(conn)
-                return
-            if app_id != 0 or self._has_tables(conn):
-                raise self._foreign()
-            for statement in (*_SCHEMA, *_SIDE_TABLES):
-                conn.execute(statement)
-            conn.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [("app", APP_NAME), ("schema_version", str(SCHEMA_VERSION)), ("created_ns", str(time.time_ns()))],
-            )
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-            raise
 
     def _hold_for_fork(self) -> None:
         # No thread of ours may be inside SQLite when the process forks: a SQLite mutex held at that
@@ -665,6 +330,8 @@ class RunStore:
         self._conn = None
         self._pid = os.getpid()
         self._next_retention = 0.0
+        self._calls_cache = {}
+        self._seen = {}
 
     def _connection(self) -> sqlite3.Connection:
         if self._closed:
@@ -702,9 +369,10 @@ class RunStore:
             raise StoreError(f"the run store {self.path} is open read-only")
         with self._lock:
             conn = self._connection()
-            for attempt in range(_LOCK_RETRIES):
+            deadline = time.monotonic() + _WRITE_WAIT_S
+            while True:
                 try:
-                    conn.execute("BEGIN IMMEDIATE")
+                    self._begin(conn, deadline)
                     try:
                         result = body(conn)
                         conn.execute("COMMIT")
@@ -715,13 +383,32 @@ class RunStore:
                                 conn.execute("ROLLBACK")
                         raise
                 except sqlite3.OperationalError as exc:
-                    if _is_locked(exc) and attempt < _LOCK_RETRIES - 1:
-                        time.sleep(0.05 * (attempt + 1))
+                    if _schema.is_locked(exc) and time.monotonic() < deadline:
+                        time.sleep(random.uniform(0.0005, _POLL_MAX_S))
                         continue
                     raise StoreError(f"cannot write the run store {self.path}: {exc}") from None
                 except sqlite3.DatabaseError as exc:
                     raise StoreError(f"cannot write the run store {self.path}: {exc}") from None
-            raise AssertionError("unreachable")
+
+    @staticmethod
+    def _begin(conn: sqlite3.Connection, deadline: float) -> None:
+        """BEGIN IMMEDIATE: wait for the write lock, polling every 0.5-2 ms (jittered) until `deadline`.
+
+        SQLite's own busy handler backs off to one try per 100 ms, so under several busy writers one
+        that has waited long loses every gap to fresh ones, for longer than the busy timeout ("database
+        is locked", the batch lost). Short jittered polls give each waiter the same chance at each gap."""
+        conn.execute(f"PRAGMA busy_timeout = {_BEGIN_BUSY_MS}")
+        try:
+            while True:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as exc:
+                    if not _schema.is_locked(exc) or time.monotonic() >= deadline:
+                        raise
+                time.sleep(random.uniform(0.0005, _POLL_MAX_S))
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
@@ -802,20 +489,54 @@ class RunStore:
             group.append(record)
         return groups
 
-    @staticmethod
-    def _load_runs(conn: sqlite3.Connection, trace_ids: Iterator[str]) -> dict[str, _Run]:
+    def _load_runs(self, conn: sqlite3.Connection, trace_ids: Iterator[str]) -> dict[str, Run]:
         runs = {}
+        cache = self._calls_cache
         for trace_id in trace_ids:
-            if trace_id not in runs:
-                row = conn.execute(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
-                runs[trace_id] = _Run(trace_id, row)
+            if trace_id in runs:
+                continue
+            row = conn.execute(f"SELECT {_schema.WRITE_COLUMNS} FROM runs WHERE run_id = ?", (trace_id,)).fetchone()
+            if row is None:
+                runs[trace_id] = Run(trace_id, None)
+                continue
+            # The run's calls as this process left them, caught up with what other writers wrote since; read
+            # whole from its spans the first time. Taken out of the cache while in use: a write that fails
+            # leaves nothing half-applied there.
+            version, merged = (row[9], row[10]), row[-1]
+            cached = cache.pop(trace_id, None)
+            if cached is None or merged is None:  # new to this process, or last written by an older version
+                cached = (version, 0, Calls())
+            seen, calls = cached[1], cached[2]
+            if cached[0] != version or seen == 0:
+                seen = self._catch_up(conn, trace_id, calls, seen)
+            run = runs[trace_id] = Run(trace_id, row[:-1], merged or 0, calls)
+            self._seen[trace_id] = seen
+            run.settle()
         return runs
 
     @staticmethod
-    def _save_runs(conn: sqlite3.Connection, runs: dict[str, _Run]) -> None:
-        conn.executemany(
-            f"INSERT OR REPLACE INTO runs ({_RUN_COLUMNS}) VALUES ({_RUN_MARKS})", [run.row() for run in runs.values()]
-        )
+    def _catch_up(conn: sqlite3.Connection, trace_id: str, calls: Calls, seen: int) -> int:
+        """Add to `calls` the run's chunks after chunk `seen` (0: all) and its start records; the newest chunk id."""
+        for chunk_id, text in conn.execute(
+            "SELECT id, spans FROM chunks WHERE trace_id = ? AND id > ? ORDER BY id", (trace_id, seen)
+        ):
+            for entry in decode(text):
+                calls.add(span_record(trace_id, entry, {}), finished=True)
+            seen = chunk_id
+        for (text,) in conn.execute("SELECT span FROM starts WHERE trace_id = ? ORDER BY id", (trace_id,)):
+            calls.add(span_record(trace_id, decode(text), {}), finished=False)
+        return seen
+
+    def _save_runs(self, conn: sqlite3.Connection, runs: dict[str, Run]) -> None:
+        rows = [run.row() for run in runs.values()]
+        conn.executemany(f"INSERT OR REPLACE INTO runs ({_schema.WRITE_COLUMNS}) VALUES ({_schema.WRITE_MARKS})", rows)
+        cache, seen = self._calls_cache, self._seen
+        for run in runs.values():
+            if run.calls is not None:
+                cache[run.run_id] = ((run.finished, run.open), seen.pop(run.run_id, 0), run.calls)
+        seen.clear()
+        while len(cache) > _CALLS_CACHED:
+            del cache[next(iter(cache))]
 
     def _write_finished(self, conn: sqlite3.Connection, records: Sequence[SpanRecord]) -> None:
         groups = self._group(conn, records)
@@ -832,11 +553,12 @@ class RunStore:
             entries = []
             for record in group:
                 run.add(record, finished=True)
-                entries.append(_entry(record, record.end_ns))
-            conn.execute(
+                entries.append(span_entry(record, record.end_ns))
+            cursor = conn.execute(
                 "INSERT INTO chunks (trace_id, resource_id, count, spans) VALUES (?, ?, ?, ?)",
-                (trace_id, resource_id, len(entries), _encode(entries)),
+                (trace_id, resource_id, len(entries), encode(entries)),
             )
+            self._seen[trace_id] = cursor.lastrowid or 0
         self._save_runs(conn, runs)
         self._note_origin(conn, iter(runs))
 
@@ -849,7 +571,7 @@ class RunStore:
                 run.add(record, finished=False)
             inserted = conn.executemany(
                 "INSERT OR IGNORE INTO starts (trace_id, span_id, resource_id, span) VALUES (?, ?, ?, ?)",
-                [(trace_id, r.span_id, resource_id, _encode(_entry(r, None))) for r in group],
+                [(trace_id, r.span_id, resource_id, encode(span_entry(r, None))) for r in group],
             ).rowcount
             run.open += max(0, inserted)
         self._save_runs(conn, runs)
@@ -872,15 +594,15 @@ class RunStore:
             resources: dict[int | None, dict[str, Any]] = {None: {}}
             for rid in {row[0] for row in (*starts, *chunks)} - {None}:
                 found = conn.execute("SELECT json FROM resources WHERE id = ?", (rid,)).fetchone()
-                resources[rid] = _decode(found[0]) if found else {}
+                resources[rid] = decode(found[0]) if found else {}
         by_id: dict[str, SpanRecord] = {}
         for rid, text in starts:
-            record = _record(run_id, _decode(text), resources.get(rid, {}))
+            record = span_record(run_id, decode(text), resources.get(rid, {}))
             by_id[record.span_id] = record
         for rid, text in chunks:
             resource = resources.get(rid, {})
-            for entry in _decode(text):
-                record = _record(run_id, entry, resource)
+            for entry in decode(text):
+                record = span_record(run_id, entry, resource)
                 by_id[record.span_id] = record
         # Each record gets its own resource dict: callers may change a record without touching others.
         for record in by_id.values():
@@ -889,7 +611,8 @@ class RunStore:
 
     def _columns(self) -> str:
         lost = "(SELECT spans FROM lost WHERE lost.run_id = runs.run_id)" if self._side_tables else "0"
-        return f"{_RUN_COLUMNS}, coalesce({lost}, 0)"
+        merged = "coalesce(merged, 0)" if self._call_columns else "0"
+        return f"{_schema.RUN_COLUMNS}, {merged}, coalesce({lost}, 0)"
 
     def list_runs(self, limit: int = 20, *, origin: str | None = None) -> list[RunSummary]:
         """The newest runs first (by start time); with `origin`, only runs that `agenttrace run` invocation wrote."""
@@ -907,12 +630,12 @@ class RunStore:
                     " ORDER BY started_ns DESC, run_id DESC LIMIT ?",
                     (origin, limit),
                 ).fetchall()
-        return [_summary(row) for row in rows]
+        return [summary(row) for row in rows]
 
     def run(self, run_id: str) -> RunSummary | None:
         with self._read() as conn:
             row = conn.execute(f"SELECT {self._columns()} FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-        return _summary(row) if row else None
+        return summary(row) if row else None
 
     def last_run_id(self) -> str | None:
         with self._read() as conn:

@@ -23,6 +23,7 @@ _log = logging.getLogger("otel_agenttrace")
 # name -> module inside this package
 FRAMEWORKS: dict[str, str] = {
     "langchain": "otel_agenttrace.frameworks.langchain",
+    "langgraph": "otel_agenttrace.frameworks.langgraph",
     "openai-agents": "otel_agenttrace.frameworks.openai_agents",
     "pydantic-ai": "otel_agenttrace.frameworks.pydantic_ai",
 }

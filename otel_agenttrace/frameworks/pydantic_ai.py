@@ -24,6 +24,6 @@ TARGETS: tuple[FrameworkTarget, ...] = (
         "AbstractToolset.call_tool",
         {"name": "args.name", "arguments": "args.tool_args", "call_id": "args.ctx.tool_call_id"},
         NAME,
-        skip=peer_tool_span_active,
+        skip=lambda instance, args, kwargs: peer_tool_span_active(),
     ),
 )

@@ -58,7 +58,15 @@ def engine_for(doc: dict[str, Any], mode: str, tools: str, strict: bool) -> Repl
             f"run {doc.get('run_id', '?')} has no recording (recorded with NO_CONTENT, without the agenttrace"
             " exporter, or dumped without --with-recording)"
         )
-    return ReplayEngine(recording, mode=mode, tools=tools, strict=strict, policy=_policy(), replay_of=doc.get("run_id"))
+    return ReplayEngine(
+        recording,
+        mode=mode,
+        tools=tools,
+        strict=strict,
+        policy=_policy(),
+        replay_of=doc.get("run_id"),
+        steps=doc.get("steps"),
+    )
 
 
 class Replay:
@@ -104,6 +112,7 @@ def _write_report(engine: ReplayEngine, path: str) -> None:
         "divergences": [d.to_dict() for d in engine.finish()],
         "trace_ids": engine.trace_ids,
         "served": engine.served,
+        "replayed_spans": engine.replayed_spans,
     }
     with contextlib.suppress(OSError):
         Path(path).write_text(json.dumps(report), encoding="utf-8")

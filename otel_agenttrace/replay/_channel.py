@@ -18,6 +18,7 @@ import weakref
 from typing import Any
 
 from otel_agenttrace._beside import _anchor
+from otel_agenttrace._forksafe import renew_after_fork
 
 # Entries waiting for the exporter; the oldest are dropped when no exporter drains them fast enough.
 MAX_PENDING = 20_000
@@ -74,14 +75,23 @@ class Channel:
         self.pending: dict[int, Entry] = {}
         self.consumers = 0
         self._lock = threading.Lock()
+        # A fork while the export thread drains: the child gets a fresh lock, and none of the parent's
+        # pending entries (the parent writes them; the child's exporter would write them twice).
+        renew_after_fork(self, Channel._after_fork_in_child, _lock=threading.Lock)
         # The traces whose command line was written, newest last; bounded, so that a long-lived process making
         # many runs does not grow with them (a trace forgotten early just gets its command line twice).
         self._seen_traces: dict[str, None] = {}
         self.process: dict[str, Any] = {
             "argv": list(sys.argv),
+            # The interpreter's own command line: `python -m pkg args` is only here (sys.argv says where
+            # the module file is, or "-m" while it is still being found, as under sitecustomize).
+            "orig_argv": list(getattr(sys, "orig_argv", ())),
             "cwd": os.getcwd(),
             "executable": sys.executable,
         }
+
+    def _after_fork_in_child(self) -> None:
+        self.pending = {}
 
     def attach(self) -> None:
         """A run-trace exporter exists in this process: recordings have somewhere to go."""

@@ -88,6 +88,7 @@ class ReplayEngine:
         strict: bool = False,
         policy: Any = None,
         replay_of: str | None = None,
+        steps: Iterable[dict[str, Any]] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -111,6 +112,17 @@ class ReplayEngine:
             self._x_exact.add((endpoint, key), i)
             self._x_node.add((endpoint, x.get("node")), i)
             self._x_any.add(endpoint, i)
+        # The original run's steps: a replayed tool's step names the span that replays it, and what ran
+        # inside the tool (an MCP server's own span, a nested LLM call) is not expected when it does not run.
+        self.steps: dict[str, dict[str, Any]] = {}
+        self._children: dict[str, list[str]] = {}
+        for step in steps or ():
+            if isinstance(step, dict) and isinstance(step.get("id"), str):
+                self.steps[step["id"]] = step
+                parent = step.get("parent_id")
+                if isinstance(parent, str):
+                    self._children.setdefault(parent, []).append(step["id"])
+        self.replayed_spans: list[str] = []  # span ids (of the original) of the tool calls answered from it
         self._t_used = [False] * len(self.tools)
         self._t_exact, self._t_name = _Queues(), _Queues()
         for i, t in enumerate(self.tools):
@@ -178,9 +190,10 @@ class ReplayEngine:
 
     # -- tools -----------------------------------------------------------------------------------------
 
-    def match_tool(self, name: str, arguments: Any, node: str | None) -> dict[str, Any] | None:
+    def match_tool(self, name: str, arguments: Any, node: str | None, runs: bool = False) -> dict[str, Any] | None:
         """The recorded call that answers this tool call, or None: run it for real (tools live, no
-        replayable result, or live mode without an exact match)."""
+        replayable result, or live mode without an exact match). `runs`: the tool runs all the same (a
+        `with tool():` block), so what was recorded inside it is still expected."""
         if self.tools_mode == "live":
             return None
         key = _tool_key(arguments, self.policy)
@@ -222,8 +235,79 @@ class ReplayEngine:
             recorded = self.tools[index]
             if recorded.get("replayable") is False:
                 return None
-            self.served += 1
+            if not runs:
+                self.served += 1
+                self._skip_inside(recorded.get("span_id"))
             return recorded
+
+    def _skip_inside(self, span_id: Any) -> None:
+        """The tool `span_id` is answered without running: what was recorded inside it is consumed."""
+        if not isinstance(span_id, str):
+            return
+        self.replayed_spans.append(span_id)
+        inside: set[str] = set()
+        todo = list(self._children.get(span_id, ()))
+        while todo:
+            child = todo.pop()
+            if child not in inside:
+                inside.add(child)
+                todo.extend(self._children.get(child, ()))
+        if not inside:
+            return
+        for i, x in enumerate(self.exchanges):
+            if x.get("span_id") in inside:
+                self._x_used[i] = True
+        for i, t in enumerate(self.tools):
+            if t.get("span_id") in inside:
+                self._t_used[i] = True
+
+    def step_name(self, recorded: dict[str, Any], default: str) -> str:
+        """The name of the original step a recorded tool call was (a replayed call's span takes it)."""
+        step = self.steps.get(str(recorded.get("span_id")))
+        name = step.get("name") if step is not None else None
+        return name if isinstance(name, str) and name else default
+
+    def check_outcome(
+        self, recorded: dict[str, Any], node: str | None, result: Any = None, exc: BaseException | None = None
+    ) -> None:
+        """A tool that ran although a recording matched it (a `with tool():` block, whose body cannot be
+        skipped): its outcome compared with the recorded one; a difference is a divergence."""
+        name = str(recorded.get("name"))
+        expected_error = recorded.get("error")
+        if exc is not None or expected_error is not None:
+            cls = type(exc) if exc is not None else None
+            actual = {"type": f"{cls.__module__}.{cls.__qualname__}", "message": str(exc)} if cls else None
+            expected = None
+            if expected_error:
+                expected = {"type": expected_error["type"], "message": expected_error["message"]}
+            if actual is not None and self.policy is not None:
+                actual["message"] = str(self.policy.redactor.redact(actual["message"])[0])
+            if actual != expected:
+                self._record_outcome(name, node, recorded, "/error", expected, actual)
+            return
+        if "result" not in recorded:
+            return  # recorded as not replayable: nothing to compare with
+        actual_result = _parse(_tool_key(result, self.policy))
+        where = first_difference(recorded.get("result"), actual_result)
+        if where is not None:
+            self._record_outcome(name, node, recorded, "/result" + (where[0] if where[0] != "/" else ""), *where[1:])
+
+    def _record_outcome(
+        self, name: str, node: str | None, recorded: dict[str, Any], field: str, expected: Any, actual: Any
+    ) -> None:
+        with self._lock:
+            self.divergences.append(
+                Divergence(
+                    TOOL,
+                    f"tool {name!r} ended otherwise than recorded, at {field}",
+                    node=node,
+                    target=name,
+                    index=next((i for i, t in enumerate(self.tools) if t is recorded), None),
+                    field=field,
+                    expected=_summary(expected),
+                    actual=_summary(actual),
+                )
+            )
 
     # -- the end ---------------------------------------------------------------------------------------
 

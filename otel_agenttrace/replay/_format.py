@@ -4,12 +4,14 @@ A recording (run trace schema_version 2, `dump --with-recording`) is
 
     {"exchanges": [{"seq", "span_id", "node", "method", "path",
                     "request": {"body": <JSON> | "body_text": str},
-                    "response": {"status", "headers", "stream", "body": <JSON> | "body_text": str},
+                    "response": {"status", "headers", "stream", "body": <JSON> | "body_text": str,
+                                 "chunks": [int, ...] (a stream: the characters of each chunk the SDK read)},
                     "complete": bool}, ...],
      "tools": [{"seq", "span_id", "node", "name", "arguments",
-                "result": <JSON> | "error": {"type": "module.Class", "message": str} | "replayable": false}, ...]}
+                "result": <JSON> [, "result_type": "mcp.CallToolResult"]
+                | "error": {"type": "module.Class", "message": str [, "data": <JSON>]} | "replayable": false}, ...]}
 
-and the command that made the run is `{"argv", "cwd", "env"}`. Every text passes the content
+and the command that made the run is `{"argv", "orig_argv", "cwd", "env"}`. Every text passes the content
 policy's redactor before it is stored: a recording holds no more than the run's content does.
 Bodies are kept whole (no size cap: a cut body cannot be replayed).
 """
@@ -78,10 +80,15 @@ def _exchange(data: dict[str, Any], policy: Any) -> dict[str, Any]:
     body = b"".join(chunks) if chunks is not None else data.get("body")
     try:
         text = _decode_body(body, encoding)
-        if response["stream"] and text is not None and policy is not None:
-            from otel_agenttrace.replay._sse import redact_event_stream
+        if response["stream"] and text is not None:
+            from otel_agenttrace.replay._sse import carry_chunks, chunk_lengths, redact_event_stream
 
-            response["body_text"] = redact_event_stream(text, policy.redactor.redact)
+            stored = redact_event_stream(text, policy.redactor.redact) if policy is not None else text
+            response["body_text"] = stored
+            if chunks is not None and encoding is None:
+                lengths = carry_chunks(text, stored, chunk_lengths(chunks))
+                if lengths:
+                    response["chunks"] = lengths
         else:
             response.update(_body_field(text, policy, normalise=False))
     except (zlib.error, OSError):
@@ -118,10 +125,16 @@ def _tool(data: dict[str, Any], policy: Any) -> dict[str, Any]:
     if "error" in data:
         error = data["error"]
         out["error"] = {"type": error["type"], "message": _redact(policy, error["message"])}
+        if "data" in error:
+            ok, details = _json_value(error["data"], policy)
+            if ok:
+                out["error"]["data"] = details
         return out
     ok, result = _json_value(data.get("result"), policy)
     if ok:
         out["result"] = result
+        if data.get("result_type"):
+            out["result_type"] = data["result_type"]
     else:
         out["replayable"] = False
     return out
@@ -131,8 +144,11 @@ def _process(channel: Any, policy: Any) -> dict[str, Any]:
     from otel_agenttrace._capture import env_snapshot
 
     env_text = env_snapshot(policy) if policy is not None else None
+    command: dict[str, Any] = {"argv": [_redact(policy, a) for a in channel.process["argv"]]}
+    if channel.process.get("orig_argv"):
+        command["orig_argv"] = [_redact(policy, a) for a in channel.process["orig_argv"]]
     return {
-        "argv": [_redact(policy, a) for a in channel.process["argv"]],
+        **command,
         "cwd": channel.process["cwd"],
         "env": json.loads(env_text) if env_text else {},
     }

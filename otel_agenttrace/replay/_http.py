@@ -202,7 +202,11 @@ class _Call:
         body = _body_bytes(recorded)
         _, _, replayed, async_replayed = _classes(self.module)
         if recorded.get("stream"):
-            chunks = _sse_chunks(body.decode("utf-8"))
+            from otel_agenttrace.replay._sse import split_chunks
+
+            text = body.decode("utf-8")
+            # the chunks as the SDK read them; a recording without them: one chunk per event
+            chunks = split_chunks(text, recorded.get("chunks")) or _sse_chunks(text)
             byte_stream = async_replayed(chunks) if self.is_async else replayed(chunks)
             response = self.module.Response(
                 int(recorded.get("status") or 200), headers=headers, stream=byte_stream, request=self.request

@@ -75,20 +75,56 @@ class Outcome:
         }
 
 
+# Interpreter options that take a value (`python -X dev -W error -m pkg`).
+_OPTIONS_WITH_VALUE = frozenset({"-X", "-W", "--check-hash-based-pycs"})
+_NO_PROGRAM = "the recorded program was read from stdin: give the command, replay RUN -- CMD…"
+
+
+def _interpreter_args(orig_argv: list[str]) -> list[str]:
+    """The recorded interpreter arguments (sys.orig_argv without the executable): `-m pkg args`,
+    `-c code`, options and a script; ReplayTrouble when the program came from stdin."""
+    args = orig_argv[1:]
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg in ("-c", "-m"):
+            if i + 1 >= len(args):
+                break
+            if arg == "-c" and "[REDACTED" in args[i + 1]:
+                raise ReplayTrouble("the recorded `python -c` code holds a redacted secret: give the command after --")
+            return args
+        if arg in _OPTIONS_WITH_VALUE:
+            i += 2
+            continue
+        if arg == "-" or not arg.startswith("-"):
+            if arg in ("-", ""):
+                break
+            return args  # a script
+        i += 1
+    raise ReplayTrouble(_NO_PROGRAM)
+
+
 def recorded_command(doc: dict[str, Any]) -> tuple[list[str], str]:
-    """(argv, cwd) to re-run the recorded program: its Python script (sys.argv) with this Python."""
+    """(argv, cwd) to re-run the recorded program with this Python: its interpreter arguments
+    (sys.orig_argv: `-m pkg`, `-c`, a script, with the options it was given), else its script (sys.argv)."""
     command = doc.get("command")
     if not isinstance(command, dict) or not command.get("argv"):
         raise ReplayTrouble(
             f"run {doc.get('run_id', '?')[:12]} has no recorded command line: give the command, replay RUN -- CMD…"
         )
-    argv = [str(a) for a in command["argv"]]
-    if argv[0] in ("-c", "-", ""):
-        raise ReplayTrouble("the recorded program was `python -c …` or stdin: give the command, replay RUN -- CMD…")
+    orig = command.get("orig_argv")
+    if isinstance(orig, list) and orig:
+        args = _interpreter_args([str(a) for a in orig])
+    else:  # recorded before orig_argv was
+        args = [str(a) for a in command["argv"]]
+        if args[0] in ("-c", "-m", "-", ""):
+            raise ReplayTrouble(
+                "the recorded program was `python -c …`, `python -m …` or stdin: give the command, replay RUN -- CMD…"
+            )
     cwd = str(command.get("cwd") or os.getcwd())
     if not Path(cwd).is_dir():
         raise ReplayTrouble(f"the recorded working directory {cwd} does not exist: give the command after --")
-    return [sys.executable, *argv], cwd
+    return [sys.executable, *args], cwd
 
 
 def _child_env(doc: dict[str, Any], base: Mapping[str, str], command: Sequence[str], home: str) -> dict[str, str]:
@@ -165,7 +201,7 @@ def run_replay(
     if code != 0 and doc.get("status") == "ok" and not any(d.extra.get("raised") for d in outcome.divergences):
         outcome.divergences.append(Divergence(FAILED, f"the program exited with {code}; the original run succeeded"))
     if outcome.replay is not None:
-        outcome.comparison = compare_runs(doc, outcome.replay)
+        outcome.comparison = compare_runs(comparable(doc, data.get("replayed_spans") or ()), comparable(outcome.replay))
         first = outcome.comparison.first_divergence
         if first is not None:
             change = first.changes[0] if first.changes else None
@@ -183,6 +219,34 @@ def run_replay(
                 )
             )
     return outcome
+
+
+def _mcp_chatter(step: dict[str, Any]) -> bool:
+    """An MCP protocol span that is not a tool call (initialize, notifications, the tools/list the client
+    makes inside call_tool to check a result): transport, ordered by the server's scheduling, and absent
+    when the call is replayed."""
+    from otel_agenttrace import semconv
+
+    return step.get("type") == "span" and semconv.MCP_METHOD_NAME in (step.get("attributes") or {})
+
+
+def comparable(doc: dict[str, Any], span_ids: Sequence[str] = ()) -> dict[str, Any]:
+    """`doc` as a replay is compared with it: without the steps inside the tool calls the replay answered
+    from the recording (those tools did not run, so neither did anything inside them: an MCP server's
+    span, a nested LLM call), and without MCP protocol chatter."""
+    skipped = set(span_ids)
+    steps = [s for s in doc.get("steps") or [] if not _mcp_chatter(s)]
+    children: dict[Any, list[Any]] = {}
+    for step in steps:
+        children.setdefault(step.get("parent_id"), []).append(step.get("id"))
+    inside: set[Any] = set()
+    todo = [child for span_id in skipped for child in children.get(span_id, ())]
+    while todo:
+        span_id = todo.pop()
+        if span_id not in inside:
+            inside.add(span_id)
+            todo.extend(children.get(span_id, ()))
+    return {**doc, "steps": [s for s in steps if s.get("id") not in inside]}
 
 
 def _replayed_run(home: str, trace_ids: dict[str, int], since_ns: int) -> dict[str, Any] | None:

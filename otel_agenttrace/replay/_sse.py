@@ -1,4 +1,5 @@
-"""Redaction of a recorded event stream, where a secret may be cut across events.
+"""Redaction of a recorded event stream, where a secret may be cut across events; and the stream's
+chunking (the pieces the SDK read), carried over to the redacted text and served again on replay.
 
 A model that streams a key sends it in pieces, one per event (`"content":"sk-ab"`, then `"cd…"`): no
 single event holds it, so redacting the stream's text finds nothing. Here the string values found at the
@@ -10,9 +11,13 @@ written back. Only `Redactor.redact()` is used: the spans come from the markers 
 
 from __future__ import annotations
 
+import bisect
+import codecs
 import contextlib
+import itertools
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 _MARKER = re.compile(r"\[REDACTED:[^\]\n]*\]")
@@ -98,3 +103,67 @@ def _redact_pieces(leaves: list[tuple[Any, Any]], redact: Any) -> bool:
             container[key] = "".join(pieces)
         start = end
     return True
+
+
+# --- chunking ------------------------------------------------------------------------------------------
+
+
+def chunk_lengths(chunks: Sequence[bytes]) -> list[int]:
+    """The length in characters of each chunk the SDK read (a character cut between two chunks counts in
+    the chunk where it ends). On the export thread: the tee only keeps the chunks it already passes on."""
+    if all(chunk.isascii() for chunk in chunks):  # the usual stream: a byte is a character
+        return [len(chunk) for chunk in chunks] or [0]
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    return [len(decoder.decode(chunk)) for chunk in chunks[:-1]] + [
+        len(decoder.decode(chunks[-1], final=True)) if chunks else 0
+    ]
+
+
+def _event_starts(text: str) -> list[int]:
+    starts = [0]
+    at = text.find("\n\n")
+    while at >= 0:
+        starts.append(at + 2)
+        at = text.find("\n\n", at + 2)
+    return starts
+
+
+def carry_chunks(original: str, stored: str, lengths: list[int]) -> list[int] | None:
+    """`lengths` (chunks of `original`) for `stored`, the redacted text: each chunk boundary keeps its
+    event and its place in it (clamped to the event's new length). None when the events no longer line up
+    (a redaction across an event boundary): the replay then cuts the stream after each event."""
+    lengths = [n for n in lengths if n > 0]
+    if sum(lengths) != len(original) or len(lengths) < 2:
+        return None
+    if stored == original:
+        return lengths
+    old_starts, new_starts = _event_starts(original), _event_starts(stored)
+    if len(old_starts) != len(new_starts):
+        return None
+    new_ends = [*new_starts[1:], len(stored)]
+    cuts: list[int] = []
+    end = 0
+    for n in lengths[:-1]:
+        end += n
+        k = bisect.bisect_right(old_starts, end) - 1
+        offset = min(end - old_starts[k], new_ends[k] - new_starts[k])
+        cut = new_starts[k] + offset
+        if not cuts or cut > cuts[-1]:
+            cuts.append(cut)
+    bounds = [0, *cuts, len(stored)]
+    out = [b - a for a, b in itertools.pairwise(bounds) if b > a]
+    return out if sum(out) == len(stored) else None
+
+
+def split_chunks(text: str, lengths: Any) -> list[bytes] | None:
+    """`text` cut into the recorded chunks, as bytes; None when the lengths do not fit the text."""
+    if not isinstance(lengths, list) or not all(isinstance(n, int) and n > 0 for n in lengths):
+        return None
+    if sum(lengths) != len(text):
+        return None
+    out: list[bytes] = []
+    start = 0
+    for n in lengths:
+        out.append(text[start : start + n].encode("utf-8"))
+        start += n
+    return out

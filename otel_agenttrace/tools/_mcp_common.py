@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, Status, StatusCode
 
-from otel_agenttrace._lifecycle import Telemetry, record_content
+from otel_agenttrace import semconv
+from otel_agenttrace._lifecycle import Invocation, Telemetry, internal_error, record_content
 from otel_agenttrace._patch_table import report_unresolved
 
 TOOLS_CALL = "tools/call"
@@ -76,6 +77,98 @@ def apply_content(tel: Telemetry, span: Span, values: Mapping[str, Any], event: 
     record_content(tel, span, (present,), getattr(span, "attributes", None), event=event)
 
 
+def _outcome(inv: Invocation, result: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None, Status | None]:
+    """(attributes, output, status) of a CallToolResult, or of an ErrorData the server answered with."""
+    import mcp.types
+
+    if isinstance(result, mcp.types.ErrorData):
+        return (
+            {semconv.ERROR_TYPE: str(result.code)},
+            None,
+            Status(StatusCode.ERROR, inv.tel.policy.text(result.message)[0]),
+        )
+    data = result_json(result)
+    output = {semconv.GEN_AI_TOOL_CALL_RESULT: data} if inv.tel.policy.enabled else None
+    if isinstance(data, Mapping) and data.get("isError") is True:
+        return {semconv.ERROR_TYPE: TOOL_ERROR}, output, Status(StatusCode.ERROR)
+    return None, output, None
+
+
+def finish_tool(inv: Invocation, result: Any) -> None:
+    """End a tool span of ours with its result; it ends even when reading the result fails."""
+    try:
+        attributes, output, status = _outcome(inv, result)
+    except Exception as exc:
+        internal_error("mcp tool result", exc)
+        attributes, output, status = None, None, None
+    if status is not None:
+        inv.span.set_status(status)
+    inv.stop(attributes, output)
+
+
 def report_missing_hooks(targets: Any) -> None:
     """One log line naming the hooks this mcp version lacks (their part of the tracing is skipped)."""
     report_unresolved(targets, "mcp", "MCP tool calls are traced without it")
+
+
+# --- replay: what a recorded tools/call holds, and the SDK objects rebuilt from it ---------------------
+
+RESULT_TYPE = "mcp.CallToolResult"  # a recording's result_type: the result is a CallToolResult's wire form
+
+
+def recorded_result(result: Any) -> tuple[Any, str | None]:
+    """(JSON, result_type) to record for what `call_tool` returned: a CallToolResult whole, in its wire form."""
+    root = getattr(result, "root", None)
+    model = result if root is None else root
+    if type(model).__name__ == "CallToolResult" and callable(getattr(model, "model_dump", None)):
+        return wire(model), RESULT_TYPE
+    if isinstance(model, Mapping) and isinstance(model.get("content"), list):  # already the wire form
+        return dict(model), RESULT_TYPE
+    return result, None  # another shape (an extension's claimed result): replayable only when plain JSON
+
+
+def rebuild_result(recorded: Mapping[str, Any]) -> Any:
+    """The CallToolResult of the installed SDK from its recorded wire form."""
+    import mcp.types
+
+    return mcp.types.CallToolResult.model_validate(recorded.get("result"))
+
+
+def error_data(exc: BaseException) -> Any:
+    """The JSON-RPC error of an MCP error (`McpError` in 1.x, `MCPError` in 2.x), in its wire form."""
+    error = getattr(exc, "error", None)
+    return wire(error) if callable(getattr(error, "model_dump", None)) else None
+
+
+def rebuild_error(error: Mapping[str, Any]) -> BaseException | None:
+    """The recorded MCP error as the SDK's exception class, with its code, message and data; None: not one."""
+    import importlib
+
+    import mcp.types
+
+    try:
+        data = mcp.types.ErrorData.model_validate(error.get("data"))
+    except Exception:
+        return None
+    try:
+        module_name, _, qualname = str(error.get("type", "")).rpartition(".")
+        cls: Any = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+        exc = _make_error(cls, data)
+    except Exception:
+        exc = None
+    if exc is None:  # a subclass that cannot be made from its error data: the SDK's base class
+        import mcp.shared.exceptions as errors
+
+        try:
+            exc = _make_error(getattr(errors, "MCPError", None) or getattr(errors, "McpError"), data)  # noqa: B009
+        except Exception:
+            return None
+    return exc
+
+
+def _make_error(cls: Any, data: Any) -> BaseException | None:
+    from_error_data = getattr(cls, "from_error_data", None)
+    exc = from_error_data(data) if callable(from_error_data) else cls(data)  # 2.x; 1.x: McpError(ErrorData)
+    return exc if isinstance(exc, BaseException) else None

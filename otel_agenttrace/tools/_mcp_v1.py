@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from functools import cache
@@ -22,16 +22,20 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanKind
 
 from otel_agenttrace import semconv
 from otel_agenttrace._lifecycle import Invocation, Telemetry, guarded, internal_error, start_tool
+from otel_agenttrace.replay import _tools as replay_tools
 from otel_agenttrace.tools._mcp_common import (
-    TOOL_ERROR,
     TOOLS_CALL,
     call_args,
+    error_data,
+    finish_tool,
     meta_dict,
-    result_json,
+    rebuild_error,
+    rebuild_result,
+    recorded_result,
     session_id_from_request,
     tool_call_id,
 )
@@ -44,35 +48,6 @@ def _extra(request_id: str | None, session_id: str | None = None) -> dict[str, A
     if session_id:
         extra[semconv.MCP_SESSION_ID] = session_id
     return extra
-
-
-def _outcome(inv: Invocation, result: Any) -> tuple[dict[str, Any] | None, dict[str, Any] | None, Status | None]:
-    """(attributes, output, status) of a CallToolResult, or of an ErrorData the server answered with."""
-    import mcp.types
-
-    if isinstance(result, mcp.types.ErrorData):
-        return (
-            {semconv.ERROR_TYPE: str(result.code)},
-            None,
-            Status(StatusCode.ERROR, inv.tel.policy.text(result.message)[0]),
-        )
-    data = result_json(result)
-    output = {semconv.GEN_AI_TOOL_CALL_RESULT: data} if inv.tel.policy.enabled else None
-    if isinstance(data, Mapping) and data.get("isError") is True:
-        return {semconv.ERROR_TYPE: TOOL_ERROR}, output, Status(StatusCode.ERROR)
-    return None, output, None
-
-
-def _finish(inv: Invocation, result: Any) -> None:
-    """End a tool span with its result; it ends even when reading the result fails."""
-    try:
-        attributes, output, status = _outcome(inv, result)
-    except Exception as exc:
-        internal_error("mcp tool result", exc)
-        attributes, output, status = None, None, None
-    if status is not None:
-        inv.span.set_status(status)
-    inv.stop(attributes, output)
 
 
 # --- client -----------------------------------------------------------------------------------
@@ -118,18 +93,32 @@ def client_call_tool(tel: Telemetry) -> Callable[..., Any]:
         inv = guarded("mcp call_tool", _start_client, tel, instance, name, arguments) if isinstance(name, str) else None
         if inv is None:
             return await wrapped(*args, **kwargs)
-        call_kwargs = guarded("mcp trace context", _with_trace_context, wrapped, kwargs) or kwargs
+        # Recorded for replay, or answered from the recording: then the server is not contacted at all.
+        call = replay_tools.begin(name, arguments, inv.span) if replay_tools.RUNTIME.active else None
         try:
-            result = await wrapped(*args, **call_kwargs)
+            if call is not None and call.served is not None:
+                result = call.answer(rebuild_result, rebuild_error)
+            else:
+                call_kwargs = guarded("mcp trace context", _with_trace_context, wrapped, kwargs) or kwargs
+                result = await wrapped(*args, **call_kwargs)
         except BaseException as exc:
             inv.detach()
+            if call is not None and isinstance(exc, Exception):
+                guarded("mcp call_tool record", call.done, None, exc, None, error_data(exc))
             guarded("mcp call_tool fail", inv.fail, exc)
             raise
         inv.detach()
-        guarded("mcp call_tool end", _finish, inv, result)
+        if call is not None:
+            guarded("mcp call_tool record", _record, call, result)
+        guarded("mcp call_tool end", finish_tool, inv, result)
         return result
 
     return wrapper
+
+
+def _record(call: replay_tools.ToolCall, result: Any) -> None:
+    data, result_type = recorded_result(result)
+    call.done(data, result_type=result_type)
 
 
 # --- server -----------------------------------------------------------------------------------
@@ -207,7 +196,7 @@ def server_respond(tel: Telemetry) -> Callable[..., Any]:
             call.answered = True
             response = args[0] if args else kwargs.get("response")
             try:
-                _finish(call.inv, response)
+                finish_tool(call.inv, response)
             except Exception as exc:
                 internal_error("mcp server result", exc)
         return await wrapped(*args, **kwargs)

@@ -24,36 +24,49 @@ from types import TracebackType
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.trace import Span, StatusCode
+from opentelemetry.trace import Span, SpanKind, StatusCode
 
 from otel_agenttrace import semconv
-from otel_agenttrace._lifecycle import Telemetry, guarded, tool_attributes
+from otel_agenttrace._lifecycle import Invocation, Telemetry, guarded, tool_attributes
+from otel_agenttrace.replay import _tools as replay_tools
 from otel_agenttrace.tools._mcp_common import (
+    RESULT_TYPE,
     TOOL_ERROR,
     TOOLS_CALL,
     apply_content,
     call_args,
+    error_data,
+    finish_tool,
+    rebuild_error,
+    rebuild_result,
+    recorded_result,
     result_json,
     session_id_from_request,
     tool_call_id,
+    wire,
 )
 
 
 class _ClientCall:
     """One `ClientSession.call_tool` in flight, from the call to the SDK span it completes."""
 
-    __slots__ = ("arguments", "dispatcher", "key", "name", "span", "tel")
+    __slots__ = ("arguments", "dispatcher", "key", "name", "record", "span", "tel")
 
-    def __init__(self, tel: Telemetry, dispatcher: Any, name: str, arguments: Any) -> None:
+    def __init__(
+        self, tel: Telemetry, dispatcher: Any, name: str, arguments: Any, record: replay_tools.ToolCall | None
+    ) -> None:
         self.tel = tel
         self.dispatcher = dispatcher
         self.name = name
         self.arguments = arguments
+        self.record = record  # the recording of this call, tied to its step's span once there is one
         self.span: Span | None = None
         self.key: tuple[int, str] | None = None
 
     def started(self, span: Span, request_id: str | None) -> None:
         self.span = span
+        if self.record is not None:
+            self.record.bind(span)
         if not span.is_recording():
             return
         span.set_attributes(tool_attributes(self.name, request_id))
@@ -72,6 +85,8 @@ class _ClientCall:
             if outcome.get("isError") is True:
                 span.set_attribute(semconv.ERROR_TYPE, TOOL_ERROR)
                 span.set_status(StatusCode.ERROR)
+        if self.record is not None:  # while the span is open: the recording lives as long as the span
+            guarded("mcp call_tool record", _record_outcome, self.record, outcome)
         apply_content(self.tel, span, content)
 
     def forget(self) -> None:
@@ -84,12 +99,64 @@ _current: ContextVar[_ClientCall | None] = ContextVar("agenttrace_mcp_client_cal
 _in_flight: dict[tuple[int, str], _ClientCall] = {}
 
 
+def _record_outcome(record: replay_tools.ToolCall, outcome: Any) -> None:
+    """The server's answer as it came off the wire: a CallToolResult's wire form, or an ErrorData (the
+    SDK raises it as MCPError, so that is what is recorded and rebuilt)."""
+    if isinstance(outcome, Mapping):
+        record.done(dict(outcome), result_type=RESULT_TYPE)
+        return
+    from mcp.shared.exceptions import MCPError
+
+    data = wire(outcome)
+    if isinstance(data, Mapping) and "code" in data:
+        record.done(exc=MCPError(data["code"], str(data.get("message", "")), data.get("data")), error_data=data)
+
+
+def _replayed(tel: Telemetry, record: replay_tools.ToolCall, name: str, arguments: Any) -> Any:
+    """A tools/call answered from the recording, the server never contacted: our span stands for the step
+    (named as the original's), with the result and status the SDK's span had."""
+    recorded = record.served
+    assert recorded is not None and record.engine is not None
+    span_name = record.engine.step_name(recorded, f"MCP send {TOOLS_CALL} {name}")
+    attributes = {**tool_attributes(name), semconv.MCP_METHOD_NAME: TOOLS_CALL}
+    content = {semconv.GEN_AI_TOOL_CALL_ARGUMENTS: arguments} if arguments is not None else None
+    inv = Invocation(tel, span_name, SpanKind.CLIENT, attributes, content)
+    record.bind(inv.span)
+    try:
+        result = record.answer(rebuild_result, rebuild_error)
+    except BaseException as exc:
+        inv.detach()
+        data = error_data(exc) if isinstance(exc, Exception) else None
+        if isinstance(exc, Exception):
+            guarded("mcp call_tool record", record.done, None, exc, None, data)
+        # error.type as the SDK's span has it: the JSON-RPC error code
+        code = data.get("code") if isinstance(data, Mapping) else None
+        guarded("mcp call_tool fail", inv.fail, exc, None, None, str(code) if code is not None else None)
+        raise
+    inv.detach()
+    guarded("mcp call_tool record", _record_result, record, result)
+    guarded("mcp call_tool end", finish_tool, inv, result)
+    return result
+
+
+def _record_result(record: replay_tools.ToolCall, result: Any) -> None:
+    data, result_type = recorded_result(result)
+    record.done(data, result_type=result_type)
+
+
 def client_call_tool(tel: Telemetry) -> Callable[..., Any]:
     async def wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         name, arguments = call_args(args, kwargs)
+        record = None
+        if isinstance(name, str) and replay_tools.RUNTIME.active:
+            record = replay_tools.begin(name, arguments)
+            if record is not None and record.served is not None:
+                return _replayed(tel, record, name, arguments)
         call = None
         if isinstance(name, str):
-            call = guarded("mcp call_tool", _ClientCall, tel, getattr(instance, "_dispatcher", None), name, arguments)
+            call = guarded(
+                "mcp call_tool", _ClientCall, tel, getattr(instance, "_dispatcher", None), name, arguments, record
+            )
         if call is None:
             return await wrapped(*args, **kwargs)
         token = _current.set(call)
@@ -196,12 +263,21 @@ def server_span(tel: Telemetry) -> Callable[..., Any]:
             if not span.is_recording():
                 return await call_next(inner)
             guarded("mcp server span", _server_started, span, inner)
+            # In-process without JSON-RPC (`Client(server)`), the server span is the call's only step.
+            call = _current.get()
+            record = call.record if call is not None and call.span is None else None
+            if record is not None:
+                guarded("mcp server record", record.bind, span)
             try:
                 result = await call_next(inner)
-            except BaseException:
+            except BaseException as exc:
                 guarded("mcp server content", _server_content, tel, span, inner)
+                if record is not None and record.span is span and isinstance(exc, Exception):
+                    guarded("mcp server record", record.done, None, exc, None, error_data(exc))
                 raise
             guarded("mcp server content", _server_content, tel, span, inner, result)
+            if record is not None and record.span is span:
+                guarded("mcp server record", _record_result, record, result)
             return result
 
         return await wrapped(ctx, traced_next)

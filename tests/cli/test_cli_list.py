@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from otel_agenttrace import semconv as sc
 from otel_agenttrace.cli import _format
 
 from .cli_helpers import BASE_NS, CRASHED_RUN, NIGHTLY_RUN, WHALE_RUN, Invoke
@@ -94,3 +95,31 @@ def test_empty_or_missing_store_is_not_an_error(invoke: Invoke, empty_home: Path
 def test_bad_limit_is_a_usage_error(invoke: Invoke, home: Path, one_line_error) -> None:
     one_line_error(invoke("list", "--limit", "0", home=home), 2, "--limit")
     one_line_error(invoke("list", "--limit", "many", home=home), 2, "--limit")
+
+
+def test_a_call_two_instrumentations_traced_counts_once_in_every_column(invoke: Invoke, tmp_path: Path) -> None:
+    """Pydantic AI's `chat` span (instrument_all) with our SDK span inside, our span written first (children
+    end first): `list` shows one LLM step, its tokens and its cost once, as `dump` does."""
+    from otel_agenttrace.exporter.store import RunStore
+
+    from .cli_helpers import span
+
+    run_id = "beef" + "0" * 27 + "4"
+    chat = {sc.GEN_AI_OPERATION_NAME: "chat", sc.GEN_AI_PROVIDER_NAME: "openai", sc.GEN_AI_REQUEST_MODEL: "gpt-4o"}
+    counts = {sc.GEN_AI_USAGE_INPUT_TOKENS: 249, sc.GEN_AI_USAGE_OUTPUT_TOKENS: 30}
+    root = span(run_id, "a" * 16, None, "agent run", 0, 100, {sc.GEN_AI_OPERATION_NAME: "invoke_agent"})
+    theirs = span(run_id, "b" * 16, "a" * 16, "chat gpt-4o", 1, 90, {**chat, **counts})
+    ours = span(run_id, "c" * 16, "b" * 16, "chat gpt-4o", 2, 80, {**chat, **counts}, kind="CLIENT")
+    root.scope = theirs.scope = "pydantic-ai"
+    ours.scope = "otel_agenttrace"
+    home = tmp_path / "store"
+    with RunStore(home=home) as store:
+        store.write_spans([ours])
+        store.write_spans([theirs, root])
+    listed = json.loads(invoke("list", "--json", home=home).stdout)[0]
+    doc = json.loads(invoke("dump", run_id, home=home).stdout)
+    assert (listed["input_tokens"], listed["output_tokens"]) == (249, 30)
+    assert (doc["usage"]["input_tokens"], doc["usage"]["output_tokens"]) == (249, 30)
+    assert listed["steps"] == len(doc["steps"]) == 2
+    # gpt-4o: 249 in x $2.50 + 30 out x $10 per million tokens, once
+    assert listed["cost"] == {"amount": 0.0009225, "currency": "USD", "unpriced_calls": 0}

@@ -21,7 +21,7 @@ from otel_agenttrace.frameworks._peers import peer_tool_span_active
         ("none", []),
         ("langchain", ["langchain"]),
         (" Pydantic-AI , langchain ", ["pydantic-ai", "langchain"]),
-        ("-openai-agents", ["langchain", "pydantic-ai"]),
+        ("-openai-agents", ["langchain", "langgraph", "pydantic-ai"]),
     ],
 )
 def test_frameworks_are_switchable(value: str, expected: list[str]) -> None:
@@ -40,7 +40,7 @@ def test_a_framework_module_imports_no_framework() -> None:
 
     code = (
         "import sys, otel_agenttrace.frameworks as f; f.framework_targets();"
-        "print(sorted(m for m in ('langchain_core', 'agents', 'pydantic_ai') if m in sys.modules))"
+        "print(sorted(m for m in ('langchain_core', 'langgraph', 'agents', 'pydantic_ai') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -75,6 +75,8 @@ def test_langchain_tools_with_no_configuration(instrument: Callable[..., Telemet
     assert [(n, c) for n, c, _, _ in spans] == [("get_weather", None), ("get_weather", "call_7")]
     assert ['"Lisbon"' in str(a) for _, _, a, _ in spans] == [True, False]
     assert [r for _, _, _, r in spans] == ["sunny in Lisbon", "sunny in Oslo"]  # the output, not the ToolMessage
+    located = {s.attributes.get(sc.CODE_FUNCTION_NAME) for s in tel.spans() if s.name == "execute_tool get_weather"}
+    assert located == {f"{__name__}.test_langchain_tools_with_no_configuration.<locals>.get_weather"}  # not LangChain's
 
 
 async def test_langchain_async_tools(instrument: Callable[..., Telemetry]) -> None:

@@ -184,13 +184,13 @@ async def test_an_error_of_ours_never_reaches_the_caller(
     tel: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from otel_agenttrace import _lifecycle
-    from otel_agenttrace.tools import _mcp_v1
+    from otel_agenttrace.tools import _mcp_common
 
     def broken(result: Any) -> Any:
         raise RuntimeError("bug in the result mapping")
 
     monkeypatch.setattr(_lifecycle, "STRICT", False)
-    monkeypatch.setattr(_mcp_v1, "result_json", broken)
+    monkeypatch.setattr(_mcp_common, "result_json", broken)
     with caplog.at_level("WARNING", logger="otel_agenttrace"):
         result = await call(tel, "lookup", {"query": "whales", "api_key": "k"})
     assert result.structuredContent["answer"] == "found whales"

@@ -36,10 +36,14 @@ planted: dict[str, list[int]] = {}
 
 
 def text(location: str) -> str:
-    """The canary of `location`, then each secret planned there, one per line, each in some context."""
+    """The canary of `location`, then each secret planned there, one per line, each in some context; a line of
+    its own (a YAML or header line) as it is in a config file or an HTTP message."""
     lines = [PLAN["canaries"][location]]
     for i in PLAN["placements"][location]:
-        lines.append(f"item {i}: " + CONTEXTS[i % len(CONTEXTS)].format(CORPUS[i]["value"]))
+        if CORPUS[i].get("line"):
+            lines.append(CORPUS[i]["value"])
+        else:
+            lines.append(f"item {i}: " + CONTEXTS[i % len(CONTEXTS)].format(CORPUS[i]["value"]))
     return "\n".join(lines)
 
 

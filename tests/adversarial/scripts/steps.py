@@ -2,7 +2,8 @@
 
     python steps.py burst N            N tool calls in a tight loop
     python steps.py procs P N          P processes (fork) of N tool calls each, under one workflow
-    python steps.py pool W N           a multiprocessing fork pool of W workers running N tasks (`with Pool`)
+    python steps.py pool W N [M]       a multiprocessing pool (start method M, default fork) of W workers
+                                       running N tasks, left by `with Pool` (Pool.terminate())
     python steps.py exit N             a forked child makes N calls, then leaves with os._exit(0)
     python steps.py spawn N            N multiprocessing spawn workers, each one tool call
     python steps.py surrogate N        N calls, one of them with a lone surrogate in its argument
@@ -35,8 +36,9 @@ def task(i: int) -> int:
 
 
 def main() -> None:
-    mode, *numbers = sys.argv[1:]
-    args = [int(x) for x in numbers]
+    mode, *rest = sys.argv[1:]
+    args = [int(x) for x in rest if x.isdigit()]
+    method = next((x for x in rest if not x.isdigit()), "fork")
     if mode == "burst":
         calls(args[0])
     elif mode == "procs":
@@ -51,7 +53,7 @@ def main() -> None:
             for pid in children:
                 os.waitpid(pid, 0)
     elif mode == "pool":
-        with otel_agenttrace.workflow("pooled"), multiprocessing.get_context("fork").Pool(args[0]) as pool:
+        with otel_agenttrace.workflow("pooled"), multiprocessing.get_context(method).Pool(args[0]) as pool:
             assert sorted(pool.map(task, range(args[1]))) == list(range(args[1]))
     elif mode == "exit":
         with otel_agenttrace.workflow("exiting"):

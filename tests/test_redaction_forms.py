@@ -1,0 +1,263 @@
+"""Secret-named keys in every form content carries them: YAML and header lines, `key: value` in prose, and
+quoted values with quotes, backslashes and apostrophes inside, at every level of JSON escaping (content is
+redacted as JSON text, and a tool's JSON inside it is escaped again). Fixed cases show what is hidden and what
+is left alone (and why: docs/privacy.md); Hypothesis plants random secrets in random text."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from otel_agenttrace._redact import Redactor
+
+REDACTOR = Redactor()
+CORPUS_FILE = Path(__file__).parent / "data" / "secrets" / "corpus.json"
+MARK = "[REDACTED:secret_assignment]"
+
+
+def encodings(text: str) -> list[str]:
+    """The text raw, as a JSON string (content), and inside a JSON document inside one (tool arguments)."""
+    return [text, json.dumps(text), json.dumps(json.dumps({"note": text}))]
+
+
+def decoded(out: str, level: int) -> str:
+    if level == 0:
+        return out
+    if level == 1:
+        return str(json.loads(out))
+    return str(json.loads(json.loads(out))["note"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # YAML, .env-like and header lines: the whole rest of a line that starts with the key
+        ("password: hunter2", f"password: {MARK}"),
+        ("db:\n  password: hunter2\n  user: app", f"db:\n  password: {MARK}\n  user: app"),
+        ("- api_key: 9fQ2xL7vK3mN8pR4\n- name: x", f"- api_key: {MARK}\n- name: x"),
+        ("passphrase: correct horse battery staple\n", f"passphrase: {MARK}\n"),
+        ("X-Api-Key: BwyMZDrXqDjrDYaz\r\nHost: a", f"X-Api-Key: {MARK}\r\nHost: a"),
+        ("\tclient_secret:   s3cr3t-value  ", f"\tclient_secret:   {MARK}"),
+        ("**Password:** hunter22", f"**Password:** {MARK}"),
+        ('password: "quoted value"', f"password: {MARK}"),
+        ("password: ab\"cd'ef\\gh", f"password: {MARK}"),
+        # mid-line: a token with a digit or a symbol is a secret, a word is prose
+        ("my password: hunter2 so keep it", f"my password: {MARK} so keep it"),
+        ("login with api_key: abc-def-ghi, then", f"login with api_key: {MARK}, then"),
+        # quoted values with quotes and backslashes inside
+        ('{"password": "ab\\"cd-efgh"}', f'{{"password": "{MARK}"}}'),
+        ('{"password": "abcd\\\\"}', f'{{"password": "{MARK}\\\\"}}'),  # ends with a backslash
+        ('{"password": "it\'s-a-secret"}', f'{{"password": "{MARK}"}}'),
+        ("password='a\\'bcdef'", f"password='{MARK}'"),
+        ("{'token': 'say \\'hi\\' 123'}", f"{{'token': '{MARK}'}}"),
+        ('password = "a\\"b\\\\c\\"d"', f'password = "{MARK}"'),
+        ('token: "spaces inside"', f"token: {MARK}"),
+    ],
+)
+def test_forms_hide_the_value(text: str, expected: str) -> None:
+    for level, encoded in enumerate(encodings(text)):
+        out, count = REDACTOR.redact(encoded)
+        assert count >= 1
+        assert decoded(out, level) == expected, (level, encoded, out)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # prose: the key mid-line and a plain word after it
+        "the password: field is required",
+        "Enter your password: then press OK.",
+        "Set the token: see the docs",
+        # code: type annotations at the start of a line, references, placeholders
+        "class Settings:\n    password: str = ''\n    api_key: Optional[str] = None\n    token: SecretStr\n",
+        "interface Config {\n  apiKey: string;\n  password: string | undefined;\n}",
+        "def connect(password: str, token: int = 0) -> None: ...",
+        "password: ${DB_PASSWORD}\ntoken: {{ secrets.TOKEN }}\nsecret: null\napi_key: ~\npassword: ''",
+        "password: abc",  # 1-3 characters: a placeholder
+        # keys that only contain the word
+        "max_tokens: 1024\ntoken_count: 12\npassword_hint: first pet\nsecret_name: db-creds",
+        # ids, hashes, UUIDs and base64 next to a colon
+        "id: 123e4567-e89b-12d3-a456-426614174000\nsha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822c",
+        "image: data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA6",
+        'usage: {"prompt_tokens": 12, "completion_tokens": 7}',
+    ],
+)
+def test_near_misses_are_left_alone(text: str) -> None:
+    for encoded in encodings(text):
+        assert REDACTOR.redact(encoded) == (encoded, 0), encoded
+
+
+def test_a_line_that_starts_with_a_secret_key_is_hidden_even_when_it_reads_like_prose() -> None:
+    """The documented trade-off: at the start of a line, `Token: ...` is a config or header line."""
+    assert REDACTOR.redact("Password: must be 8 characters long")[0] == f"Password: {MARK}"
+
+
+def test_an_unclosed_value_is_hidden_to_the_end_of_its_string() -> None:
+    """Output cut by max_tokens: no closing quote, and the JSON around it stays valid."""
+    text = json.dumps({"content": 'config = {"password": "ab\\"cd-efgh-ijkl'})
+    out, count = REDACTOR.redact(text)
+    assert count == 1 and json.loads(out) == {"content": f'config = {{"password": "{MARK}'}
+
+
+# --- properties ------------------------------------------------------------------------------------------------
+
+PROPERTY = settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+AROUND = st.text(st.characters(blacklist_categories=("Cs",)), max_size=30) | st.sampled_from(
+    ["\\", '"', "'", "\\n", "\n", ": ", "password", '"password": "', "=", " - ", "\\\\", '\\"']
+)
+SURROUNDINGS = st.lists(AROUND, max_size=4).map("".join)
+KEY = st.sampled_from(["password", "db_password", "API_KEY", "client_secret", "token", "X-Api-Key", "passphrase"])
+# A secret: a head no type name or placeholder has (3 letters and a digit), then anything printable, quotes
+# and backslashes included.
+HEAD = st.from_regex(r"[A-Za-z]{3}[0-9]", fullmatch=True)
+BODY = st.text(string.ascii_letters + string.digits + " \"'\\-_!#$%&*+/=?@^~.,:;()[]{}<>|`", min_size=8, max_size=40)
+SECRET = st.builds(lambda head, body: head + body, HEAD, BODY)
+# A token (mid-line: up to whitespace or a delimiter)
+TOKEN = st.builds(
+    lambda head, body: head + body,
+    HEAD,
+    st.text(string.ascii_letters + string.digits + "-_+/=.", min_size=8, max_size=30),
+)
+PIECE = 8  # no run of this many characters of a planted secret may survive
+
+
+def python_quoted(secret: str, quote: str) -> str:
+    return quote + secret.replace("\\", "\\\\").replace(quote, "\\" + quote) + quote
+
+
+def planted_forms(key: str, secret: str) -> list[tuple[str, str, bool]]:
+    """(text that assigns the secret to the key, the secret as it is in that text, starts a line)."""
+    json_value = json.dumps(secret)
+    # In a single-quoted value, a double quote before `,:}]` reads as the end of a JSON string around it (the
+    # documented limit): the value stops there.
+    single = python_quoted(re.sub(r'"(?=[,:}\]]|$)', '"x', secret), "'")
+    forms = [
+        (f'"{key}": {json_value}', json_value[1:-1], False),
+        (f"'{key}': {single}", single[1:-1], False),
+        (f"{key}={single}", single[1:-1], False),
+        (f"{key} = {python_quoted(secret, chr(34))}", python_quoted(secret, '"')[1:-1], False),
+    ]
+    line = secret.strip()
+    if line and "\n" not in line and "\r" not in line:
+        forms.append((f"{key}: {line}", line, True))
+    return forms
+
+
+def leaked_pieces(secret: str, out: str, control: str) -> list[str]:
+    pieces = {form[i : i + PIECE] for form in _escapes(secret) for i in range(len(form) - PIECE + 1)}
+    return sorted(p for p in pieces if out.count(p) > control.count(p))
+
+
+def _escapes(secret: str) -> set[str]:
+    once = json.dumps(secret)[1:-1]
+    return {secret, once, json.dumps(once)[1:-1]}
+
+
+@PROPERTY
+@given(
+    before=SURROUNDINGS,
+    key=KEY,
+    secret=SECRET,
+    form=st.integers(0, 4),
+    after=SURROUNDINGS,
+    level=st.integers(0, 2),
+)
+def test_no_planted_value_gets_through_whatever_surrounds_it(
+    before: str, key: str, secret: str, form: int, after: str, level: int
+) -> None:
+    forms = planted_forms(key, secret)
+    assigned, planted, starts_line = forms[form % len(forms)]
+    left = "\n" if starts_line else " "
+    right = "\n" if starts_line else " "
+
+    def text(value: str) -> str:
+        raw = before + left + value + right + after
+        return encodings(raw)[level]
+
+    out, count = REDACTOR.redact(text(assigned))
+    assert count >= 1
+    control = text(assigned.replace(planted, "[REDACTED:x]"))
+    assert leaked_pieces(planted, out, control) == [], out
+    # the JSON around it stays valid
+    if level:
+        decoded(out, level)
+
+
+@PROPERTY
+@given(before=SURROUNDINGS, key=KEY, token=TOKEN, after=SURROUNDINGS, level=st.integers(0, 2))
+def test_a_token_after_a_key_and_a_colon_mid_line_is_hidden(
+    before: str, key: str, token: str, after: str, level: int
+) -> None:
+    def text(value: str) -> str:
+        return encodings(f"{before} note {key}: {value} {after}")[level]
+
+    out, count = REDACTOR.redact(text(token))
+    assert count >= 1
+    assert leaked_pieces(token, out, text("[REDACTED:x]")) == [], out
+
+
+@PROPERTY
+@given(st.lists(AROUND | KEY | SECRET, max_size=10).map("".join), st.integers(0, 2))
+def test_the_forms_never_raise(text: str, level: int) -> None:
+    encoded = encodings(text)[level]
+    out, count = REDACTOR.redact(encoded)
+    assert count == 0 or MARK in out or "[REDACTED:" in out
+    if level:
+        decoded(out, level)  # still valid JSON
+
+
+# --- the two paths of the engine -------------------------------------------------------------------------------
+
+CORPUS_VALUES = [e["value"] for e in json.loads(CORPUS_FILE.read_text(encoding="utf-8"))["secrets"]]
+
+
+def full_path_only() -> Redactor:
+    redactor = Redactor()
+    redactor._few = None  # every text with a match takes the full path (an RE2 set, then a pass per kind)
+    return redactor
+
+
+FULL = full_path_only()
+
+
+@PROPERTY
+@given(
+    st.lists(
+        AROUND | st.sampled_from(CORPUS_VALUES) | st.sampled_from([" a@b.co ", "\\n", "x@y.dapi"]), max_size=8
+    ).map("".join),
+    st.integers(0, 2),
+)
+def test_the_few_matches_path_finds_what_the_full_path_finds(text: str, level: int) -> None:
+    """A text with a few matches, none inside another, takes one search per match; whatever it finds must be
+    what every pattern finds on its own."""
+    encoded = encodings(text)[level]
+    assert REDACTOR.redact(encoded) == FULL.redact(encoded)
+
+
+def test_both_paths_are_taken() -> None:
+    few, gate = REDACTOR._few, REDACTOR._gate
+    assert few is not None and gate is not None
+
+    def takes_the_few_path(text: str) -> bool:
+        raw = text.encode()
+        first = gate(raw, 0)
+        assert first is not None
+        return few.find(text, raw, first, [])
+
+    assert takes_the_few_path("Contact: ann@example.com, bob@example.org")  # two e-mail addresses
+    assert not takes_the_few_path("redis://ann:p4ss@cache.example.com/0")  # an address inside a URL
+    assert not takes_the_few_path("ts 1795428400120125109")  # a card-shaped run of digits: Luhn decides
+    assert not takes_the_few_path(" ".join(["ann@example.com"] * 9))  # more than a few
+
+
+def test_an_address_right_after_a_non_ascii_character() -> None:
+    """The byte before the address is the last of a UTF-8 character: the match starts inside it."""
+    assert REDACTOR.redact("àbob@example.com") == ("à[REDACTED:email]", 1)
+    assert REDACTOR.redact("\x800@0.AA") == ("\x80[REDACTED:email]", 1)
+    assert FULL.redact("ébob@example.com, 私ann@example.org") == ("é[REDACTED:email], 私[REDACTED:email]", 2)
