@@ -55,8 +55,10 @@ FRAGMENT = 12  # no run of this many characters of a secret may survive
 
 
 def load_corpus() -> list[dict[str, str]]:
+    """corpus.json, then lines.json (secrets only at the start of a line: YAML and header lines), marked."""
     entries: list[dict[str, str]] = json.loads(DATA.read_text(encoding="utf-8"))["secrets"]
-    return entries
+    lines = json.loads(DATA.with_name("lines.json").read_text(encoding="utf-8"))["secrets"]
+    return entries + [{**e, "line": True} for e in lines]
 
 
 CORPUS = load_corpus()

@@ -1,6 +1,7 @@
 """End to end: not one secret of the corpus leaves the process, wherever the agent puts it.
 
-The corpus is tests/data/secrets/corpus.json (every value fake; `secret`, by default the whole `value`, is
+The corpus is tests/data/secrets/corpus.json and lines.json (YAML and header lines, planted at the start of a
+line; every value fake; `secret`, by default the whole `value`, is
 the part that must never leave the process). `agenttrace run -- python agent.py --api-key ...` runs
 tests/scripts/secret_corpus_agent.py as a real process: real `openai` and `anthropic` clients (only their
 HTTP transport is faked), `otel_agenttrace.tool`, the agenttrace exporter forwarding to an OTLP/HTTP
@@ -48,7 +49,11 @@ TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 CORPUS_FILE = TESTS / "data" / "secrets" / "corpus.json"
 AGENT = TESTS / "scripts" / "secret_corpus_agent.py"
-CORPUS: list[dict[str, str]] = json.loads(CORPUS_FILE.read_text(encoding="utf-8"))["secrets"]
+LINES_FILE = TESTS / "data" / "secrets" / "lines.json"  # secrets only at the start of a line (YAML, headers)
+CORPUS: list[dict[str, Any]] = [
+    *json.loads(CORPUS_FILE.read_text(encoding="utf-8"))["secrets"],
+    *({**e, "line": True} for e in json.loads(LINES_FILE.read_text(encoding="utf-8"))["secrets"]),
+]
 FRAGMENT = 12  # no run of this many characters of a secret may get out (as in test_redaction.py)
 TIMEOUT_S = 60
 KEPT_COMMAND_LINE = 512  # characters of the command line on the run root (agenttrace.run.script)
@@ -279,10 +284,12 @@ def _record(mode: str | None, work: Path) -> Recorded:
     home = work / "runs"
     plan_file = work / "plan.json"
     manifest_file = work / "manifest.json"
+    corpus_file = work / "corpus.json"  # corpus.json and lines.json, each line entry marked to start a line
+    corpus_file.write_text(json.dumps({"secrets": CORPUS}), encoding="utf-8")
     plan_file.write_text(
         json.dumps(
             {
-                "corpus": str(CORPUS_FILE),
+                "corpus": str(corpus_file),
                 "placements": PLACEMENTS,
                 "canaries": {location: canary(location) for location in LOCATIONS},
                 "manifest": str(manifest_file),
