@@ -261,3 +261,11 @@ def test_an_address_right_after_a_non_ascii_character() -> None:
     assert REDACTOR.redact("àbob@example.com") == ("à[REDACTED:email]", 1)
     assert REDACTOR.redact("\x800@0.AA") == ("\x80[REDACTED:email]", 1)
     assert FULL.redact("ébob@example.com, 私ann@example.org") == ("é[REDACTED:email], 私[REDACTED:email]", 2)
+
+
+def test_a_long_line_value_then_another_line() -> None:
+    """The next line's start reads the character before its escaped line end: a long value must not take it."""
+    text = "  api_key: 4422a9bfd7e9d3c4 " + "x" * 200 + " \nX-Api-Key: BwyMZDrXqDjrDYazmDtlRyIS"
+    for level, encoded in enumerate(encodings(text)):
+        out, count = REDACTOR.redact(encoded)
+        assert count == 2 and "BwyMZDrX" not in out, (level, out)

@@ -130,6 +130,8 @@ class _Linear:
                     end = max(start + 1, value - 1)
                 elif value_end - value <= _REREAD_MAX:
                     end = max(start + 1, value)
+                else:  # the next line's start needs the character before its line end (not a backslash)
+                    end = max(start + 1, end - 1)
             pos = end if end > start else start + 1
 
 
