@@ -113,6 +113,12 @@ ABLATIONS = (
 )
 
 
+# --versus: the official OpenAI instrumentation (opentelemetry-instrumentation-openai-v2) side by side, on
+# the same TracerProvider and MeterProvider; each variant's wrapper alone around the bare SDK method.
+VERSUS = ("bare", "floor", "ours", "ours-span", "ours-nc", "v2-content", "v2-nc")
+VERSUS_SCENARIOS = ("openai-chat", "openai-tool", "openai-stream")
+
+
 class DropExporter(SpanExporter):
     """Drops every span, after taking the content kept beside it (as the run-trace exporter does, minus
     the store): with the content switch unset, that is where the content is built, redacted and capped."""
@@ -196,6 +202,8 @@ class Scenario:
     chunks: int = 0
     results: dict[str, list[float]] = field(default_factory=dict)
     rounds: int = 0
+    # a wrapt-style wrapper (wrapped, instance, args, kwargs) -> the call through it alone (--versus)
+    through: Callable[[Callable[..., Any]], Callable[[], Any]] | None = None
 
 
 def _original(owner: type, name: str) -> Callable[..., Any]:
@@ -253,6 +261,13 @@ def build_scenarios() -> list[Scenario]:
         client = openai_client(body, sse)
         resource = client.chat.completions
         kwargs = {"model": "gpt-4o", "messages": MESSAGES, **kw}
+        bound = oa_create.__get__(resource)
+
+        def through(wrapper: Callable[..., Any]) -> Callable[[], Any]:
+            if sse:
+                return lambda: _drain(wrapper(bound, resource, (), kwargs), _openai_text)
+            return lambda: wrapper(bound, resource, (), kwargs)
+
         if sse:
             kwargs["stream"] = True
             kwargs["stream_options"] = {"include_usage": True}
@@ -261,7 +276,7 @@ def build_scenarios() -> list[Scenario]:
         else:
             bare = lambda: oa_create(resource, **kwargs)  # noqa: E731
             ours = lambda: resource.create(**kwargs)  # noqa: E731
-        out.append(Scenario(name, "openai", "gpt-4o", bare, ours, _openai_summary, chunks))
+        out.append(Scenario(name, "openai", "gpt-4o", bare, ours, _openai_summary, chunks, through=through))
 
     def anthropic_scenario(name: str, body: bytes, sse: bool, chunks: int = 0) -> None:
         client = anthropic_client(body, sse)
@@ -311,6 +326,7 @@ class Bench:
         self.tracer_provider.add_span_processor(self.processor)
         self.meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
         self.floor_tracer = self.tracer_provider.get_tracer("hand-made")
+        self._v2: dict[str, Callable[..., Any]] | None = None
         self.instrumentor = AgentTraceInstrumentor()
         self.instrumentor.instrument(
             tracer_provider=self.tracer_provider,
@@ -392,7 +408,32 @@ class Bench:
             "ours-no-redaction": (configure(no_redaction), s.ours),
             "ours+metrics-thread": (configure(self.content_on), self.with_metrics_flush(s.ours)),
         }
+        if name.startswith("v2-"):
+            assert s.through is not None, f"{s.name} has no --versus form"
+            return configure(self.content_on), s.through(self.openai_v2()[name])
         return calls[name]
+
+    def openai_v2(self) -> dict[str, Callable[..., Any]]:
+        """The official instrumentation's chat wrappers, content on and off (its default), built as its
+        instrumentor builds them, on our tracer and meter providers (content events go to an SDK logger
+        provider with no processor: built, then dropped); called directly, so only one instrumentation
+        wraps each call. 2.3b0 (the `bench` extra) follows the v1.30 conventions: content as log events."""
+        if self._v2 is None:
+            from opentelemetry._logs import get_logger
+            from opentelemetry.instrumentation.openai_v2 import patch
+            from opentelemetry.instrumentation.openai_v2.instruments import Instruments
+            from opentelemetry.sdk._logs import LoggerProvider
+            from opentelemetry.trace import get_tracer
+
+            name = "opentelemetry.instrumentation.openai_v2"
+            tracer = get_tracer(name, "", self.tracer_provider)
+            logger = get_logger(name, "", logger_provider=LoggerProvider())
+            instruments = Instruments(self.meter_provider.get_meter(name))
+            self._v2 = {
+                "v2-content": patch.chat_completions_create(tracer, logger, instruments, True),
+                "v2-nc": patch.chat_completions_create(tracer, logger, instruments, False),
+            }
+        return self._v2
 
     def with_metrics_flush(self, call: Callable[[], Any]) -> Callable[[], Any]:
         """The call, then the deferred metrics recorded at once: the CPU of both threads, on the clock."""
@@ -646,6 +687,23 @@ def chunk_table(scenarios: list[Scenario], isolated: list[ChunkCost]) -> str:
     return "\n".join(lines)
 
 
+def versus_table(scenarios: list[Scenario]) -> str:
+    """Ours and the official openai-v2 instrumentation, overhead over bare (median of per-round differences,
+    95% CI) and as a multiple of the floor's."""
+    names = [n for n in VERSUS if n != "bare"]
+    lines = [
+        "| scenario | " + " | ".join(f"{n} µs (x floor)" for n in names) + " |",
+        "|---|" + "---:|" * len(names),
+    ]
+    for s in scenarios:
+        floor = diff(s, "floor")
+        cells = [
+            f"{with_ci(diffs(s, n))} ({diff(s, n) / floor:.2f}x)" if floor > 0 else with_ci(diffs(s, n)) for n in names
+        ]
+        lines.append(f"| {s.name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def ablation_table(scenarios: list[Scenario]) -> str:
     """Overhead (median of per-round variant - bare, 95% CI) of each variant: what each part of ours costs."""
     names = [n for n in ABLATIONS if n != "bare"]
@@ -764,7 +822,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="only the content hand-off, isolated: caller's thread (default vs opted in) and export thread",
     )
-    parser.add_argument("--profile-variant", default="ours", choices=ABLATIONS)
+    parser.add_argument("--profile-variant", default="ours", choices=sorted(set(ABLATIONS) | set(VERSUS)))
+    parser.add_argument(
+        "--versus",
+        action="store_true",
+        help="side by side with the official opentelemetry-instrumentation-openai-v2 (OpenAI scenarios)",
+    )
     parser.add_argument(
         "--ablate",
         action="store_true",
@@ -786,6 +849,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.only:
         scenarios = [s for s in scenarios if s.name in args.only]
     started = time.perf_counter()
+    if args.versus:
+        scenarios = [s for s in scenarios if s.name in (args.only or VERSUS_SCENARIOS) and s.through is not None]
+        for s in scenarios:
+            bench.run(s, args.seconds, args.round_ms, VERSUS)
+            print(f"  {s.name}: {s.rounds} rounds", file=sys.stderr)
+        print(f"{args.clock} time; overhead over bare, µs (medians of per-round differences)\n")
+        print(versus_table(scenarios))
+        return
     if args.ablate:
         for s in scenarios:
             bench.run(s, args.seconds, args.round_ms, ABLATIONS)

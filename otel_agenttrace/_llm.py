@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from otel_agenttrace._beside import Later, Piece, snapshot_values
@@ -93,8 +94,14 @@ def _response(endpoint: Endpoint, result: Any, capture: bool) -> tuple[Attrs, Co
 def _deferred(tel: Telemetry, endpoint: Endpoint, sink: Sink, result: Any, is_async: bool) -> Any:
     """A result whose response is read later (a stream, an API-response wrapper): the proxy to hand
     the user instead, which reports to `sink` when it ends; None for a complete response."""
-    if endpoint.accumulator is not None and endpoint.is_stream is not None and endpoint.is_stream(result):
-        state = StreamState(sink, endpoint.accumulator(tel.policy.enabled))
+    accumulator = endpoint.accumulator
+    if accumulator is not None and endpoint.is_stream is not None and endpoint.is_stream(result):
+        if isinstance(sink, LLMInvocation) and sink.capture == BESIDE:
+            # Content beside the span: the caller's thread reads the response attributes; the content is
+            # folded from the kept chunks on the export thread.
+            state = StreamState(sink, accumulator(False), partial(accumulator, True))
+        else:
+            state = StreamState(sink, accumulator(tel.policy.enabled))
         return AsyncStreamProxy(result, state) if is_async else StreamProxy(result, state)
     if endpoint.raw_responses and is_raw_response(result):
         response = _guarded_response(endpoint)

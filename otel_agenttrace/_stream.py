@@ -9,11 +9,13 @@ into the response attributes and output messages.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import wrapt
 
 from otel_agenttrace import semconv
+from otel_agenttrace._beside import Later, Piece
 from otel_agenttrace._lifecycle import guarded, internal_error
 
 
@@ -40,35 +42,88 @@ class Accumulator(Protocol):
         ...
 
 
+# Chunks kept by reference before they are folded into the accumulator: a stream of up to this many
+# chunks is folded once, when it ends; a longer one in batches of this size, so memory stays bounded.
+BATCH = 1024
+
+
+def fold(acc: Accumulator, chunks: list[Any]) -> None:
+    """Chunks into an accumulator, in order (one frame for the batch when the accumulator has `add_all`)."""
+    add_all = getattr(acc, "add_all", None)
+    if add_all is not None:
+        add_all(chunks)
+    else:
+        for chunk in chunks:
+            acc.add(chunk)
+
+
+def _output(content: Accumulator | None, factory: Callable[[], Accumulator], chunks: list[Any]) -> Any:
+    """The output content of a stream, built on the export thread from the chunks it kept."""
+    acc = content if content is not None else factory()
+    fold(acc, chunks)
+    return acc.result()[1]
+
+
 class StreamAbandonedError(Exception):
     """Recorded (never raised) when a stream is dropped before it was read to the end or closed."""
 
 
 class StreamState:
     """One response's ending, shared by every proxy that hands out its data (a stream, the raw response
-    it was parsed from): the first ending wins."""
+    it was parsed from): the first ending wins.
 
-    __slots__ = ("acc", "first_chunk", "inv")
+    Per chunk only a reference is kept (`chunks`); the accumulator folds them when the stream ends (or a
+    batch is full). With content beside the span (`later`: a factory of content accumulators), the
+    accumulator here reads the response attributes only, and the content is folded from the kept chunks
+    on the export thread."""
 
-    def __init__(self, inv: Sink, acc: Accumulator) -> None:
+    __slots__ = ("acc", "chunks", "content", "first_chunk", "inv", "later")
+
+    def __init__(self, inv: Sink, acc: Accumulator, later: Callable[[], Accumulator] | None = None) -> None:
         self.inv = inv
         self.acc = acc
+        self.later = later
+        self.content: Accumulator | None = None  # `later`'s accumulator, once a full batch was folded here
+        self.chunks: list[Any] = []
         self.first_chunk: float | None = None
 
     def on_chunk(self, chunk: Any) -> None:
-        try:
-            if self.first_chunk is None:
+        if self.first_chunk is None:
+            try:
                 self.first_chunk = self.inv.elapsed()
-            self.acc.add(chunk)
+            except Exception as exc:
+                internal_error("stream chunk", exc)
+        chunks = self.chunks
+        chunks.append(chunk)
+        if len(chunks) >= BATCH:
+            self._fold()
+
+    def _fold(self) -> list[Any]:
+        """Fold the kept chunks into the accumulator; returns those whose content is still to be folded
+        (with `later`: on the export thread)."""
+        chunks, self.chunks = self.chunks, []
+        try:
+            fold(self.acc, chunks)
+            if self.later is not None and len(chunks) >= BATCH:
+                # A long stream: its content is folded here too, batch by batch, to keep memory bounded.
+                if self.content is None:
+                    self.content = self.later()
+                fold(self.content, chunks)
+                return []
         except Exception as exc:
             internal_error("stream chunk", exc)
+        return chunks
 
-    def _result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    def _result(self) -> tuple[dict[str, Any], Piece | None]:
+        rest = self._fold()
+        output: Piece | None
         try:
             attrs, output = self.acc.result()
         except Exception as exc:
             internal_error("stream result", exc)
             attrs, output = {}, None
+        if self.later is not None:
+            output = Later(_output, self.content, self.later, rest)
         if self.first_chunk is not None:
             attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
         return attrs, output
@@ -125,7 +180,12 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_state.fail(exc)
             raise
-        self._self_state.on_chunk(chunk)
+        # The per-chunk path: a reference kept; the first chunk (its time) and a full batch go the long way.
+        chunks = self._self_state.chunks
+        if chunks and len(chunks) < BATCH - 1:
+            chunks.append(chunk)
+        else:
+            self._self_state.on_chunk(chunk)
         return chunk
 
     def __enter__(self) -> StreamProxy:
@@ -173,7 +233,12 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         except BaseException as exc:
             self._self_state.fail(exc)
             raise
-        self._self_state.on_chunk(chunk)
+        # The per-chunk path: a reference kept; the first chunk (its time) and a full batch go the long way.
+        chunks = self._self_state.chunks
+        if chunks and len(chunks) < BATCH - 1:
+            chunks.append(chunk)
+        else:
+            self._self_state.on_chunk(chunk)
         return chunk
 
     async def __aenter__(self) -> AsyncStreamProxy:

@@ -7,6 +7,7 @@ exporter (in-memory) on the same provider, standing for any other exporter a use
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import resource
@@ -78,6 +79,13 @@ class Pipeline:
 
     def log_records(self) -> list[Any]:
         return [d.log_record for d in self.logs.get_finished_logs()]
+
+
+@pytest.fixture(autouse=True)
+def _no_garbage_spans_of_earlier_tests() -> None:
+    """The channel is process-wide: a span an earlier test left in a reference cycle keeps its entry until the
+    collector runs (seen in full-suite runs: 2 entries). Collect first, so every count here is this test's."""
+    gc.collect()
 
 
 @pytest.fixture
@@ -351,3 +359,54 @@ def test_hostile_tool_arguments_keep_the_step(
 def test_settings_debug_field_reads_the_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGENTTRACE_DEBUG", "on")
     assert _settings.current().debug is True
+
+
+def _long_stream_body(repeats: int) -> bytes:
+    """chat_stream_text.sse with its content chunks repeated: more chunks than one batch of kept references."""
+    events = [
+        e + b"\n\n"
+        for e in (Path(__file__).parent / "data/openai/chat_stream_text.sse").read_bytes().split(b"\n\n")
+        if e.strip()
+    ]
+    head, content, tail = events[:1], events[1:-3], events[-3:]
+    return b"".join(head + content * repeats + tail)
+
+
+@pytest.mark.parametrize("repeats", [1, 150])
+def test_streamed_content_is_folded_off_the_callers_thread_in_bounded_batches(
+    pipeline: Any, repeats: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fakes import FakeResponse
+
+    from otel_agenttrace import _stream
+
+    p = pipeline()
+    folds: list[int] = []
+    real_fold = _stream.fold
+    monkeypatch.setattr(_stream, "fold", lambda acc, chunks: (folds.append(len(chunks)), real_fold(acc, chunks))[1])
+    body = _long_stream_body(repeats)
+    client = openai_client(fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True)))
+    stream = client.chat.completions.create(
+        model="gpt-4o",
+        messages=[{"role": "user", "content": QUESTION}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    texts = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    (span,) = [s for s in p.other.get_finished_spans() if s.attributes.get(sc.GEN_AI_OPERATION_NAME) == "chat"]
+    # the response attributes were read on the caller's thread, the content is on no span
+    assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert span.attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+    assert sc.GEN_AI_OUTPUT_MESSAGES not in span.attributes
+    (chat,) = [a for a in p.stored() if a.get(sc.GEN_AI_OPERATION_NAME) == "chat"]
+    (message,) = json.loads(chat[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": "".join(texts)}] and message["finish_reason"] == "stop"
+    chunks = len(texts) + 1  # the usage chunk has no choices
+    if chunks < _stream.BATCH:
+        # one fold of the attributes when the stream ended, one of the content on the export thread
+        assert folds == [chunks, chunks]
+    else:
+        # full batches folded as they filled (attributes and content), memory bounded; the rest at the end
+        full = chunks // _stream.BATCH
+        assert folds[: 2 * full] == [_stream.BATCH] * (2 * full) and sum(folds) == 2 * chunks
+    assert len(CHANNEL) == 0

@@ -205,6 +205,18 @@ class StreamAccumulator:
             self.stop_reason = get(event.delta, "stop_reason") or self.stop_reason
             self._usage(event.usage)
 
+    def add_all(self, events: list[Any]) -> None:
+        """Events kept by the stream, folded when it ends; without content only the message's start and
+        deltas matter (id, model, stop reason, usage)."""
+        if self.capture:
+            for event in events:
+                self.add(event)
+            return
+        for event in events:
+            kind = event.type
+            if kind == "message_start" or kind == "message_delta":
+                self.add(event)
+
     def _usage(self, usage: Any) -> None:
         # message_delta usage is cumulative; keep the latest non-null value of each field.
         for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):

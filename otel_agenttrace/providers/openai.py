@@ -282,6 +282,27 @@ class ChatStreamAccumulator:
             if choice.finish_reason:
                 self.finish[choice.index] = choice.finish_reason
 
+    def add_all(self, chunks: list[Any]) -> None:
+        """Chunks kept by the stream, folded when it ends; without content, one loop reads what the
+        response attributes need (id, model, usage, finish reasons)."""
+        if self.capture:
+            for chunk in chunks:
+                self.add(chunk)
+            return
+        finish = self.finish
+        for chunk in chunks:
+            if self.id is None:
+                self.id = chunk.id
+                self.model = chunk.model
+                self.openai = _openai_response_attributes(chunk)
+            usage = chunk.usage
+            if usage is not None:
+                self.usage = usage
+            for choice in chunk.choices:
+                reason = choice.finish_reason
+                if reason:
+                    finish[choice.index] = reason
+
     def _add_tool_calls(self, index: int, deltas: Any) -> None:
         calls = self.tool_calls.setdefault(index, {})
         for delta in deltas:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from typing import Any
 
 import httpx2
@@ -45,13 +46,14 @@ def secret_server() -> httpx2.MockTransport:
 
     def answer(request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content)
-        i = int(str(body["messages"][0]["content"]).split("#")[1].split(" ")[0])
+        i = int(re.match(r"entry #(\d+)", str(body["messages"][0]["content"])).group(1))  # type: ignore[union-attr]
         secret = CORPUS[i]["value"]
+        lead = "your key:\n" if CORPUS[i].get("line") else "your key: "
         if body.get("stream"):
             half = len(secret) // 2
-            stream = _sse(["your key: ", secret[:half], secret[half:], " (keep it)"])
+            stream = _sse([lead, secret[:half], secret[half:], " (keep it)"])
             return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=stream)
-        return httpx2.Response(200, json=_completion(f"your key: {secret} (keep it)"))
+        return httpx2.Response(200, json=_completion(f"{lead}{secret} (keep it)"))
 
     return httpx2.MockTransport(answer)
 
@@ -59,7 +61,7 @@ def secret_server() -> httpx2.MockTransport:
 @tool
 def vault(key: str) -> dict[str, str]:
     if key.endswith("!"):
-        raise PermissionError(f"vault refused {key}")
+        raise PermissionError(f"vault refused:\n{key}")  # on a line of its own, as a header-line secret is
     return {"stored": key}
 
 
@@ -69,7 +71,8 @@ def program(client: Any) -> list[str]:
     with workflow("secrets"):
         for i, entry in enumerate(CORPUS):
             value = entry["value"]
-            prompt = f"entry #{i} is {value}"
+            # a YAML or header-line secret is one only where it starts a line (the corpus's `line` entries)
+            prompt = f"entry #{i}:\n{value}" if entry.get("line") else f"entry #{i} is {value}"
             if i % 2:
                 stream = client.chat.completions.create(
                     model="gpt-4o-mini", messages=[{"role": "user", "content": prompt}], stream=True

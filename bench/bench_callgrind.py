@@ -1,0 +1,340 @@
+"""Instructions per call of the instrumentation against the one-span floor, counted by valgrind's callgrind:
+deterministic, so it holds on a shared, loaded machine where thread-CPU timings move by 30 % and more.
+
+    python bench/bench_callgrind.py                            # the five scenarios, about a minute each
+    python bench/bench_callgrind.py openai-tool --versus       # also the official openai-v2 (the `bench` extra)
+
+The parent builds the SDKs' own response and chunk objects (the real openai/anthropic clients over the recorded
+fixtures of tests/data, as bench_overhead.py does) and writes them with every field (`model_dump`, None
+included) to a temporary file. A child under `valgrind --tool=callgrind` (which does not import the SDKs: their
+import alone is ~10^10 instructions) rebuilds them as objects with attribute access, wraps a function returning
+them with our real wrapper (make_wrapper, the same Telemetry as instrument() builds, content beside the span and
+NO_CONTENT), and counts instructions around each variant's loop (callgrind dumps its counters at every
+os.getppid(), called before and after each loop). The span processor's export thread is held back (one batch
+bigger than the run), so the counts are the caller's thread's, as with `bench_overhead.py --clock cpu`.
+Instructions are not time (cache misses, the SDK's per-call allocation): read the ratios, not the absolutes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
+FIXTURES = os.environ.get("AGENTTRACE_CALLGRIND_FIXTURES", "")
+SCENARIOS = ("openai-chat", "openai-tool", "anthropic-chat", "openai-stream", "anthropic-stream")
+N = 500
+
+
+def _write_fixtures(path: str) -> None:
+    """The SDKs' objects for each scenario, every field included (run natively, in the parent)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_overhead as bo
+    from anthropic.resources.messages.messages import Messages
+    from openai.resources.chat.completions.completions import Completions
+
+    oa_create = bo._original(Completions, "create")
+    an_create = bo._original(Messages, "create")
+    m = bo.MESSAGES
+    a = bo.A_MESSAGES
+
+    def oa(name: str, sse: bool = False, **kw: Any) -> Any:
+        client = bo.openai_client((DATA / name).read_bytes(), sse)
+        result = oa_create(client.chat.completions, model="gpt-4o", messages=m, **kw)
+        return [c.model_dump(mode="json") for c in result] if sse else result.model_dump(mode="json")
+
+    def an(name: str, sse: bool = False, **kw: Any) -> Any:
+        client = bo.anthropic_client((DATA / name).read_bytes(), sse)
+        result = an_create(client.messages, model="claude-sonnet-4-6", max_tokens=256, messages=a, **kw)
+        return [c.model_dump(mode="json") for c in result] if sse else result.model_dump(mode="json")
+
+    fixtures = {
+        "openai-chat": oa("openai/chat_text.json"),
+        "openai-tool": oa("openai/chat_tool_call.json", tools=bo.OPENAI_TOOLS),
+        "anthropic-chat": an("anthropic/messages_text.json"),
+        "openai-stream": oa("openai/chat_stream_text.sse", True, stream=True, stream_options={"include_usage": True}),
+        "anthropic-stream": an("anthropic/messages_stream_text.sse", True, stream=True),
+    }
+    Path(path).write_text(json.dumps(fixtures))
+
+
+def _child(names: list[str], versus: bool) -> None:
+    import otel_agenttrace._metrics as metrics_module
+
+    metrics_module._INTERVAL_S = 1e6  # the metrics thread stays asleep: its work is not the caller's
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.trace import SpanKind
+
+    from otel_agenttrace import semconv as sc
+    from otel_agenttrace._beside import CHANNEL
+    from otel_agenttrace._capture import CapturePolicy, ContentMode
+    from otel_agenttrace._lifecycle import Telemetry
+    from otel_agenttrace._llm import make_wrapper
+    from otel_agenttrace.providers import anthropic as ap
+    from otel_agenttrace.providers import openai as op
+
+    fixtures = json.loads(Path(FIXTURES).read_text())
+
+    class Obj:
+        """An SDK object's fields as attributes (every field: the fixtures are `model_dump`s with None values)."""
+
+        def __init__(self, fields: dict[str, Any]) -> None:
+            for key, value in fields.items():
+                setattr(self, key, conv(value))
+
+        def __getattr__(self, key: str) -> Any:  # as pydantic's: only for what is not a field
+            raise AttributeError(key)
+
+    def conv(value: Any) -> Any:
+        if isinstance(value, dict):
+            return Obj(value)
+        if isinstance(value, list):
+            return [conv(v) for v in value]
+        return value
+
+    class ListStream:
+        def __init__(self, chunks: list[Any]) -> None:
+            self._it = iter(chunks)
+
+        def __iter__(self) -> ListStream:
+            return self
+
+        def __next__(self) -> Any:
+            return next(self._it)
+
+        def close(self) -> None:
+            pass
+
+    class Drop(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            for span in spans:
+                CHANNEL.take(span)
+            return SpanExportResult.SUCCESS
+
+    CHANNEL.open()
+    tp = TracerProvider()
+    # held back: the export thread never runs during a loop (its work is not the caller's)
+    tp.add_span_processor(
+        BatchSpanProcessor(Drop(), max_queue_size=200000, max_export_batch_size=200000, schedule_delay_millis=10**9)
+    )
+    mp = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    on = CapturePolicy(mode=ContentMode.LOCAL_ONLY)
+    off = CapturePolicy(mode=ContentMode.NO_CONTENT)
+    span_only = CapturePolicy(mode=ContentMode.SPAN_ONLY)
+    tel = Telemetry(tp.get_tracer("agenttrace"), mp.get_meter("agenttrace"), on)
+    floor_tracer = tp.get_tracer("hand-made")
+    inst = Obj({"_client": {"base_url": {"host": "llm.test", "port": 8443, "scheme": "http"}}})
+
+    def is_list(result: Any) -> bool:
+        return type(result) is ListStream
+
+    oa_ep = dataclasses.replace(op.CHAT, is_stream=is_list)
+    an_ep = dataclasses.replace(ap.MESSAGES, is_stream=is_list)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    messages = [
+        {"role": "system", "content": "You are a concise travel assistant."},
+        {"role": "user", "content": "What is the capital of France, and what is it known for?"},
+    ]
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Current weather for a city",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"location": {"type": "string"}, "unit": {"type": "string"}},
+                    "required": ["location"],
+                },
+            },
+        }
+    ]
+
+    def oa_summary(r: Any) -> dict[str, Any]:
+        u = r.usage
+        return {
+            sc.GEN_AI_RESPONSE_ID: r.id,
+            sc.GEN_AI_RESPONSE_MODEL: r.model,
+            sc.GEN_AI_USAGE_INPUT_TOKENS: u.prompt_tokens if u else 0,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: u.completion_tokens if u else 0,
+        }
+
+    def an_summary(r: Any) -> dict[str, Any]:
+        u = getattr(r, "usage", None)
+        return {
+            sc.GEN_AI_RESPONSE_ID: getattr(r, "id", "") or "",
+            sc.GEN_AI_RESPONSE_MODEL: getattr(r, "model", "") or "",
+            sc.GEN_AI_USAGE_INPUT_TOKENS: getattr(u, "input_tokens", 0) or 0,
+            sc.GEN_AI_USAGE_OUTPUT_TOKENS: getattr(u, "output_tokens", 0) or 0,
+        }
+
+    def oa_text(c: Any) -> Any:
+        return c.choices[0].delta.content if c.choices else None
+
+    def an_text(e: Any) -> Any:
+        return e.delta.text if e.type == "content_block_delta" else None
+
+    a_kwargs = {"model": "claude-sonnet-4-6", "max_tokens": 256, "messages": messages[1:]}
+    cases: dict[str, tuple[Any, ...]] = {
+        "openai-chat": (oa_ep, {"model": "gpt-4o", "messages": messages}, False, "openai", oa_summary, oa_text),
+        "openai-tool": (
+            oa_ep,
+            {"model": "gpt-4o", "messages": messages, "tools": tools},
+            False,
+            "openai",
+            oa_summary,
+            oa_text,
+        ),
+        "anthropic-chat": (an_ep, a_kwargs, False, "anthropic", an_summary, an_text),
+        "openai-stream": (
+            oa_ep,
+            {"model": "gpt-4o", "messages": messages, "stream": True, "stream_options": {"include_usage": True}},
+            True,
+            "openai",
+            oa_summary,
+            oa_text,
+        ),
+        "anthropic-stream": (an_ep, {**a_kwargs, "stream": True}, True, "anthropic", an_summary, an_text),
+    }
+
+    def drain(stream: Any, text: Any) -> Any:
+        last = None
+        for last in stream:
+            text(last)
+        return last
+
+    def variants(name: str) -> dict[str, tuple[Any, Any]]:
+        ep, kw, stream, provider, summary, text = cases[name]
+        result = conv(fixtures[name])
+        if stream:
+
+            def wrapped(*args: Any, **kwargs: Any) -> Any:
+                return ListStream(result)
+
+            def bare() -> Any:
+                return drain(wrapped(**kw), text)
+        else:
+
+            def wrapped(*args: Any, **kwargs: Any) -> Any:
+                return result
+
+            def bare() -> Any:
+                return wrapped(**kw)
+
+        def through(wrapper: Any) -> Any:
+            if stream:
+                return lambda: drain(wrapper(wrapped, inst, (), kw), text)
+            return lambda: wrapper(wrapped, inst, (), kw)
+
+        start = {
+            sc.GEN_AI_OPERATION_NAME: "chat",
+            sc.GEN_AI_PROVIDER_NAME: provider,
+            sc.GEN_AI_REQUEST_MODEL: kw["model"],
+            sc.SERVER_ADDRESS: "llm.test",
+        }
+
+        def floor() -> Any:
+            with floor_tracer.start_as_current_span("chat m", kind=SpanKind.CLIENT, attributes=start) as span:
+                r = bare()
+                span.set_attributes(summary(r))
+            return r
+
+        ours = through(make_wrapper(tel, ep, False))
+        out = {"bare": (on, bare), "floor": (on, floor), "ours": (on, ours), "ours-nc": (off, ours)}
+        if versus and provider == "openai":  # the official instrumentation of the OpenAI SDK
+            from opentelemetry._logs import get_logger
+            from opentelemetry.instrumentation.openai_v2 import patch
+            from opentelemetry.instrumentation.openai_v2.instruments import Instruments
+            from opentelemetry.sdk._logs import LoggerProvider
+            from opentelemetry.trace import get_tracer
+
+            tracer = get_tracer("v2", "", tp)
+            logger = get_logger("v2", "", logger_provider=LoggerProvider())
+            instruments = Instruments(mp.get_meter("v2"))
+            out["ours-span"] = (span_only, ours)
+            out["v2-content"] = (on, through(patch.chat_completions_create(tracer, logger, instruments, True)))
+            out["v2-nc"] = (on, through(patch.chat_completions_create(tracer, logger, instruments, False)))
+        return out
+
+    order = []
+    for name in names:
+        for variant, (policy, fn) in variants(name).items():
+            tel.policy = policy
+            for _ in range(100):
+                fn()
+            gc.collect()
+            order.append(f"{name} {variant}")
+            os.getppid()  # callgrind dumps here (--dump-before=getppid)
+            for _ in range(N):
+                fn()
+            os.getppid()
+    Path(FIXTURES + ".order").write_text("\n".join(order))
+
+
+def _summary(path: Path) -> int:
+    for line in path.read_text().splitlines():
+        if line.startswith("summary:"):
+            return int(line.split()[1])
+    raise ValueError(f"no summary in {path}")
+
+
+def main() -> None:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    versus = "--versus" in sys.argv
+    if FIXTURES:
+        _child(args, versus)
+        return
+    names = args or list(SCENARIOS)
+    print(f"instructions per call over the bare call (callgrind, {N} calls per variant); x the floor's\n")
+    print(
+        "| scenario | floor | ours (content beside) | ours, NO_CONTENT |"
+        + (" ours, SPAN_ONLY | openai-v2 content | openai-v2 no content |" if versus else "")
+    )
+    print("|---|---:|---:|---:|" + ("---:|---:|---:|" if versus else ""))
+    with tempfile.TemporaryDirectory() as tmp:
+        fixtures = os.path.join(tmp, "fixtures.json")
+        _write_fixtures(fixtures)
+        for name in names:
+            out = os.path.join(tmp, name)
+            env = {**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": fixtures}
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--dump-before=getppid",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    __file__,
+                    name,
+                    *(["--versus"] if versus else []),
+                ],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            order = Path(fixtures + ".order").read_text().split("\n")
+            counts = {v.split(" ", 1)[1]: _summary(Path(f"{out}.{2 + 2 * i}")) / N for i, v in enumerate(order)}
+            bare = counts["bare"]
+            floor = counts["floor"] - bare
+
+            cols = ["ours", "ours-nc"] + (["ours-span", "v2-content", "v2-nc"] if versus else [])
+            cells = [
+                f"{(counts[v] - bare) / 1000:.0f}k ({(counts[v] - bare) / floor:.2f}x)" if v in counts else "n/a"
+                for v in cols
+            ]
+            print(f"| {name} | {floor / 1000:.0f}k | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
