@@ -269,3 +269,11 @@ def test_a_long_line_value_then_another_line() -> None:
     for level, encoded in enumerate(encodings(text)):
         out, count = REDACTOR.redact(encoded)
         assert count == 2 and "BwyMZDrX" not in out, (level, out)
+
+
+def test_a_value_quoted_as_pythons_repr_writes_it() -> None:
+    """An exception's repr escapes the quotes: `password=\\'it\\\\\\'s-...\\'` (found end to end)."""
+    text = repr(PermissionError("password='it\\'s-3mAueyN14AQzGehK'"))
+    for encoded in encodings(text):
+        out, count = REDACTOR.redact(encoded)
+        assert count == 1 and "3mAueyN14" not in out, out

@@ -50,12 +50,8 @@ REPO = TESTS.parent
 CORPUS_FILE = TESTS / "data" / "secrets" / "corpus.json"
 AGENT = TESTS / "scripts" / "secret_corpus_agent.py"
 LINES_FILE = TESTS / "data" / "secrets" / "lines.json"  # secrets only at the start of a line (YAML, headers)
-# KNOWN LEAK, not yet found (h10red, 2026-12-02): `password='it\'s-...'` planted by the agent reaches the store
-# with its tail after the escaped quote, though test_redaction_forms.py hides it raw and JSON-escaped once and
-# twice; left out here until the place that records it is found (reported to the lead).
-_OPEN = {"Python string with an escaped quote"}
 CORPUS: list[dict[str, Any]] = [
-    *(e for e in json.loads(CORPUS_FILE.read_text(encoding="utf-8"))["secrets"] if e["note"] not in _OPEN),
+    *json.loads(CORPUS_FILE.read_text(encoding="utf-8"))["secrets"],
     # a passphrase with spaces is a secret only at the start of its line: other tests plant these values anywhere
     *(
         {**e, "line": True}
