@@ -155,11 +155,15 @@ def _metrics(tmp_path: Path) -> tuple[Any, Callable[[], None]]:
     return recorder._lock, use
 
 
+_to_close: list[Callable[[], None]] = []  # what a case opened in the parent, closed when the test ends
+
+
 def _span_processor(tmp_path: Path) -> tuple[Any, Callable[[], None]]:
     store = RunStore(tmp_path)
     processor = RunSpanProcessor(RunTraceExporter(store, forward=None))
     provider = TracerProvider()
     provider.add_span_processor(processor)
+    _to_close.append(provider.shutdown)  # else its exporter stays a content consumer for every later test
 
     def use() -> None:
         provider.get_tracer("fork").start_span("execute_tool child").end()
@@ -177,6 +181,14 @@ def test_a_fork_while_another_thread_holds_our_lock_leaves_a_working_child(
     tmp_path: Path, locked: Callable[[Path], tuple[Any, Callable[[], None]]]
 ) -> None:
     lock, use = locked(tmp_path)
+    try:
+        _fork_while_held(lock, use)
+    finally:
+        while _to_close:
+            _to_close.pop()()
+
+
+def _fork_while_held(lock: Any, use: Callable[[], None]) -> None:
     held, release = threading.Event(), threading.Event()
 
     def hold() -> None:  # as the export (or metrics) thread does, at the worst moment
