@@ -15,6 +15,7 @@ from otel_agenttrace import semconv as sc
 from otel_agenttrace.cli import _format
 from otel_agenttrace.cli._app import App, home_option, pass_app
 from otel_agenttrace.cli._sources import Selection, load_run_trace, source_options
+from otel_agenttrace.exporter._run import step_depths
 
 SUMMARY_WIDTH = 72
 TYPE_LABELS = {"workflow": "workflow", "node": "node", "llm_call": "llm", "tool_call": "tool", "span": "span"}
@@ -99,7 +100,7 @@ def render(doc: dict[str, Any], style: Any = None, wanted: StepFilter | None = N
     paint = style or (lambda text, **_: text)
     lines = _header(doc, paint)
     steps: list[dict[str, Any]] = doc.get("steps") or []
-    depths = _depths(steps)
+    depths = step_depths(steps)
     folded = {} if spans else _folded(steps)
     shown = 0
     for step in steps:
@@ -180,28 +181,6 @@ def _header(doc: dict[str, Any], paint: Any) -> list[str]:
     if lost:
         fields.append(paint(f"lost {text(lost)} spans", fg="red"))
     return ["  ".join(fields), ""]
-
-
-def _depths(steps: list[dict[str, Any]]) -> dict[str, int]:
-    parent_of = {s.get("id"): s.get("parent_id") for s in steps}
-    depths: dict[str, int] = {}
-
-    def depth(step_id: str) -> int:
-        # Iterative walk up: a run can nest deeper than the recursion limit.
-        chain: list[str] = []
-        current: str | None = step_id
-        while current is not None and current not in depths and current in parent_of and current not in chain:
-            chain.append(current)
-            current = parent_of[current]
-        base = depths.get(current, -1) if current is not None else -1
-        for i, sid in enumerate(reversed(chain)):
-            depths[sid] = base + 1 + i
-        return depths.get(step_id, 0)
-
-    for step_id in parent_of:
-        if step_id is not None:
-            depth(step_id)
-    return depths
 
 
 def _step_line(step: dict[str, Any], depth: int, paint: Any) -> str:

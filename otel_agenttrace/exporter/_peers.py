@@ -236,27 +236,11 @@ def merge_nested_llm_steps(steps: list[dict[str, Any]], records: list[SpanRecord
             step["parent_id"] = dropped[step["parent_id"]]
     # A step may now start earlier (it covers its chain): keep the timeline chronological, and on equal starts
     # a parent before its children (by depth; the sort is stable, so siblings keep their order).
-    depth = _depths(merged)
+    depth = _run.step_depths(merged)
     merged.sort(key=lambda step: (step["relative_ms"], depth[step["id"]]))
     for index, step in enumerate(merged):
         step["index"] = index
     return merged
-
-
-def _depths(steps: list[dict[str, Any]]) -> dict[str, int]:
-    parent_of = {step["id"]: step["parent_id"] for step in steps}
-    depth: dict[str, int] = {}
-    for start in parent_of:
-        chain: list[str] = []
-        node: str | None = start
-        while node is not None and node not in depth and node in parent_of and node not in chain:
-            chain.append(node)
-            node = parent_of[node]
-        base = depth.get(node, -1) if node is not None else -1
-        for step_id in reversed(chain):
-            base += 1
-            depth[step_id] = base
-    return depth
 
 
 def _cover(survivor: dict[str, Any], chain: list[dict[str, Any]]) -> None:

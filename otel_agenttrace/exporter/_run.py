@@ -102,3 +102,22 @@ def run_status(root_failed: bool, incomplete: bool) -> str:
     if root_failed:
         return ERROR
     return INCOMPLETE if incomplete else OK
+
+
+def step_depths(steps: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Each step's depth under its `parent_id` chain among `steps` (0: no parent among them).
+
+    Iterative, as a run can nest deeper than the recursion limit; a parent cycle ends the walk."""
+    parent_of = {s.get("id"): s.get("parent_id") for s in steps}
+    depths: dict[str, int] = {}
+    for start in parent_of:
+        chain: list[str] = []
+        node = start
+        while node is not None and node not in depths and node in parent_of and node not in chain:
+            chain.append(node)
+            node = parent_of[node]
+        base = depths.get(node, -1) if node is not None else -1
+        for step_id in reversed(chain):
+            base += 1
+            depths[step_id] = base
+    return depths
