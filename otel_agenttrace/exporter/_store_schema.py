@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -97,18 +98,12 @@ def ensure_additions(conn: sqlite3.Connection) -> None:
     names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if {"lost", "origins"} <= names and not missing_columns(conn):
         return
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(conn):
         for statement in SIDE_TABLES:
             conn.execute(statement)
         # Another writer may have added them while we waited for the lock.
         for table, name, declaration in missing_columns(conn):
             conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
-        conn.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
 
 
 def check_or_create(conn: sqlite3.Connection, path: Path) -> None:
@@ -155,23 +150,30 @@ def check_version(conn: sqlite3.Connection, path: Path) -> None:
 def _create(conn: sqlite3.Connection, path: Path) -> None:
     # auto_vacuum must be chosen before the first table exists; it lets retention give space back.
     conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with _immediate(conn):
         # Another process may have created the schema while we waited for the lock.
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if app_id == APPLICATION_ID:
-            conn.execute("COMMIT")
-            check_version(conn, path)
-            return
-        if app_id != 0 or has_tables(conn):
-            raise foreign(path)
-        for statement in (*SCHEMA, *SIDE_TABLES):
-            conn.execute(statement)
-        conn.executemany(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-            [("app", APP_NAME), ("schema_version", str(SCHEMA_VERSION)), ("created_ns", str(time.time_ns()))],
-        )
-        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        created_elsewhere = app_id == APPLICATION_ID
+        if not created_elsewhere:
+            if app_id != 0 or has_tables(conn):
+                raise foreign(path)
+            for statement in (*SCHEMA, *SIDE_TABLES):
+                conn.execute(statement)
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("app", APP_NAME), ("schema_version", str(SCHEMA_VERSION)), ("created_ns", str(time.time_ns()))],
+            )
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    if created_elsewhere:
+        check_version(conn, path)
+
+
+@contextlib.contextmanager
+def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One IMMEDIATE transaction: committed when the body ends, rolled back when it raises."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
