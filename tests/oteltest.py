@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry import trace
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -104,3 +105,29 @@ def flush_metrics() -> None:
 
     if AgentTraceInstrumentor.telemetry is not None:
         AgentTraceInstrumentor.telemetry.flush_metrics()
+
+
+class GlobalSpanRelay(SpanProcessor):
+    """Hands spans made on the global tracer provider (the mcp SDK takes its tracer from it) to the exporter
+    of the test that runs now (`target`); installed on that provider once per process."""
+
+    def __init__(self) -> None:
+        self.target: Any = None
+        self._installed = False
+
+    def install(self) -> None:
+        if self._installed:
+            return
+        if not isinstance(trace.get_tracer_provider(), TracerProvider):
+            trace.set_tracer_provider(TracerProvider())
+        provider = trace.get_tracer_provider()
+        assert isinstance(provider, TracerProvider)
+        provider.add_span_processor(self)
+        self._installed = True
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.target is not None:
+            self.target.export([span])
+
+
+RELAY = GlobalSpanRelay()

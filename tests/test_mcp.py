@@ -20,9 +20,9 @@ if not hasattr(mcp, "Client"):  # mcp 1.x: tests/mcp1/ covers it
 from mcp import Client, MCPError  # noqa: E402
 from mcp.server.mcpserver import MCPServer  # noqa: E402
 from mcp.types import CallToolResult, TextContent  # noqa: E402
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider  # noqa: E402
+from opentelemetry.sdk.trace import ReadableSpan  # noqa: E402
 from opentelemetry.trace import SpanKind, StatusCode  # noqa: E402
+from oteltest import RELAY  # noqa: E402
 
 from otel_agenttrace import AgentTraceInstrumentor  # noqa: E402
 from otel_agenttrace import semconv as sc  # noqa: E402
@@ -32,43 +32,18 @@ SECRET = "sk-proj-" + "Q7x" * 12
 SDK_SCOPE = "mcp-python-sdk"
 
 
-class _Relay(SpanProcessor):
-    """The SDK takes its tracer from the global provider; this hands its spans to the current test."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self.target is not None:
-            self.target.export([span])
-
-
-_relay = _Relay()
-
-
-def _install_relay() -> None:
-    if getattr(_install_relay, "done", False):
-        return
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
-    provider = trace.get_tracer_provider()
-    assert isinstance(provider, TracerProvider)
-    provider.add_span_processor(_relay)
-    _install_relay.done = True  # type: ignore[attr-defined]
-
-
 @pytest.fixture
 def traced(instrument: Callable[..., Any]) -> Iterator[Callable[..., Any]]:
     """Like `instrument`, and the SDK's own spans land in the same in-memory exporter."""
-    _install_relay()
+    RELAY.install()
 
     def install(policy: Any = None) -> Any:
         tel = instrument(policy)
-        _relay.target = tel.exporter
+        RELAY.target = tel.exporter
         return tel
 
     yield install
-    _relay.target = None
+    RELAY.target = None
 
 
 class _Hidden:

@@ -20,8 +20,7 @@ from mcp import Client, MCPError  # noqa: E402
 from mcp.client.stdio import StdioServerParameters  # noqa: E402
 from mcp.server.mcpserver import MCPServer  # noqa: E402
 from mcp.types import CallToolResult, TextContent  # noqa: E402
-from opentelemetry import trace  # noqa: E402
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider  # noqa: E402
+from oteltest import RELAY  # noqa: E402
 
 import otel_agenttrace  # noqa: E402
 from otel_agenttrace import workflow  # noqa: E402
@@ -31,32 +30,12 @@ from otel_agenttrace.replay.compare import compare_runs  # noqa: E402
 SERVER_SCRIPT = Path(__file__).with_name("mcp_counter_server.py")
 
 
-class _Relay(SpanProcessor):
-    """mcp 2.x makes its spans on the global tracer provider: this hands them to the current recorder."""
-
-    def __init__(self) -> None:
-        self.target: Any = None
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self.target is not None:
-            self.target.export([span])
-
-
-_relay = _Relay()
-
-
 @pytest.fixture
 def mcp_recorder(recorder: Any) -> Iterator[Any]:
-    if not getattr(_relay, "installed", False):
-        if not isinstance(trace.get_tracer_provider(), TracerProvider):
-            trace.set_tracer_provider(TracerProvider())
-        provider = trace.get_tracer_provider()
-        assert isinstance(provider, TracerProvider)
-        provider.add_span_processor(_relay)
-        _relay.installed = True  # type: ignore[attr-defined]
-    _relay.target = recorder.exporter
+    RELAY.install()
+    RELAY.target = recorder.exporter
     yield recorder
-    _relay.target = None
+    RELAY.target = None
 
 
 def make_server(calls: list[str]) -> MCPServer:
