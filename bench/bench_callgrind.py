@@ -140,7 +140,6 @@ def _child(names: list[str], versus: bool) -> None:
 
     oa_ep = dataclasses.replace(op.CHAT, is_stream=is_list)
     an_ep = dataclasses.replace(ap.MESSAGES, is_stream=is_list)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     messages = [
         {"role": "system", "content": "You are a concise travel assistant."},
         {"role": "user", "content": "What is the capital of France, and what is it known for?"},
@@ -160,6 +159,8 @@ def _child(names: list[str], versus: bool) -> None:
         }
     ]
 
+    # bench_overhead's _openai_summary/_anthropic_summary, restated: importing bench_overhead imports the SDKs,
+    # which this child must not do (see the module docstring).
     def oa_summary(r: Any) -> dict[str, Any]:
         u = r.usage
         return {
