@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from otel_agenttrace import semconv
 from otel_agenttrace._beside import Later, Piece, snapshot_values
 from otel_agenttrace._capture import BESIDE
 from otel_agenttrace._lifecycle import LLMInvocation, Telemetry, current_llm, guarded, internal_error
@@ -99,14 +100,22 @@ def _deferred(tel: Telemetry, endpoint: Endpoint, sink: Sink, result: Any, is_as
         if isinstance(sink, LLMInvocation) and sink.capture == BESIDE:
             # Content beside the span: the caller's thread reads the response attributes; the content is
             # folded from the kept chunks on the export thread.
-            state = StreamState(sink, accumulator(False), partial(accumulator, True))
+            state = StreamState(sink, _expecting(accumulator(False), sink), partial(accumulator, True))
         else:
-            state = StreamState(sink, accumulator(tel.policy.enabled))
+            state = StreamState(sink, _expecting(accumulator(tel.policy.enabled), sink))
         return AsyncStreamProxy(result, state) if is_async else StreamProxy(result, state)
     if endpoint.raw_responses and is_raw_response(result):
         response = _guarded_response(endpoint)
         return wrap_raw(sink, result, response, endpoint.accumulator, endpoint.is_stream, tel.policy.enabled, is_async)
     return None
+
+
+def _expecting(acc: Accumulator, sink: Sink) -> Accumulator:
+    """An accumulator told how many choices the request asked for, when it wants to know (OpenAI's chat
+    chunks: it then reads the kept chunks from the end only as far as it needs)."""
+    if isinstance(sink, LLMInvocation) and getattr(acc, "choices", False) is None:
+        acc.choices = sink.attributes.get(semconv.GEN_AI_REQUEST_CHOICE_COUNT, 1)  # type: ignore[attr-defined]
+    return acc
 
 
 def _guarded_response(endpoint: Endpoint) -> Callable[[Any, bool], tuple[Attrs, Content]]:

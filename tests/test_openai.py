@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import openai
 import pytest
 from fakes import (
+    FakeResponse,
     WeatherReport,
     assert_first_chunk_time,
     fake_transport,
@@ -352,3 +354,37 @@ def test_zero_cached_tokens_are_recorded(tel) -> None:
     client = openai_client(fake_transport(json_response("openai/responses_text.json")))
     client.responses.create(model="gpt-4o", input="hi")
     assert tel.only_span().attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0
+
+
+def _chunk(index: int | None, content: str | None = None, finish: str | None = None, usage: Any = None) -> bytes:
+    choices = [] if index is None else [{"index": index, "delta": {"content": content}, "finish_reason": finish}]
+    body = {"id": "c-2", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-x", "choices": choices}
+    body["usage"] = usage
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+def _two_choice_stream(usage: bool) -> FakeResponse:
+    """n=2: choice 1 finishes early, choice 0 goes on for many chunks; the usage chunk (if asked) comes last."""
+    events = [_chunk(0, "A"), _chunk(1, "B"), _chunk(1, "b", finish="length")]
+    events += [_chunk(0, f"a{i}") for i in range(20)] + [_chunk(0, None, finish="stop")]
+    if usage:
+        events.append(_chunk(None, usage={"prompt_tokens": 7, "completion_tokens": 23, "total_tokens": 30}))
+    return FakeResponse(200, b"".join(events) + b"data: [DONE]\n\n", "text/event-stream", streamed=True)
+
+
+@pytest.mark.parametrize("mode", [None, ContentMode.NO_CONTENT, ContentMode.SPAN_ONLY])
+@pytest.mark.parametrize("usage", [True, False])
+def test_stream_with_two_choices_finishing_apart(instrument, mode, usage) -> None:
+    """Every choice's finish reason and the usage, however far from the end of the stream they came."""
+    tel = instrument(mode)
+    client = openai_client(fake_transport(_two_choice_stream(usage)))
+    options = {"stream_options": {"include_usage": True}} if usage else {}
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=USER, n=2, stream=True, **options))
+    assert len(chunks) == 24 + usage
+    a = tel.only_span().attributes
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["stop", "length"]
+    assert a[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-x"
+    if usage:
+        assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (7, 23)
+    else:
+        assert sc.GEN_AI_USAGE_INPUT_TOKENS not in a

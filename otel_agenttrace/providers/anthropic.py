@@ -170,6 +170,9 @@ def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any]
     return attrs, output
 
 
+_STREAM_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+
+
 class StreamAccumulator:
     """Raw message events → the attributes and message a non-streamed response gives."""
 
@@ -206,20 +209,42 @@ class StreamAccumulator:
             self._usage(event.usage)
 
     def add_all(self, events: list[Any]) -> None:
-        """Events kept by the stream, folded when it ends; without content only the message's start and
-        deltas matter (id, model, stop reason, usage)."""
+        """Events kept by the stream (a batch of them, in order), folded when it ends. Without content only
+        the message's start and its last delta matter (id, model, stop reason, cumulative usage): the start
+        comes first and the delta last, so they are looked for from either end, not in every event."""
         if self.capture:
             for event in events:
                 self.add(event)
             return
-        for event in events:
+        deltas: list[Any] = []
+        start = None
+        read = 0
+        for event in reversed(events):
+            read += 1
             kind = event.type
-            if kind == "message_start" or kind == "message_delta":
-                self.add(event)
+            if kind == "message_delta":
+                deltas.append(event)
+                if get(event.delta, "stop_reason"):  # the last stop reason; its usage is cumulative
+                    break
+            elif kind == "message_start":
+                start = event
+                break
+        if start is None and read < len(events):  # stopped at the last delta: the start is at the front
+            for event in events:
+                kind = event.type
+                if kind == "message_start":
+                    start = event
+                    break
+                if kind == "message_delta":
+                    break
+        if start is not None:
+            self.add(start)
+        for event in reversed(deltas):
+            self.add(event)
 
     def _usage(self, usage: Any) -> None:
         # message_delta usage is cumulative; keep the latest non-null value of each field.
-        for key in ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"):
+        for key in _STREAM_USAGE_FIELDS:  # get() per field: cheaper than get_many() for four fields
             value = get(usage, key)
             if isinstance(value, int):
                 self.usage[key] = value

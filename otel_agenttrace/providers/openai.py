@@ -249,10 +249,24 @@ def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str,
 class ChatStreamAccumulator:
     """Chat chunks → the same attributes and messages a non-streamed response gives."""
 
-    __slots__ = ("capture", "finish", "id", "model", "openai", "refusals", "texts", "tool_calls", "usage")
+    __slots__ = (
+        "capture",
+        "choices",
+        "finish",
+        "id",
+        "model",
+        "openai",
+        "refusals",
+        "texts",
+        "tool_calls",
+        "usage",
+    )
 
     def __init__(self, capture: bool) -> None:
         self.capture = capture
+        # How many choices the request asked for (`n`), when the caller knows: the folding of kept chunks
+        # then reads them from the end and stops once it has the usage and every choice's finish reason.
+        self.choices: int | None = None
         self.id: str | None = None
         self.model: str | None = None
         self.openai: dict[str, Any] = {}
@@ -283,25 +297,35 @@ class ChatStreamAccumulator:
                 self.finish[choice.index] = choice.finish_reason
 
     def add_all(self, chunks: list[Any]) -> None:
-        """Chunks kept by the stream, folded when it ends; without content, one loop reads what the
-        response attributes need (id, model, usage, finish reasons)."""
+        """Chunks kept by the stream (a batch of them, in order), folded when it ends. Without content only
+        the response attributes are read: id and model from the first chunk, then the last usage and each
+        choice's last finish reason, from the end (they come last: a stream of n chunks costs a few reads,
+        not n)."""
         if self.capture:
             for chunk in chunks:
                 self.add(chunk)
             return
-        finish = self.finish
         for chunk in chunks:
-            if self.id is None:
-                self.id = chunk.id
-                self.model = chunk.model
-                self.openai = _openai_response_attributes(chunk)
-            usage = chunk.usage
-            if usage is not None:
-                self.usage = usage
+            if self.id is not None:
+                break
+            self.id = chunk.id
+            self.model = chunk.model
+            self.openai = _openai_response_attributes(chunk)
+        expected = self.choices if self.choices is not None else len(chunks) + 1  # unknown: read them all
+        usage = None
+        finish: dict[int, str] = {}
+        for chunk in reversed(chunks):
+            if usage is None:
+                usage = chunk.usage
             for choice in chunk.choices:
                 reason = choice.finish_reason
-                if reason:
+                if reason and choice.index not in finish:
                     finish[choice.index] = reason
+            if usage is not None and len(finish) >= expected:
+                break
+        if usage is not None:
+            self.usage = usage
+        self.finish.update(finish)
 
     def _add_tool_calls(self, index: int, deltas: Any) -> None:
         calls = self.tool_calls.setdefault(index, {})
