@@ -77,12 +77,18 @@ def snapshot(value: Any) -> Any:
     return value
 
 
-_COPIED: Final = frozenset((list, tuple, dict))
-
-
 def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    # On every call's path: scalars (model, flags, numbers) pass without a call.
-    return {key: snapshot(value) if type(value) in _COPIED else value for key, value in values.items()}
+    """`snapshot()` of each value. On every call's path: scalars (model, flags, numbers) pass as they are,
+    and the containers are copied here, not in a call each."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = type(value)
+        if kind is list or kind is tuple:
+            value = [item.copy() if type(item) in _COPIED_ITEMS else item for item in value]
+        elif kind is dict:
+            value = {k: item.copy() if type(item) in _COPIED_ITEMS else item for k, item in value.items()}
+        out[key] = value
+    return out
 
 
 def resolve(pieces: Iterable[Piece | None]) -> dict[str, Any]:

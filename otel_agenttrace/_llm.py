@@ -123,7 +123,11 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
         capture = inv.capture
         if capture == BESIDE:
             # Beside the span (the default): the output is built from the response on the export thread.
-            attrs, _ = _response(endpoint, result, False)
+            try:  # _response(), inlined: on every call's path
+                attrs = endpoint.response(result, False)[0]
+            except Exception as exc:
+                internal_error(f"{endpoint.operation} response", exc)
+                attrs = {}
             inv.stop(attrs, Later(_output, endpoint, result))
         else:
             inv.stop(*_response(endpoint, result, bool(capture)))
@@ -176,8 +180,12 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
                 result = await wrapped(*args, **kwargs)
                 proxy = guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result, True)
                 return result if proxy is None else proxy
-            inv = guarded("llm start", _begin, tel, endpoint, instance, view)
-            if inv is None:
+            try:  # guarded(), inlined: on every call's path
+                inv = _begin(tel, endpoint, instance, view)
+            except Exception as exc:
+                internal_error("llm start", exc)
+                inv = None
+            if inv is None:  # called outside the except block: the user's errors get no __context__ of ours
                 return await wrapped(*args, **kwargs)
             try:
                 result = await wrapped(*args, **kwargs)
@@ -195,8 +203,12 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
             result = wrapped(*args, **kwargs)
             proxy = guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result, False)
             return result if proxy is None else proxy
-        inv = guarded("llm start", _begin, tel, endpoint, instance, view)
-        if inv is None:
+        try:  # guarded(), inlined: on every call's path
+            inv = _begin(tel, endpoint, instance, view)
+        except Exception as exc:
+            internal_error("llm start", exc)
+            inv = None
+        if inv is None:  # called outside the except block: the user's errors get no __context__ of ours
             return wrapped(*args, **kwargs)
         try:
             result = wrapped(*args, **kwargs)

@@ -70,6 +70,12 @@ def params(kwargs: Mapping[str, Any], table: Iterable[tuple[str, str]]) -> dict[
     return out
 
 
+def param_names(table: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """The arguments `params()` reads for `table`: a call that gives none of them (`names.isdisjoint(kwargs)`,
+    one test) needs no `params()` call."""
+    return frozenset([*(arg for arg, _ in table), "extra_body"])
+
+
 def stop_sequences(value: Any) -> list[str] | None:
     if isinstance(value, str):
         return [value]

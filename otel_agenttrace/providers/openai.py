@@ -15,6 +15,7 @@ from otel_agenttrace.providers._common import (
     finish_reason,
     get,
     get_many,
+    param_names,
     params,
     response_attributes,
     server_attributes,
@@ -41,6 +42,8 @@ _RESPONSES_PARAMS = (
     ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
     ("max_output_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
 )
+_CHAT_PARAM_NAMES = param_names(_CHAT_PARAMS)
+_RESPONSES_PARAM_NAMES = param_names(_RESPONSES_PARAMS)
 
 
 _STREAMS: tuple[type, ...] = ()
@@ -104,7 +107,8 @@ def _output_type(response_format: Any) -> str | None:
 
 def chat_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     attrs = _base(instance, kwargs, semconv.Operation.CHAT)
-    attrs.update(params(kwargs, _CHAT_PARAMS))
+    if not _CHAT_PARAM_NAMES.isdisjoint(kwargs):
+        attrs.update(params(kwargs, _CHAT_PARAMS))
     if "stop" in kwargs:
         stops = stop_sequences(kwargs["stop"])
         if stops:
@@ -353,7 +357,8 @@ CHAT = Endpoint(
 
 def responses_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     attrs = _base(instance, kwargs, semconv.Operation.CHAT)
-    attrs.update(params(kwargs, _RESPONSES_PARAMS))
+    if not _RESPONSES_PARAM_NAMES.isdisjoint(kwargs):
+        attrs.update(params(kwargs, _RESPONSES_PARAMS))
     attrs[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
     output_type = _output_type(get(kwargs.get("text"), "format"))
     if output_type:
