@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from otel_agenttrace._forksafe import renew_after_fork
@@ -38,24 +39,21 @@ MAX_ENTRIES: Final = 65536
 _NOTHING: Final[frozenset[str]] = frozenset()
 
 
-class Later:
-    """Content built when the exporter asks for it: `fn(*args)` gives a dict of content values."""
+class Later(partial):  # type: ignore[type-arg]
+    """Content built when the exporter asks for it: `Later(fn, *args)()` is a dict of `fn(*args)`'s content values.
 
-    __slots__ = ("args", "drop", "fn")
+    A `functools.partial`: made on every call's path, and a partial is made without running Python code."""
 
-    def __init__(self, fn: Callable[..., Mapping[str, Any] | None], *args: Any) -> None:
-        self.fn = fn
-        self.args = args
-        self.drop: frozenset[str] = _NOTHING
+    drop: frozenset[str] = _NOTHING  # keys left out (set on an instance by `without()`)
 
     def without(self, keys: Iterable[str]) -> Later:
         """The same content minus `keys` (an inner, more exact view provides them)."""
-        other = Later(self.fn, *self.args)
+        other = Later(self.func, *self.args)
         other.drop = self.drop | frozenset(keys)
         return other
 
-    def __call__(self) -> dict[str, Any]:
-        values = self.fn(*self.args) or {}
+    def __call__(self, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        values = self.func(*self.args) or {}
         return {k: v for k, v in values.items() if k not in self.drop} if self.drop else dict(values)
 
 

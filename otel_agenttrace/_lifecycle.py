@@ -400,7 +400,7 @@ class LLMInvocation(Invocation):
     def stop(self, attributes: Mapping[str, Any] | None = None, output: Piece | None = None) -> None:
         if self.inner is not None:
             attributes, output = self._merge_inner(attributes, output)
-        super().stop(attributes, output)
+        Invocation.stop(self, attributes, output)  # not super(): no proxy object made on every call's path
 
     def fail(
         self,

@@ -117,9 +117,14 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
     """The call returned: end the span, or hand it to a proxy that ends it later."""
     try:
         inv.detach()
-        proxy = _deferred(tel, endpoint, inv, result, is_async)
-        if proxy is not None:
-            return proxy
+        # _deferred()'s tests first: most results are complete responses, and those need no further call
+        is_stream = endpoint.is_stream
+        if (endpoint.accumulator is not None and is_stream is not None and is_stream(result)) or (
+            endpoint.raw_responses and is_raw_response(result)
+        ):
+            proxy = _deferred(tel, endpoint, inv, result, is_async)
+            if proxy is not None:
+                return proxy
         capture = inv.capture
         if capture == BESIDE:
             # Beside the span (the default): the output is built from the response on the export thread.

@@ -43,6 +43,18 @@ def get_many(obj: Any, keys: tuple[str, ...]) -> list[Any]:
     return values
 
 
+def get_each(objs: Any, key: str) -> list[Any]:
+    """`[get(obj, key) for obj in objs]` in one call (the choices of a response, on every call's path)."""
+    values = []
+    for obj in objs:
+        if isinstance(obj, dict):
+            values.append(obj.get(key))
+            continue
+        value = getattr(obj, key, _MISSING) if obj is not None else None
+        values.append(get(obj, key) if value is _MISSING else value)
+    return values
+
+
 def number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

@@ -14,6 +14,7 @@ from otel_agenttrace.providers._common import (
     dump,
     finish_reason,
     get,
+    get_each,
     get_many,
     param_names,
     params,
@@ -225,8 +226,16 @@ _CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details")
 def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
     response_id, model, choices, usage, tier, fingerprint = get_many(result, _CHAT_FIELDS)
     choices = choices or ()
-    reasons = [get(c, "finish_reason") for c in choices]
-    attrs = response_attributes(response_id, model, [r for r in reasons if r])
+    reasons = get_each(choices, "finish_reason")
+    # response_attributes(), inlined: on every call's path
+    attrs: dict[str, Any] = {}
+    if response_id:
+        attrs[semconv.GEN_AI_RESPONSE_ID] = response_id
+    if model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
+    present = reasons if all(reasons) else [r for r in reasons if r]  # all(): no list made in the usual case
+    if present:
+        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = present
     if isinstance(tier, str) and tier:
         attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
     if isinstance(fingerprint, str) and fingerprint:
