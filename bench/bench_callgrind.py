@@ -29,7 +29,7 @@ from typing import Any
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 FIXTURES = os.environ.get("AGENTTRACE_CALLGRIND_FIXTURES", "")
-SCENARIOS = ("openai-chat", "openai-tool", "anthropic-chat", "openai-stream", "anthropic-stream")
+SCENARIOS = ("openai-chat", "openai-tool", "anthropic-chat", "openai-stream", "anthropic-stream", "target-generate")
 N = 500
 
 
@@ -214,7 +214,68 @@ def _child(names: list[str], versus: bool) -> None:
             text(last)
         return last
 
+    def target_variants() -> dict[str, tuple[Any, Any]]:
+        """bench_targets.py's user `generate()` (a configured llm target), its floor the same hand-made span."""
+        from otel_agenttrace._config import parse
+        from otel_agenttrace.providers.generic import endpoint
+
+        class Reply:
+            def __init__(self, text: str, input_tokens: int, output_tokens: int) -> None:
+                self.text, self.input_tokens, self.output_tokens = text, input_tokens, output_tokens
+
+        class BaseProvider:
+            def __init__(self, model: str) -> None:
+                self.model = model
+
+            def generate(self, messages: list[dict[str, Any]], temperature: float = 0.0) -> Reply:
+                return Reply("Lisbon: sunny, 21 C. " + messages[-1]["content"][:16], 120, 12)
+
+        (spec,) = parse(
+            {
+                "targets": [
+                    {
+                        "kind": "llm",
+                        "target": "bench:BaseProvider.generate",
+                        "provider": "myapp",
+                        "model": "self.model",
+                        "messages": "args.messages",
+                        "output": "return.text",
+                        "input_tokens": "return.input_tokens",
+                        "output_tokens": "return.output_tokens",
+                    }
+                ]
+            },
+            "bench",
+        )
+        llm = BaseProvider("local-7b")
+        gen = BaseProvider.generate
+        wrapper = make_wrapper(tel, endpoint(spec, gen), False)
+
+        def bare() -> Any:
+            return gen(llm, messages)
+
+        def floor() -> Any:
+            with floor_tracer.start_as_current_span(
+                "chat local-7b",
+                kind=SpanKind.CLIENT,
+                attributes={"op": "chat", "provider": "myapp", "model": "local-7b", "n": 2},
+            ) as span:
+                reply = bare()
+                span.set_attributes(
+                    {"out": len(reply.text), "in_t": reply.input_tokens, "out_t": reply.output_tokens, "fin": "stop"}
+                )
+                return reply
+
+        bound = llm.generate  # what wrapt hands the wrapper (its own call is not counted, as for the SDK scenarios)
+
+        def ours() -> Any:
+            return wrapper(bound, llm, (messages,), {})
+
+        return {"bare": (on, bare), "floor": (on, floor), "ours": (on, ours), "ours-nc": (off, ours)}
+
     def variants(name: str) -> dict[str, tuple[Any, Any]]:
+        if name == "target-generate":
+            return target_variants()
         ep, kw, stream, provider, summary, text = cases[name]
         result = conv(fixtures[name])
         if stream:

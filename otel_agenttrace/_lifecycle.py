@@ -251,7 +251,7 @@ class Invocation:
         # otherwise looks it up again for the parent, the sampler and the span's own context.
         if current is None:
             current = otel_context.get_current()
-        parent = tel.parent_context(current) if under_run_root else current
+        parent = tel.parent_context(current) if under_run_root and tel.run_root is not None else current
         span = self.span = tel.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
         self._ctx_token: Token[otel_context.Context] | None = (
             otel_context.attach(trace.set_span_in_context(span, current)) if attach else None
@@ -351,7 +351,8 @@ class LLMInvocation(Invocation):
         current = otel_context.get_current()
         # Another instrumentation's LLM span for this call is current: what it measures is not measured twice.
         self._peer_metrics = measured_by_peer(trace.get_current_span(current)) if tel.metrics is not None else NONE
-        super().__init__(tel, name, SpanKind.CLIENT, attributes, content, capture=capture, current=current)
+        # Invocation.__init__ by position, not super() with keywords: on every call's path
+        Invocation.__init__(self, tel, name, SpanKind.CLIENT, attributes, content, True, True, capture, current)
         self.inner: dict[str, Any] | None = None
         self._llm_token: Token[LLMInvocation | None] | None = current_llm.set(self)
 

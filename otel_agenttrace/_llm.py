@@ -179,7 +179,15 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
     if is_async:
 
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            view = kwargs if endpoint.bind is None else guarded("bind", endpoint.bind, instance, args, kwargs) or {}
+            bind = endpoint.bind
+            if bind is None:
+                view = kwargs
+            else:  # guarded(), inlined: on every call of a user target
+                try:
+                    view = bind(instance, args, kwargs) or {}
+                except Exception as exc:
+                    internal_error("bind", exc)
+                    view = {}
             outer = current_llm.get()
             if outer is not None:
                 result = await wrapped(*args, **kwargs)
@@ -202,7 +210,15 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
         return async_wrapper
 
     def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        view = kwargs if endpoint.bind is None else guarded("bind", endpoint.bind, instance, args, kwargs) or {}
+        bind = endpoint.bind
+        if bind is None:
+            view = kwargs
+        else:  # guarded(), inlined: on every call of a user target
+            try:
+                view = bind(instance, args, kwargs) or {}
+            except Exception as exc:
+                internal_error("bind", exc)
+                view = {}
         outer = current_llm.get()
         if outer is not None:
             result = wrapped(*args, **kwargs)
