@@ -5,7 +5,8 @@ otel_agenttrace._patch_table.)"""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from otel_agenttrace import semconv
@@ -41,6 +42,28 @@ def get_many(obj: Any, keys: tuple[str, ...]) -> list[Any]:
     if _MISSING in values:
         return [get(obj, key) if value is _MISSING else value for key, value in zip(keys, values, strict=True)]
     return values
+
+
+def fields(*keys: str) -> Callable[[Any], Sequence[Any]]:
+    """A reader of several fields of one object, `get_many(obj, keys)`, made once per set of keys: a response's
+    fields are read on every call's path, and `operator.attrgetter` reads an SDK object's in C. A type that
+    lacks one of them (an older SDK) is read field by field from then on; dicts and None are always."""
+    if len(keys) < 2:
+        raise ValueError("fields() reads two fields or more")  # attrgetter of one key gives no tuple
+    many = operator.attrgetter(*keys)
+    partial: set[type] = set()  # types read field by field
+
+    def read(obj: Any) -> Sequence[Any]:
+        if obj is None or isinstance(obj, dict) or type(obj) in partial:
+            return get_many(obj, keys)
+        try:
+            return many(obj)  # type: ignore[no-any-return]
+        except AttributeError:
+            if len(partial) < 64:
+                partial.add(type(obj))
+            return get_many(obj, keys)
+
+    return read
 
 
 def get_each(objs: Any, key: str) -> list[Any]:

@@ -12,10 +12,10 @@ from otel_agenttrace._llm import Endpoint, make_wrapper
 from otel_agenttrace._patch_table import Target
 from otel_agenttrace.providers._common import (
     dump,
+    fields,
     finish_reason,
     get,
     get_each,
-    get_many,
     param_names,
     params,
     response_attributes,
@@ -219,12 +219,12 @@ def _chat_output_message(message: Any, reason: Any) -> dict[str, Any]:
     return {"role": "assistant", "parts": parts, "finish_reason": finish_reason(reason)}
 
 
-_CHAT_FIELDS = ("id", "model", "choices", "usage", "service_tier", "system_fingerprint")
-_CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details")
+_CHAT_FIELDS = fields("id", "model", "choices", "usage", "service_tier", "system_fingerprint")
+_CHAT_USAGE = fields("prompt_tokens", "completion_tokens", "prompt_tokens_details")
 
 
 def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    response_id, model, choices, usage, tier, fingerprint = get_many(result, _CHAT_FIELDS)
+    response_id, model, choices, usage, tier, fingerprint = _CHAT_FIELDS(result)
     choices = choices or ()
     reasons = get_each(choices, "finish_reason")
     # response_attributes(), inlined: on every call's path
@@ -241,7 +241,7 @@ def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str,
     if isinstance(fingerprint, str) and fingerprint:
         attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
     if usage is not None:
-        prompt, completion, details = get_many(usage, _CHAT_USAGE)
+        prompt, completion, details = _CHAT_USAGE(usage)
         if isinstance(prompt, int):
             attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = prompt
         if isinstance(completion, int):
