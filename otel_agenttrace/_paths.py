@@ -45,13 +45,12 @@ _binders: dict[Callable[..., Any], _Binder | None] = {}
 
 def binder(fn: Callable[..., Any]) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
     """`bind` for `fn`, looked up once: (instance, args, kwargs) -> the call's arguments by name."""
-    found = _binders.get(fn, _MISSING)
-    if found is _MISSING:
-        bind(fn, None, (), {})  # builds and keeps fn's binder (or None: not introspectable)
-        found = _binders.get(fn)
-    if isinstance(found, _Binder):
-        return found.bind
-    return functools.partial(bind, fn)
+    try:
+        bind(fn, None, (), {})  # builds and keeps fn's binder (None: not introspectable)
+    except Exception:  # at patch time: the call's own guard reports it, if it fails again then
+        return functools.partial(bind, fn)
+    found = _binders.get(fn)
+    return found.bind if found is not None else functools.partial(bind, fn)
 
 
 def bind(fn: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +75,7 @@ def _step(value: Any, key: str) -> Any:
 
 
 Steps = tuple[str, ...]
-# path -> its steps: configured paths are few, and a call reads several of them (a bound on what is kept anyway)
+# path -> its steps: configured paths are few and a call reads several of them (bounded all the same)
 _STEPS: dict[str, Steps] = {}
 _MAX_STEPS = 1024
 
