@@ -1,7 +1,7 @@
 """Instructions per call of the instrumentation against the one-span floor, counted by valgrind's callgrind:
 deterministic, so it holds on a shared, loaded machine where thread-CPU timings move by 30 % and more.
 
-    python bench/bench_callgrind.py                            # the five scenarios, about a minute each
+    python bench/bench_callgrind.py                            # the seven scenarios, about a minute each
     python bench/bench_callgrind.py openai-tool --versus       # also the official openai-v2 (the `bench` extra)
 
 The parent builds the SDKs' own response and chunk objects (the real openai/anthropic clients over the recorded
@@ -13,6 +13,8 @@ NO_CONTENT), and counts instructions around each variant's loop (callgrind dumps
 os.getppid(), called before and after each loop). The span processor's export thread is held back (one batch
 bigger than the run), so the counts are the caller's thread's, as with `bench_overhead.py --clock cpu`.
 Instructions are not time (cache misses, the SDK's per-call allocation): read the ratios, not the absolutes.
+The target-* scenarios are bench_targets.py's user classes (no SDK), wrapped by the wrappers a configured target
+gets (wrapt's own call, the same for any wrapper, is not counted), against bench_targets.py's floors.
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ from typing import Any
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 FIXTURES = os.environ.get("AGENTTRACE_CALLGRIND_FIXTURES", "")
-SCENARIOS = ("openai-chat", "openai-tool", "anthropic-chat", "openai-stream", "anthropic-stream")
+SCENARIOS = (
+    "openai-chat",
+    "openai-tool",
+    "anthropic-chat",
+    "openai-stream",
+    "anthropic-stream",
+    "target-generate",  # bench_targets.py's configured targets: a user generate() and a tool call
+    "target-tool",
+)
 N = 500
 
 
@@ -214,7 +224,118 @@ def _child(names: list[str], versus: bool) -> None:
             text(last)
         return last
 
+    def target_variants() -> dict[str, tuple[Any, Any]]:
+        """bench_targets.py's user `generate()` (a configured llm target), its floor the same hand-made span."""
+        from otel_agenttrace._config import parse
+        from otel_agenttrace.providers.generic import endpoint
+
+        class Reply:
+            def __init__(self, text: str, input_tokens: int, output_tokens: int) -> None:
+                self.text, self.input_tokens, self.output_tokens = text, input_tokens, output_tokens
+
+        class BaseProvider:
+            def __init__(self, model: str) -> None:
+                self.model = model
+
+            def generate(self, messages: list[dict[str, Any]], temperature: float = 0.0) -> Reply:
+                return Reply("Lisbon: sunny, 21 C. " + messages[-1]["content"][:16], 120, 12)
+
+        (spec,) = parse(
+            {
+                "targets": [
+                    {
+                        "kind": "llm",
+                        "target": "bench:BaseProvider.generate",
+                        "provider": "myapp",
+                        "model": "self.model",
+                        "messages": "args.messages",
+                        "output": "return.text",
+                        "input_tokens": "return.input_tokens",
+                        "output_tokens": "return.output_tokens",
+                    }
+                ]
+            },
+            "bench",
+        )
+        llm = BaseProvider("local-7b")
+        gen = BaseProvider.generate
+        wrapper = make_wrapper(tel, endpoint(spec, gen), False)
+
+        def bare() -> Any:
+            return gen(llm, messages)
+
+        def floor() -> Any:
+            with floor_tracer.start_as_current_span(
+                "chat local-7b",
+                kind=SpanKind.CLIENT,
+                attributes={"op": "chat", "provider": "myapp", "model": "local-7b", "n": 2},
+            ) as span:
+                reply = bare()
+                span.set_attributes(
+                    {"out": len(reply.text), "in_t": reply.input_tokens, "out_t": reply.output_tokens, "fin": "stop"}
+                )
+                return reply
+
+        bound = llm.generate  # what wrapt hands the wrapper (its own call is not counted, as for the SDK scenarios)
+
+        def ours() -> Any:
+            return wrapper(bound, llm, (messages,), {})
+
+        return {"bare": (on, bare), "floor": (on, floor), "ours": (on, ours), "ours-nc": (off, ours)}
+
+    def tool_variants() -> dict[str, tuple[Any, Any]]:
+        """bench_targets.py's tool call (a configured tool target), its floor the same hand-made span."""
+        from otel_agenttrace._config import parse
+        from otel_agenttrace.tools.generic import make_wrapper as tool_wrapper
+
+        class ToolRegistry:
+            def __init__(self) -> None:
+                self.tools = {"get_weather": lambda city: {"city": city, "sky": "sunny"}}
+
+            def execute(self, name: str, arguments: dict[str, Any], call_id: str | None = None) -> Any:
+                return self.tools[name](**arguments)
+
+        (spec,) = parse(
+            {
+                "targets": [
+                    {
+                        "kind": "tool",
+                        "target": "bench:ToolRegistry.execute",
+                        "name": "args.name",
+                        "arguments": "args.arguments",
+                        "call_id": "args.call_id",
+                    }
+                ]
+            },
+            "bench",
+        )
+        tools = ToolRegistry()
+        execute = ToolRegistry.execute
+        wrapper = tool_wrapper(tel, spec, execute)
+        bound = tools.execute
+
+        def bare() -> Any:
+            return execute(tools, "get_weather", {"city": "Lisbon"}, "call_1")
+
+        def floor() -> Any:
+            with floor_tracer.start_as_current_span(
+                "execute_tool get_weather",
+                attributes={"op": "execute_tool", "name": "get_weather", "id": "call_1", "type": "function"},
+            ) as span:
+                result = bare()
+                span.set_attributes({"a": 1, "b": 2, "c": 3, "d": 4})
+                return result
+
+        def ours() -> Any:
+            return wrapper(bound, tools, ("get_weather", {"city": "Lisbon"}, "call_1"), {})
+
+        return {"bare": (on, bare), "floor": (on, floor), "ours": (on, ours), "ours-nc": (off, ours)}
+
     def variants(name: str) -> dict[str, tuple[Any, Any]]:
+        if name == "target-generate":
+            return target_variants()
+        if name == "target-tool":
+            return tool_variants()
         ep, kw, stream, provider, summary, text = cases[name]
         result = conv(fixtures[name])
         if stream:

@@ -2,6 +2,7 @@
 bare call and a floor: the same call wrapped by hand in one span with 8 attributes.
 
     python bench/bench_targets.py [--seconds 20]
+    python bench/bench_targets.py --callgrind   # instructions per call (valgrind's callgrind), about a minute
 
 The user classes are plain Python (a ToolRegistry.execute that looks a tool up and calls it, a
 BaseProvider.generate that returns a reply object without any SDK), so the numbers are the pure cost
@@ -18,9 +19,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.metrics import MeterProvider
@@ -96,23 +102,78 @@ TARGETS = parse(
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Weather in Lisbon tomorrow?"}]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--round-ms", type=float, default=40.0)
-    parser.add_argument(
-        "--clock",
-        choices=("thread", "process"),
-        default="process",
-        help="process (default): CPU of every thread, so the metrics recorded off the caller's thread count too; "
-        "thread: the calling thread only (the latency the call itself pays)",
-    )
-    args = parser.parse_args()
-    clock = time.thread_time if args.clock == "thread" else time.process_time
+N_CALLGRIND = 500
 
+
+def _callgrind_child(order_path: str) -> None:
+    """Under callgrind: each variant as main() builds it (the real instrument(), wrapt's wrappers included),
+    warmed, then N_CALLGRIND calls between two os.getppid() (callgrind dumps its counters at each). The span
+    processor's export thread is held back and the metrics thread stays asleep: the caller's thread's work."""
+    import otel_agenttrace._metrics as metrics_module
+
+    metrics_module._INTERVAL_S = 1e6
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Drop(), max_queue_size=1 << 16))
+    provider.add_span_processor(
+        BatchSpanProcessor(Drop(), max_queue_size=200000, max_export_batch_size=200000, schedule_delay_millis=10**9)
+    )
     meters = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    variants, instrumentor = _variants(provider, meters)
+    order = []
+    for mode in (ContentMode.LOCAL_ONLY, ContentMode.NO_CONTENT):
+        instrumentor.instrument(
+            tracer_provider=provider,
+            meter_provider=meters,
+            run_root=False,
+            capture_policy=CapturePolicy(mode=mode),
+            targets=TARGETS,
+        )
+        label = "content on" if mode is ContentMode.LOCAL_ONLY else "content off"
+        for scenario, fns in variants.items():
+            for name, fn in fns.items():
+                for _ in range(100):
+                    fn()
+                gc.collect()
+                order.append(f"{scenario}, {label}|{name}")
+                os.getppid()  # callgrind dumps here (--dump-before=getppid)
+                for _ in range(N_CALLGRIND):
+                    fn()
+                os.getppid()
+        instrumentor.uninstrument()
+    Path(order_path).write_text("\n".join(order))
+
+
+def _callgrind() -> None:
+    """Instructions per call over the bare call (deterministic, where thread-CPU timings move by 30 % and more)."""
+    print(f"instructions per call over the bare call (callgrind, {N_CALLGRIND} calls per variant)\n")
+    print("| scenario | floor | ours | ours / floor |")
+    print("|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        out, order_path = os.path.join(tmp, "cg"), os.path.join(tmp, "order")
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                "--dump-before=getppid",
+                f"--callgrind-out-file={out}",
+                *(sys.executable, __file__, "--callgrind-child", order_path),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        counts: dict[str, dict[str, float]] = {}
+        for i, entry in enumerate(Path(order_path).read_text().split("\n")):
+            scenario, variant = entry.split("|")
+            text = Path(f"{out}.{2 + 2 * i}").read_text()
+            summary = next(int(line.split()[1]) for line in text.splitlines() if line.startswith("summary:"))
+            counts.setdefault(scenario, {})[variant] = summary / N_CALLGRIND
+    for scenario, c in counts.items():
+        floor, ours = c["floor"] - c["bare"], c["ours"] - c["bare"]
+        print(f"| {scenario} | {floor / 1000:.0f}k | {ours / 1000:.0f}k | {ours / floor:.2f}x |")
+
+
+def _variants(provider: TracerProvider, meters: MeterProvider) -> tuple[dict[str, dict[str, Callable[[], Any]]], Any]:
+    """The bare call, the floor and ours of each scenario (ours: through whatever instrument() patched)."""
     tracer = provider.get_tracer("floor")
     llm, tools = BaseProvider("local-7b"), ToolRegistry()
     bare_generate, bare_execute = BaseProvider.generate, ToolRegistry.execute
@@ -138,7 +199,48 @@ def main() -> None:
             span.set_attributes({"a": 1, "b": 2, "c": 3, "d": 4})
             return result
 
-    instrumentor = AgentTraceInstrumentor()
+    variants: dict[str, dict[str, Callable[[], Any]]] = {
+        "generate()": {
+            "bare": lambda: bare_generate(llm, MESSAGES),
+            "floor": floor_generate,
+            "ours": lambda: llm.generate(MESSAGES),
+        },
+        "tool call": {
+            "bare": lambda: bare_execute(tools, "get_weather", {"city": "Lisbon"}, "call_1"),
+            "floor": floor_execute,
+            "ours": lambda: tools.execute("get_weather", {"city": "Lisbon"}, "call_1"),
+        },
+    }
+    return variants, AgentTraceInstrumentor()
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--callgrind-child":
+        _callgrind_child(sys.argv[2])
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--callgrind", action="store_true", help="instructions per call instead (valgrind's callgrind, deterministic)"
+    )
+    parser.add_argument("--round-ms", type=float, default=40.0)
+    parser.add_argument(
+        "--clock",
+        choices=("thread", "process"),
+        default="process",
+        help="process (default): CPU of every thread, so the metrics recorded off the caller's thread count too; "
+        "thread: the calling thread only (the latency the call itself pays)",
+    )
+    args = parser.parse_args()
+    if args.callgrind:
+        _callgrind()
+        return
+    clock = time.thread_time if args.clock == "thread" else time.process_time
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Drop(), max_queue_size=1 << 16))
+    meters = MeterProvider(metric_readers=[InMemoryMetricReader()])
+    variants, instrumentor = _variants(provider, meters)
     results: dict[str, dict[str, list[float]]] = {}
     for mode in (ContentMode.LOCAL_ONLY, ContentMode.NO_CONTENT):
         instrumentor.instrument(
@@ -149,18 +251,6 @@ def main() -> None:
             targets=TARGETS,
         )
         label = "content on" if mode is ContentMode.LOCAL_ONLY else "content off"
-        variants: dict[str, dict[str, Callable[[], Any]]] = {
-            "generate()": {
-                "bare": lambda: bare_generate(llm, MESSAGES),
-                "floor": floor_generate,
-                "ours": lambda: llm.generate(MESSAGES),
-            },
-            "tool call": {
-                "bare": lambda: bare_execute(tools, "get_weather", {"city": "Lisbon"}, "call_1"),
-                "floor": floor_execute,
-                "ours": lambda: tools.execute("get_weather", {"city": "Lisbon"}, "call_1"),
-            },
-        }
         for scenario, fns in variants.items():
             per: dict[str, list[float]] = {k: [] for k in fns}
             deadline = time.perf_counter() + args.seconds / 4

@@ -20,7 +20,8 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 from otel_agenttrace._forksafe import renew_after_fork
@@ -38,24 +39,21 @@ MAX_ENTRIES: Final = 65536
 _NOTHING: Final[frozenset[str]] = frozenset()
 
 
-class Later:
-    """Content built when the exporter asks for it: `fn(*args)` gives a dict of content values."""
+class Later(partial):  # type: ignore[type-arg]
+    """Content built when the exporter asks for it: `Later(fn, *args)()` is a dict of `fn(*args)`'s content values.
 
-    __slots__ = ("args", "drop", "fn")
+    A `functools.partial`: made on every call's path, and a partial is made without running Python code."""
 
-    def __init__(self, fn: Callable[..., Mapping[str, Any] | None], *args: Any) -> None:
-        self.fn = fn
-        self.args = args
-        self.drop: frozenset[str] = _NOTHING
+    drop: frozenset[str] = _NOTHING  # keys left out (set on an instance by `without()`)
 
     def without(self, keys: Iterable[str]) -> Later:
         """The same content minus `keys` (an inner, more exact view provides them)."""
-        other = Later(self.fn, *self.args)
+        other = Later(self.func, *self.args)
         other.drop = self.drop | frozenset(keys)
         return other
 
-    def __call__(self) -> dict[str, Any]:
-        values = self.fn(*self.args) or {}
+    def __call__(self, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        values = self.func(*self.args) or {}
         return {k: v for k, v in values.items() if k not in self.drop} if self.drop else dict(values)
 
 
@@ -77,12 +75,18 @@ def snapshot(value: Any) -> Any:
     return value
 
 
-_COPIED: Final = frozenset((list, tuple, dict))
-
-
 def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    # On every call's path: scalars (model, flags, numbers) pass without a call.
-    return {key: snapshot(value) if type(value) in _COPIED else value for key, value in values.items()}
+    """`snapshot()` of each value. On every call's path: scalars (model, flags, numbers) pass as they are,
+    and the containers are copied here, not in a call each."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        kind = type(value)
+        if kind is list or kind is tuple:
+            value = [item.copy() if type(item) in _COPIED_ITEMS else item for item in value]
+        elif kind is dict:
+            value = {k: item.copy() if type(item) in _COPIED_ITEMS else item for k, item in value.items()}
+        out[key] = value
+    return out
 
 
 def resolve(pieces: Iterable[Piece | None]) -> dict[str, Any]:

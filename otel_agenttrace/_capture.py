@@ -175,7 +175,7 @@ class CapturePolicy:
         """NOWHERE, BESIDE or ON_SPAN: `enabled` and `beside` in one look, for the per-call path."""
         mode = self.mode
         if mode is _LOCAL_ONLY:
-            return BESIDE if CHANNEL.active else NOWHERE
+            return BESIDE if CHANNEL._consumers else NOWHERE  # CHANNEL.active, inlined: on every call's path
         return NOWHERE if mode is _NO_CONTENT else ON_SPAN
 
     def text(self, value: str) -> tuple[str, int, bool]:

@@ -195,10 +195,11 @@ class Telemetry:
         if self.metrics is not None:
             self.metrics.flush()
 
-    def parent_context(self) -> otel_context.Context | None:
-        """None to use the current context; the run root's when no span is active."""
-        if self.run_root is None or trace.get_current_span().get_span_context().is_valid:
-            return None
+    def parent_context(self, current: otel_context.Context | None = None) -> otel_context.Context | None:
+        """`current` (the current context, None: looked up) unless no span is active in it: then the
+        run root's."""
+        if self.run_root is None or trace.get_current_span(current).get_span_context().is_valid:
+            return current
         return self.run_root.context()
 
 
@@ -233,6 +234,7 @@ class Invocation:
         attach: bool = True,
         under_run_root: bool = True,
         capture: int | None = None,
+        current: otel_context.Context | None = None,
     ) -> None:
         self.tel = tel
         self.attributes = attributes
@@ -245,10 +247,14 @@ class Invocation:
         self.content: Piece | None = content
         self.done = False
         self._start = time.perf_counter()
-        parent = tel.parent_context() if under_run_root else None
-        self.span = tel.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
+        # The current context, looked up once (`current`: the caller did) and handed to the SDK, which
+        # otherwise looks it up again for the parent, the sampler and the span's own context.
+        if current is None:
+            current = otel_context.get_current()
+        parent = tel.parent_context(current) if under_run_root and tel.run_root is not None else current
+        span = self.span = tel.tracer.start_span(name, context=parent, kind=kind, attributes=attributes)
         self._ctx_token: Token[otel_context.Context] | None = (
-            otel_context.attach(trace.set_span_in_context(self.span)) if attach else None
+            otel_context.attach(trace.set_span_in_context(span, current)) if attach else None
         )
 
     def elapsed(self) -> float:
@@ -342,9 +348,11 @@ class LLMInvocation(Invocation):
     ) -> None:
         model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
         name = f"{operation} {model}" if model else operation
+        current = otel_context.get_current()
         # Another instrumentation's LLM span for this call is current: what it measures is not measured twice.
-        self._peer_metrics = measured_by_peer(trace.get_current_span()) if tel.metrics is not None else NONE
-        super().__init__(tel, name, SpanKind.CLIENT, attributes, content, capture=capture)
+        self._peer_metrics = measured_by_peer(trace.get_current_span(current)) if tel.metrics is not None else NONE
+        # Invocation.__init__ by position, not super() with keywords: on every call's path
+        Invocation.__init__(self, tel, name, SpanKind.CLIENT, attributes, content, True, True, capture, current)
         self.inner: dict[str, Any] | None = None
         self._llm_token: Token[LLMInvocation | None] | None = current_llm.set(self)
 
@@ -393,7 +401,7 @@ class LLMInvocation(Invocation):
     def stop(self, attributes: Mapping[str, Any] | None = None, output: Piece | None = None) -> None:
         if self.inner is not None:
             attributes, output = self._merge_inner(attributes, output)
-        super().stop(attributes, output)
+        Invocation.stop(self, attributes, output)  # not super(): no proxy object made on every call's path
 
     def fail(
         self,
@@ -412,7 +420,7 @@ class LLMInvocation(Invocation):
             return
         attrs = self.attributes  # final: the recorder picks the metric attributes on its own thread
         metrics.record(
-            self.elapsed(),
+            time.perf_counter() - self._start,  # elapsed(), inlined: on every call's path
             attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
             attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
             attrs,

@@ -126,13 +126,22 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
     """The call returned: end the span, or hand it to a proxy that ends it later."""
     try:
         inv.detach()
-        proxy = _deferred(tel, endpoint, inv, result, is_async)
-        if proxy is not None:
-            return proxy
+        # _deferred()'s tests first: most results are complete responses, and those need no further call
+        is_stream = endpoint.is_stream
+        if (endpoint.accumulator is not None and is_stream is not None and is_stream(result)) or (
+            endpoint.raw_responses and is_raw_response(result)
+        ):
+            proxy = _deferred(tel, endpoint, inv, result, is_async)
+            if proxy is not None:
+                return proxy
         capture = inv.capture
         if capture == BESIDE:
             # Beside the span (the default): the output is built from the response on the export thread.
-            attrs, _ = _response(endpoint, result, False)
+            try:  # _response(), inlined: on every call's path
+                attrs = endpoint.response(result, False)[0]
+            except Exception as exc:
+                internal_error(f"{endpoint.operation} response", exc)
+                attrs = {}
             inv.stop(attrs, Later(_output, endpoint, result))
         else:
             inv.stop(*_response(endpoint, result, bool(capture)))
@@ -179,14 +188,26 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
     if is_async:
 
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-            view = kwargs if endpoint.bind is None else guarded("bind", endpoint.bind, instance, args, kwargs) or {}
+            bind = endpoint.bind
+            if bind is None:
+                view = kwargs
+            else:  # guarded(), inlined: on every call of a user target
+                try:
+                    view = bind(instance, args, kwargs) or {}
+                except Exception as exc:
+                    internal_error("bind", exc)
+                    view = {}
             outer = current_llm.get()
             if outer is not None:
                 result = await wrapped(*args, **kwargs)
                 proxy = guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result, True)
                 return result if proxy is None else proxy
-            inv = guarded("llm start", _begin, tel, endpoint, instance, view)
-            if inv is None:
+            try:  # guarded(), inlined: on every call's path
+                inv = _begin(tel, endpoint, instance, view)
+            except Exception as exc:
+                internal_error("llm start", exc)
+                inv = None
+            if inv is None:  # called outside the except block: the user's errors get no __context__ of ours
                 return await wrapped(*args, **kwargs)
             try:
                 result = await wrapped(*args, **kwargs)
@@ -198,14 +219,26 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
         return async_wrapper
 
     def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-        view = kwargs if endpoint.bind is None else guarded("bind", endpoint.bind, instance, args, kwargs) or {}
+        bind = endpoint.bind
+        if bind is None:
+            view = kwargs
+        else:  # guarded(), inlined: on every call of a user target
+            try:
+                view = bind(instance, args, kwargs) or {}
+            except Exception as exc:
+                internal_error("bind", exc)
+                view = {}
         outer = current_llm.get()
         if outer is not None:
             result = wrapped(*args, **kwargs)
             proxy = guarded("nested llm call", _absorb, tel, endpoint, outer, instance, view, result, False)
             return result if proxy is None else proxy
-        inv = guarded("llm start", _begin, tel, endpoint, instance, view)
-        if inv is None:
+        try:  # guarded(), inlined: on every call's path
+            inv = _begin(tel, endpoint, instance, view)
+        except Exception as exc:
+            internal_error("llm start", exc)
+            inv = None
+        if inv is None:  # called outside the except block: the user's errors get no __context__ of ours
             return wrapped(*args, **kwargs)
         try:
             result = wrapped(*args, **kwargs)

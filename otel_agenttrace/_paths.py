@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -42,6 +43,16 @@ class _Binder:
 _binders: dict[Callable[..., Any], _Binder | None] = {}
 
 
+def binder(fn: Callable[..., Any]) -> Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]]:
+    """`bind` for `fn`, looked up once: (instance, args, kwargs) -> the call's arguments by name."""
+    try:
+        bind(fn, None, (), {})  # builds and keeps fn's binder (None: not introspectable)
+    except Exception:  # at patch time: the call's own guard reports it, if it fails again then
+        return functools.partial(bind, fn)
+    found = _binders.get(fn)
+    return found.bind if found is not None else functools.partial(bind, fn)
+
+
 def bind(fn: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The call's arguments by parameter name (self excluded, defaults filled in), plus `__self__`."""
     if fn in _binders:
@@ -63,20 +74,39 @@ def _step(value: Any, key: str) -> Any:
     return getattr(value, key, _MISSING)
 
 
-def read(path: str, view: Mapping[str, Any], result: Any = _MISSING) -> Any:
-    """The value at `path`, or None when any step is missing. Never raises."""
-    root, *rest = path.split(".")
+Steps = tuple[str, ...]
+# path -> its steps: configured paths are few and a call reads several of them (bounded all the same)
+_STEPS: dict[str, Steps] = {}
+_MAX_STEPS = 1024
+
+
+def steps(path: str) -> Steps:
+    """A path split into its steps, once per path (`read()` takes either)."""
+    parsed = _STEPS.get(path)
+    if parsed is None:
+        parsed = tuple(path.split("."))
+        if len(_STEPS) < _MAX_STEPS:
+            _STEPS[path] = parsed
+    return parsed
+
+
+def read(path: str | Steps, view: Mapping[str, Any], result: Any = _MISSING) -> Any:
+    """The value at `path` (or its `steps()`), or None when any step is missing. Never raises."""
+    parsed = path if isinstance(path, tuple) else steps(path)
+    root = parsed[0]
+    start = 1
     if root == "self":
         value = view.get("__self__", _MISSING)
     elif root == "args":
-        if not rest:
+        if len(parsed) == 1:
             return {k: v for k, v in view.items() if k != "__self__"}
-        value = view.get(rest.pop(0), _MISSING)
+        value = view.get(parsed[1], _MISSING)
+        start = 2
     elif root == "return":
         value = result
     else:
         return None
-    for key in rest:
+    for key in parsed[start:]:
         if value is _MISSING or value is None:
             return None
         try:

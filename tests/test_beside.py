@@ -27,7 +27,7 @@ from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 import otel_agenttrace
 from otel_agenttrace import AgentTraceInstrumentor, _lifecycle, _settings
 from otel_agenttrace import semconv as sc
-from otel_agenttrace._beside import CHANNEL, snapshot
+from otel_agenttrace._beside import CHANNEL, Later, snapshot, snapshot_values
 from otel_agenttrace._capture import CYCLE_MARKER, DEPTH_MARKER, CapturePolicy, ContentMode, encode, jsonable
 from otel_agenttrace.exporter.run_trace import RunTraceExporter
 from otel_agenttrace.exporter.store import RunStore
@@ -207,6 +207,41 @@ def test_snapshot_copies_containers_and_the_containers_in_them() -> None:
     assert copied == [{"role": "user"}, "text"]
     model = object()
     assert snapshot(model) is model  # references to everything else
+
+
+def test_snapshot_values_copies_as_snapshot_does() -> None:
+    inner = {"role": "user"}
+    nested = [1]
+    values = {"messages": [inner, "text"], "tools": ({"name": "t"},), "extra": {"a": nested}, "model": "m", "n": 2}
+    copied = snapshot_values(values)
+    assert copied == {key: snapshot(value) for key, value in values.items()}
+    values["messages"].append("later")
+    inner["role"] = "edited"
+    values["tools"][0]["name"] = "edited"
+    values["extra"]["a"].append(2)
+    values["extra"]["b"] = 1
+    assert copied == {
+        "messages": [{"role": "user"}, "text"],
+        "tools": [{"name": "t"}],
+        "extra": {"a": [1]},
+        "model": "m",
+        "n": 2,
+    }
+
+
+def test_later_builds_its_content_when_called_and_leaves_out_what_an_inner_view_gives() -> None:
+    calls: list[tuple[Any, ...]] = []
+
+    def build(*args: Any) -> dict[str, Any]:
+        calls.append(args)
+        return {"a": 1, "b": 2, "c": None}
+
+    later = Later(build, "x", "y")
+    assert calls == []  # nothing built on the caller's thread
+    assert later() == {"a": 1, "b": 2, "c": None}
+    assert calls == [("x", "y")]
+    narrower = later.without(["a"]).without(["c"])
+    assert narrower() == {"b": 2} and later() == {"a": 1, "b": 2, "c": None}
 
 
 def test_mutated_history_with_a_batch_processor(tmp_path: Path) -> None:

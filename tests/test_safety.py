@@ -194,7 +194,7 @@ def _boom(*args: Any, **kwargs: Any) -> Any:
 
 def test_internal_error_at_response_is_logged_once_and_swallowed(tel, lenient, monkeypatch, caplog) -> None:
     # chat_response is held by the CHAT endpoint; the helper it calls is looked up at call time
-    monkeypatch.setattr("otel_agenttrace.providers.openai.get_many", _boom)
+    monkeypatch.setattr("otel_agenttrace.providers.openai.get_each", _boom)
     caplog.set_level(logging.WARNING, logger=LOGGER)
     client = openai_client(fake_transport(*[json_response("openai/chat_text.json")] * 2))
     first = client.chat.completions.create(model="gpt-4o", messages=USER)

@@ -5,7 +5,8 @@ otel_agenttrace._patch_table.)"""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import operator
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from otel_agenttrace import semconv
@@ -43,6 +44,40 @@ def get_many(obj: Any, keys: tuple[str, ...]) -> list[Any]:
     return values
 
 
+def fields(*keys: str) -> Callable[[Any], Sequence[Any]]:
+    """A reader of several fields of one object, `get_many(obj, keys)`, made once per set of keys: a response's
+    fields are read on every call's path, and `operator.attrgetter` reads an SDK object's in C. A type that
+    lacks one of them (an older SDK) is read field by field from then on; dicts and None are always."""
+    if len(keys) < 2:
+        raise ValueError("fields() reads two fields or more")  # attrgetter of one key gives no tuple
+    many = operator.attrgetter(*keys)
+    partial: set[type] = set()  # types read field by field
+
+    def read(obj: Any) -> Sequence[Any]:
+        if obj is None or isinstance(obj, dict) or type(obj) in partial:
+            return get_many(obj, keys)
+        try:
+            return many(obj)  # type: ignore[no-any-return]
+        except AttributeError:
+            if len(partial) < 64:
+                partial.add(type(obj))
+            return get_many(obj, keys)
+
+    return read
+
+
+def get_each(objs: Any, key: str) -> list[Any]:
+    """`[get(obj, key) for obj in objs]` in one call (the choices of a response, on every call's path)."""
+    values = []
+    for obj in objs:
+        if isinstance(obj, dict):
+            values.append(obj.get(key))
+            continue
+        value = getattr(obj, key, _MISSING) if obj is not None else None
+        values.append(get(obj, key) if value is _MISSING else value)
+    return values
+
+
 def number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -68,6 +103,12 @@ def params(kwargs: Mapping[str, Any], table: Iterable[tuple[str, str]]) -> dict[
             if number(value):
                 out[attr] = value
     return out
+
+
+def param_names(table: Iterable[tuple[str, str]]) -> frozenset[str]:
+    """The arguments `params()` reads for `table`: a call that gives none of them (`names.isdisjoint(kwargs)`,
+    one test) needs no `params()` call."""
+    return frozenset([*(arg for arg, _ in table), "extra_body"])
 
 
 def stop_sequences(value: Any) -> list[str] | None:

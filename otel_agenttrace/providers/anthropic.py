@@ -19,6 +19,7 @@ from otel_agenttrace._llm import Endpoint, absorb_nested, fail_stream, finish_st
 from otel_agenttrace._patch_table import Target
 from otel_agenttrace.providers._common import (
     dump,
+    fields,
     finish_reason,
     get,
     get_many,
@@ -149,11 +150,11 @@ def _usage(usage: Any, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
     return attrs
 
 
-_RESPONSE_FIELDS = ("id", "model", "stop_reason", "usage")
+_RESPONSE_FIELDS = fields("id", "model", "stop_reason", "usage")
 
 
 def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    response_id, model, stop_reason, usage = get_many(result, _RESPONSE_FIELDS)
+    response_id, model, stop_reason, usage = _RESPONSE_FIELDS(result)
     attrs = response_attributes(response_id, model, [stop_reason] if stop_reason else None)
     _usage(usage, attrs)
     output = None

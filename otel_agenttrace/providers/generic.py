@@ -13,9 +13,11 @@ from otel_agenttrace import semconv
 from otel_agenttrace._code import code_attributes
 from otel_agenttrace._config import TargetSpec
 from otel_agenttrace._llm import Endpoint
-from otel_agenttrace._paths import bind, read
+from otel_agenttrace._paths import binder, read, steps
 from otel_agenttrace.providers._common import text_part
 from otel_agenttrace.providers.openai import chat_input_message
+
+_NO_ARGS: dict[str, Any] = {}  # the view of a response path (it reads `return` only); never changed
 
 
 def _messages(value: Any) -> list[dict[str, Any]] | None:
@@ -41,12 +43,24 @@ def endpoint(spec: TargetSpec, fn: Callable[..., Any]) -> Endpoint:
     o = spec.options
     operation = o.get("operation", semconv.Operation.CHAT)
     code = code_attributes(fn)  # once per wrapped function, not per call
+    # The configured paths split once, not on every call.
+    model_path = steps(o["model"]) if "model" in o else None
+    response_paths = [
+        (steps(o[key]), attr)
+        for key, attr in (
+            ("response_model", semconv.GEN_AI_RESPONSE_MODEL),
+            ("input_tokens", semconv.GEN_AI_USAGE_INPUT_TOKENS),
+            ("output_tokens", semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
+        )
+        if key in o
+    ]
+    start = {semconv.GEN_AI_OPERATION_NAME: operation, **code}
+    if "provider" in o:
+        start[semconv.GEN_AI_PROVIDER_NAME] = o["provider"]
 
     def request(instance: Any, view: dict[str, Any]) -> dict[str, Any]:
-        attrs: dict[str, Any] = {semconv.GEN_AI_OPERATION_NAME: operation, **code}
-        if "provider" in o:
-            attrs[semconv.GEN_AI_PROVIDER_NAME] = o["provider"]
-        model = read(o["model"], view) if "model" in o else None
+        attrs = start.copy()
+        model = read(model_path, view) if model_path is not None else None
         if isinstance(model, str):
             attrs[semconv.GEN_AI_REQUEST_MODEL] = model
         return attrs
@@ -65,15 +79,10 @@ def endpoint(spec: TargetSpec, fn: Callable[..., Any]) -> Endpoint:
 
     def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
         attrs: dict[str, Any] = {}
-        for key, attr in (
-            ("response_model", semconv.GEN_AI_RESPONSE_MODEL),
-            ("input_tokens", semconv.GEN_AI_USAGE_INPUT_TOKENS),
-            ("output_tokens", semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-        ):
-            if key in o:
-                value = read(o[key], {}, result)
-                if isinstance(value, (str, int)) and not isinstance(value, bool):
-                    attrs[attr] = value
+        for path, attr in response_paths:
+            value = read(path, _NO_ARGS, result)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                attrs[attr] = value
         output = None
         if capture:
             value = read(o["output"], {}, result) if "output" in o else result
@@ -86,5 +95,5 @@ def endpoint(spec: TargetSpec, fn: Callable[..., Any]) -> Endpoint:
         request=request,
         request_content=request_content,
         response=response,
-        bind=lambda instance, args, kwargs: bind(fn, instance, args, kwargs),
+        bind=binder(fn),
     )

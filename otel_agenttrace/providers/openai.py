@@ -12,9 +12,11 @@ from otel_agenttrace._llm import Endpoint, make_wrapper
 from otel_agenttrace._patch_table import Target
 from otel_agenttrace.providers._common import (
     dump,
+    fields,
     finish_reason,
     get,
-    get_many,
+    get_each,
+    param_names,
     params,
     response_attributes,
     server_attributes,
@@ -41,6 +43,8 @@ _RESPONSES_PARAMS = (
     ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
     ("max_output_tokens", semconv.GEN_AI_REQUEST_MAX_TOKENS),
 )
+_CHAT_PARAM_NAMES = param_names(_CHAT_PARAMS)
+_RESPONSES_PARAM_NAMES = param_names(_RESPONSES_PARAMS)
 
 
 _STREAMS: tuple[type, ...] = ()
@@ -104,7 +108,8 @@ def _output_type(response_format: Any) -> str | None:
 
 def chat_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     attrs = _base(instance, kwargs, semconv.Operation.CHAT)
-    attrs.update(params(kwargs, _CHAT_PARAMS))
+    if not _CHAT_PARAM_NAMES.isdisjoint(kwargs):
+        attrs.update(params(kwargs, _CHAT_PARAMS))
     if "stop" in kwargs:
         stops = stop_sequences(kwargs["stop"])
         if stops:
@@ -214,21 +219,29 @@ def _chat_output_message(message: Any, reason: Any) -> dict[str, Any]:
     return {"role": "assistant", "parts": parts, "finish_reason": finish_reason(reason)}
 
 
-_CHAT_FIELDS = ("id", "model", "choices", "usage", "service_tier", "system_fingerprint")
-_CHAT_USAGE = ("prompt_tokens", "completion_tokens", "prompt_tokens_details")
+_CHAT_FIELDS = fields("id", "model", "choices", "usage", "service_tier", "system_fingerprint")
+_CHAT_USAGE = fields("prompt_tokens", "completion_tokens", "prompt_tokens_details")
 
 
 def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    response_id, model, choices, usage, tier, fingerprint = get_many(result, _CHAT_FIELDS)
+    response_id, model, choices, usage, tier, fingerprint = _CHAT_FIELDS(result)
     choices = choices or ()
-    reasons = [get(c, "finish_reason") for c in choices]
-    attrs = response_attributes(response_id, model, [r for r in reasons if r])
+    reasons = get_each(choices, "finish_reason")
+    # response_attributes(), inlined: on every call's path
+    attrs: dict[str, Any] = {}
+    if response_id:
+        attrs[semconv.GEN_AI_RESPONSE_ID] = response_id
+    if model:
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
+    present = reasons if all(reasons) else [r for r in reasons if r]  # all(): no list made in the usual case
+    if present:
+        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = present
     if isinstance(tier, str) and tier:
         attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
     if isinstance(fingerprint, str) and fingerprint:
         attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
     if usage is not None:
-        prompt, completion, details = get_many(usage, _CHAT_USAGE)
+        prompt, completion, details = _CHAT_USAGE(usage)
         if isinstance(prompt, int):
             attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = prompt
         if isinstance(completion, int):
@@ -377,7 +390,8 @@ CHAT = Endpoint(
 
 def responses_request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     attrs = _base(instance, kwargs, semconv.Operation.CHAT)
-    attrs.update(params(kwargs, _RESPONSES_PARAMS))
+    if not _RESPONSES_PARAM_NAMES.isdisjoint(kwargs):
+        attrs.update(params(kwargs, _RESPONSES_PARAMS))
     attrs[semconv.GEN_AI_REQUEST_STREAM] = kwargs.get("stream") is True
     output_type = _output_type(get(kwargs.get("text"), "format"))
     if output_type:
