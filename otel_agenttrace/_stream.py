@@ -9,7 +9,8 @@ into the response attributes and output messages.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from itertools import islice
 from typing import Any, Protocol
 
@@ -247,32 +248,57 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             self._self_state.abandon()
 
 
+async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterator[Any]:
+    """`_relay` for an async stream: an async generator (there is no async islice), so the per-chunk work
+    is this frame's, but no coroutine is made per chunk as an `async def __anext__` would."""
+    try:
+        yield None
+        first = True
+        async for chunk in source:
+            if first:
+                first = False
+                state.on_chunk(chunk)
+            else:
+                chunks = state.chunks
+                chunks.append(chunk)
+                if len(chunks) >= BATCH:
+                    state.fold_batch()
+            yield chunk
+    except GeneratorExit:  # closed, or finalized by the event loop, before its end
+        state.abandon()
+        raise
+    except BaseException as exc:
+        state.fail(exc)
+        raise
+    state.finish()
+
+
+def _primed(relay: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+    """Run an async relay to its first `yield` now: it awaits nothing before it, so one `send` does it."""
+    with contextlib.suppress(StopIteration):
+        relay.asend(None).send(None)
+    return relay
+
+
 class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     """Wraps a provider's async stream; everything else passes through to it."""
 
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
         self._self_state = state
+        self._self_relay: AsyncGenerator[Any, None] | None = None
 
-    def __aiter__(self) -> AsyncStreamProxy:
-        return self
+    def _self_chunks(self) -> AsyncGenerator[Any, None]:
+        relay = self._self_relay
+        if relay is None:
+            relay = self._self_relay = _primed(_arelay(self.__wrapped__.__aiter__(), self._self_state))
+        return relay
 
-    async def __anext__(self) -> Any:
-        try:
-            chunk = await self.__wrapped__.__anext__()
-        except StopAsyncIteration:
-            self._self_state.finish()
-            raise
-        except BaseException as exc:
-            self._self_state.fail(exc)
-            raise
-        # The per-chunk path: a reference kept; the first chunk (its time) and a full batch go the long way.
-        chunks = self._self_state.chunks
-        if chunks and len(chunks) < BATCH - 1:
-            chunks.append(chunk)
-        else:
-            self._self_state.on_chunk(chunk)
-        return chunk
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._self_chunks()
+
+    def __anext__(self) -> Awaitable[Any]:
+        return self._self_chunks().__anext__()
 
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()
@@ -300,4 +326,6 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         return await self.close()
 
     def __del__(self) -> None:
-        self._self_state.abandon()
+        # Once iterated, the relay reports a drop itself (the event loop finalizes it).
+        if self._self_relay is None:
+            self._self_state.abandon()

@@ -244,8 +244,8 @@ def raise_inside(boom: UserError) -> None:
 async def acollect() -> None:
     """Collect garbage, letting the loop finalize dropped async generators (asyncio closes a dropped one
     in a task, which keeps its frame, and what the frame refers to, alive until the loop runs it)."""
-    gc.collect()
-    for _ in range(3):
+    for _ in range(6):
+        gc.collect()
         await asyncio.sleep(0)
     gc.collect()
 
