@@ -10,7 +10,7 @@ into the response attributes and output messages.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from itertools import islice
 from typing import Any, Protocol
 
@@ -152,6 +152,13 @@ class StreamState:
         else:
             self.finish()
 
+    def __del__(self) -> None:
+        # Dropped: no proxy, relay or raw response holds this response any more, and it had not ended. (Not
+        # the proxy's __del__: a `for` may hold the relay alone; an async relay whose event loop closed is
+        # freed without being closed; both may be freed as cyclic garbage together.)
+        if not self.inv.done:
+            guarded("stream abandoned", self.abandon)
+
     def abandon(self) -> None:
         if self.inv.done:
             return
@@ -242,11 +249,6 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_state.close()
         return result
 
-    def __del__(self) -> None:
-        # Once iterated, the relay reports a drop itself (when it is collected: a `for` may still hold it).
-        if self._self_relay is None:
-            self._self_state.abandon()
-
 
 async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterator[Any]:
     """`_relay` for an async stream: an async generator (there is no async islice), so the per-chunk work
@@ -273,10 +275,10 @@ async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterat
     state.finish()
 
 
-def _primed(relay: AsyncGenerator[Any, None]) -> AsyncGenerator[Any, None]:
+def _primed(relay: AsyncIterator[Any]) -> AsyncIterator[Any]:
     """Run an async relay to its first `yield` now: it awaits nothing before it, so one `send` does it."""
     with contextlib.suppress(StopIteration):
-        relay.asend(None).send(None)
+        relay.asend(None).send(None)  # type: ignore[attr-defined]
     return relay
 
 
@@ -286,9 +288,9 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
         self._self_state = state
-        self._self_relay: AsyncGenerator[Any, None] | None = None
+        self._self_relay: AsyncIterator[Any] | None = None
 
-    def _self_chunks(self) -> AsyncGenerator[Any, None]:
+    def _self_chunks(self) -> AsyncIterator[Any]:
         relay = self._self_relay
         if relay is None:
             relay = self._self_relay = _primed(_arelay(self.__wrapped__.__aiter__(), self._self_state))
@@ -324,8 +326,3 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
     async def aclose(self) -> Any:
         return await self.close()
-
-    def __del__(self) -> None:
-        # Once iterated, the relay reports a drop itself (the event loop finalizes it).
-        if self._self_relay is None:
-            self._self_state.abandon()

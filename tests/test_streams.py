@@ -244,8 +244,8 @@ def raise_inside(boom: UserError) -> None:
 async def acollect() -> None:
     """Collect garbage, letting the loop finalize dropped async generators (asyncio closes a dropped one
     in a task, which keeps its frame, and what the frame refers to, alive until the loop runs it)."""
-    for _ in range(6):
-        gc.collect()
+    gc.collect()
+    for _ in range(3):
         await asyncio.sleep(0)
     gc.collect()
 
@@ -728,3 +728,19 @@ def test_beta_stream_helper_user_exception_inside_with(tel) -> None:
         next(iter(stream))
         raise_inside(boom)
     assert_user_error(tel.only_span(), caught.value, boom)
+
+
+def test_async_stream_dropped_after_its_loop_closed_is_abandoned(tel, kind: Kind) -> None:
+    """A loop closed without shutdown_asyncgens() never closes the partly read stream's relay: dropping it
+    still ends the span (abandoned), not never."""
+    loop = asyncio.new_event_loop()
+    try:
+        stream = loop.run_until_complete(aopen_stream(kind, client_for(kind, async_=True)))
+        texts = loop.run_until_complete(aread_texts(stream, kind, limit=2))
+    finally:
+        loop.close()
+    assert tel.llm_spans() == []
+    del stream
+    gc.collect()
+    (span,) = tel.llm_spans()
+    assert_abandoned(span, texts)
