@@ -70,6 +70,7 @@ def _searcher(regex: Any, *, anchored: bool = False) -> Callable[..., _Spans | N
             spans: _Spans = match(anchor, raw, pos, len(raw) if endpos < 0 else endpos)
             return None if spans[0][0] < 0 else spans
 
+        search.native = (match, anchor)  # type: ignore[attr-defined]  # for a caller's loop: no frame per call
         return search
 
     def search_public(raw: bytes, pos: int, endpos: int = -1) -> _Spans | None:
@@ -249,9 +250,12 @@ _WINDOW = 4096
 
 class _FewMatches:
     """The path of a text with a few matches, none inside another: per match, the gate finds it, an anchored
-    set names its kind, and that pattern, anchored there, gives its groups."""
+    set names its kind, and that pattern, anchored there, gives its groups.
 
-    __slots__ = ("anchored", "gate", "linear", "starts")
+    At 1 KB the calls into the binding (~1 µs each, about the scan of a KB) are what a match costs: they go to
+    the extension objects directly (no wrapper frame), and an ASCII text skips the byte-to-character mapping."""
+
+    __slots__ = ("anchored", "gate", "gate_native", "linear", "set_native", "starts")
 
     def __init__(
         self, linear: list[_Linear], sources: list[bytes], gate: Callable[[bytes, int], _Spans | None]
@@ -263,31 +267,51 @@ class _FewMatches:
         for source in sources:
             self.starts.Add(source)
         self.starts.Compile()
+        # The extension objects' own methods, when the wrapper exposes them: no Python frame per call.
+        self.set_native: Callable[[Any], list[int]] | None = getattr(getattr(self.starts, "_set", None), "Match", None)
+        self.gate_native: tuple[Callable[..., _Spans], Any] | None = getattr(gate, "native", None)
 
     def find(self, text: str, raw: bytes, first: _Spans, found: list[_Found]) -> bool:
         """Adds the secrets of a text with a few matches, the first of them `first` (the gate's), to `found`;
         False (nothing added) when the text needs the full path."""
         matches: list[tuple[_Linear, list[tuple[int, int]], int, int]] = []
         window = memoryview(raw)
+        size = len(raw)
+        kinds_at = self.set_native or self.starts.Match
+        gate_native = self.gate_native
+        gate = self.gate
+        linear, anchored = self.linear, self.anchored
         spans: _Spans | None = first
         while spans is not None:
             start, end = spans[0]
             if end <= start or len(matches) == _FEW:
                 return False
-            kinds = self.starts.Match(window[start : start + _WINDOW])
+            kinds = kinds_at(window[start : start + _WINDOW])
             if not kinds or len(kinds) != 1:
                 return False  # several kinds start here (or a crafted text filled the set's DFA memory)
-            p = self.linear[kinds[0]]
+            p = linear[kinds[0]]
             if p.locate is not None or p.prefilter is not None:
                 return False
-            own = self.anchored[kinds[0]](raw, start, end)
+            own = anchored[kinds[0]](raw, start, end)
             if own is None:
                 return False
-            following = self.gate(raw, start + 1)
+            secrets = [g for g in own[1:] if g[0] >= 0] or own[:1]
+            if gate_native is not None:
+                following: _Spans | None = gate_native[0](gate_native[1], raw, start + 1, size)
+                if following is not None and following[0][0] < 0:
+                    following = None
+            else:
+                following = gate(raw, start + 1)
             if following is not None and following[0][0] < end:
                 return False  # a match inside this one
-            matches.append((p, [g for g in own[1:] if g[0] >= 0] or own[:1], start, end))
+            matches.append((p, secrets, start, end))
             spans = following
+        if len(raw) == len(text):  # ASCII: byte offsets are character offsets
+            for p, secrets, ms, me in matches:
+                for s, e in secrets:
+                    if e > s and (p.check is None or p.check(text[s:e], text[ms:me])):
+                        found.append((s, e, p.order, p.replacement))
+            return True
         to_char = _char_offsets(
             text, raw, [x for _, secrets, ms, me in matches for x in (ms, me, *(y for g in secrets for y in g))]
         )
