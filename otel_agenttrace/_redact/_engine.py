@@ -29,7 +29,7 @@ from typing import Any
 
 import re2
 
-from otel_agenttrace._redact._patterns import BUILTIN, Pattern
+from otel_agenttrace._redact._patterns import BUILTIN, LONE_STARTS, Pattern
 
 # (start, end, pattern order, replacement) of one secret found, in characters
 _Found = tuple[int, int, int, str]
@@ -232,7 +232,13 @@ class _Compiled:
         for source in sources:
             self.set.Add(source)
         self.set.Compile()
-        self.few = _FewMatches(self.linear, sources, self.gate)
+        linear = [p for p in patterns if p.linear]
+        lone = [i for i, p in enumerate(linear) if p.lone_body]
+        # LONE_STARTS holds for the built-ins (and any subset of them), not for other linear patterns.
+        shortcut = None
+        if len(lone) == 1 and all(p in BUILTIN for p in linear) and linear[lone[0]].locate is None:
+            shortcut = (lone[0], linear[lone[0]].lone_body or b"")
+        self.few = _FewMatches(self.linear, sources, self.gate, shortcut)
 
 
 @functools.lru_cache(maxsize=32)
@@ -255,13 +261,19 @@ class _FewMatches:
     At 1 KB the calls into the binding (~1 µs each, about the scan of a KB) are what a match costs: they go to
     the extension objects directly (no wrapper frame), and an ASCII text skips the byte-to-character mapping."""
 
-    __slots__ = ("anchored", "gate", "gate_native", "linear", "set_native", "starts")
+    __slots__ = ("anchored", "gate", "gate_native", "linear", "lone", "set_native", "starts")
 
     def __init__(
-        self, linear: list[_Linear], sources: list[bytes], gate: Callable[[bytes, int], _Spans | None]
+        self,
+        linear: list[_Linear],
+        sources: list[bytes],
+        gate: Callable[[bytes, int], _Spans | None],
+        lone: tuple[int, bytes] | None = None,
     ) -> None:
         self.linear = linear
         self.gate = gate
+        # (index, bytes of its body) of the pattern whose matches need no RE2 call (Pattern.lone_body)
+        self.lone = lone
         self.anchored = [_searcher(re2.compile(s, _options(capture=True)), anchored=True) for s in sources]
         self.starts = re2.Set.MatchSet(_options(capture=False))
         for source in sources:
@@ -280,22 +292,26 @@ class _FewMatches:
         kinds_at = self.set_native or self.starts.Match
         gate_native = self.gate_native
         gate = self.gate
-        linear, anchored = self.linear, self.anchored
+        linear, anchored, lone = self.linear, self.anchored, self.lone
         spans: _Spans | None = first
         while spans is not None:
             start, end = spans[0]
             if end <= start or len(matches) == _FEW:
                 return False
-            kinds = kinds_at(window[start : start + _WINDOW])
-            if not kinds or len(kinds) != 1:
-                return False  # several kinds start here (or a crafted text filled the set's DFA memory)
-            p = linear[kinds[0]]
-            if p.locate is not None or p.prefilter is not None:
-                return False
-            own = anchored[kinds[0]](raw, start, end)
-            if own is None:
-                return False
-            secrets = [g for g in own[1:] if g[0] >= 0] or own[:1]
+            if lone is not None and raw[start] not in LONE_STARTS and not raw[start + 1 : end].translate(None, lone[1]):
+                # Only the lone kind starts on this byte with a match of this shape: the gate's match is its own.
+                p, secrets = linear[lone[0]], [(start + 1, end)]
+            else:
+                kinds = kinds_at(window[start : start + _WINDOW])
+                if not kinds or len(kinds) != 1:
+                    return False  # several kinds start here (or a crafted text filled the set's DFA memory)
+                p = linear[kinds[0]]
+                if p.locate is not None or p.prefilter is not None:
+                    return False
+                own = anchored[kinds[0]](raw, start, end)
+                if own is None:
+                    return False
+                secrets = [g for g in own[1:] if g[0] >= 0] or own[:1]
             if gate_native is not None:
                 following: _Spans | None = gate_native[0](gate_native[1], raw, start + 1, size)
                 if following is not None and following[0][0] < 0:
