@@ -23,6 +23,7 @@ kind can never consume the context another kind needs (overlaps are merged). A u
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -157,6 +158,8 @@ class Redactor:
         compiled = _compile(self.patterns)
         self._linear, self._other, self._gate, self._set = compiled.linear, compiled.other, compiled.gate, compiled.set
         self._few = compiled.few
+        # The gate's extension method: every text pays this call, without a wrapper frame around it.
+        self._gate_native: tuple[Callable[..., _Spans], Any] | None = getattr(self._gate, "native", None)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -167,7 +170,12 @@ class Redactor:
         found: list[_Found] = []
         if self._gate is not None:
             raw = text.encode("utf-8", "surrogatepass")
-            first = self._gate(raw, 0)
+            if self._gate_native is not None:
+                first: _Spans | None = self._gate_native[0](self._gate_native[1], raw, 0, len(raw))
+                if first is not None and first[0][0] < 0:
+                    first = None
+            else:
+                first = self._gate(raw, 0)
             if first is not None and not (self._few is not None and self._few.find(text, raw, first, found)):
                 self._find_linear(text, raw, first[0][0], found)
         for p in self._other:
@@ -287,7 +295,6 @@ class _FewMatches:
         """Adds the secrets of a text with a few matches, the first of them `first` (the gate's), to `found`;
         False (nothing added) when the text needs the full path."""
         matches: list[tuple[_Linear, list[tuple[int, int]], int, int]] = []
-        window = memoryview(raw)
         size = len(raw)
         kinds_at = self.set_native or self.starts.Match
         gate_native = self.gate_native
@@ -302,7 +309,7 @@ class _FewMatches:
                 # Only the lone kind starts on this byte with a match of this shape: the gate's match is its own.
                 p, secrets = linear[lone[0]], [(start + 1, end)]
             else:
-                kinds = kinds_at(window[start : start + _WINDOW])
+                kinds = kinds_at(memoryview(raw)[start : start + _WINDOW])
                 if not kinds or len(kinds) != 1:
                     return False  # several kinds start here (or a crafted text filled the set's DFA memory)
                 p = linear[kinds[0]]
@@ -384,10 +391,14 @@ def _char_offsets(text: str, raw: bytes, offsets: list[int]) -> Callable[[int], 
     return mapping.__getitem__
 
 
+_START_THEN_ORDER = operator.itemgetter(0, 2)
+
+
 def _replace(text: str, found: list[_Found]) -> tuple[str, int]:
     """Every span replaced once; overlapping spans (of one kind or several) merge, the earliest start's
     pattern (the first in order on a tie) naming the merged one."""
-    found.sort(key=lambda f: (f[0], f[2]))
+    if len(found) > 1:
+        found.sort(key=_START_THEN_ORDER)
     pieces: list[str] = []
     last = 0
     count = 0
