@@ -23,13 +23,14 @@ kind can never consume the context another kind needs (overlaps are merged). A u
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import re2
 
-from otel_agenttrace._redact._patterns import BUILTIN, Pattern
+from otel_agenttrace._redact._patterns import BUILTIN, LONE_STARTS, Pattern
 
 # (start, end, pattern order, replacement) of one secret found, in characters
 _Found = tuple[int, int, int, str]
@@ -70,6 +71,7 @@ def _searcher(regex: Any, *, anchored: bool = False) -> Callable[..., _Spans | N
             spans: _Spans = match(anchor, raw, pos, len(raw) if endpos < 0 else endpos)
             return None if spans[0][0] < 0 else spans
 
+        search.native = (match, anchor)  # type: ignore[attr-defined]  # for a caller's loop: no frame per call
         return search
 
     def search_public(raw: bytes, pos: int, endpos: int = -1) -> _Spans | None:
@@ -156,6 +158,8 @@ class Redactor:
         compiled = _compile(self.patterns)
         self._linear, self._other, self._gate, self._set = compiled.linear, compiled.other, compiled.gate, compiled.set
         self._few = compiled.few
+        # The gate's extension method: every text pays this call, without a wrapper frame around it.
+        self._gate_native: tuple[Callable[..., _Spans], Any] | None = getattr(self._gate, "native", None)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -166,7 +170,12 @@ class Redactor:
         found: list[_Found] = []
         if self._gate is not None:
             raw = text.encode("utf-8", "surrogatepass")
-            first = self._gate(raw, 0)
+            if self._gate_native is not None:
+                first: _Spans | None = self._gate_native[0](self._gate_native[1], raw, 0, len(raw))
+                if first is not None and first[0][0] < 0:
+                    first = None
+            else:
+                first = self._gate(raw, 0)
             if first is not None and not (self._few is not None and self._few.find(text, raw, first, found)):
                 self._find_linear(text, raw, first[0][0], found)
         for p in self._other:
@@ -231,7 +240,13 @@ class _Compiled:
         for source in sources:
             self.set.Add(source)
         self.set.Compile()
-        self.few = _FewMatches(self.linear, sources, self.gate)
+        linear = [p for p in patterns if p.linear]
+        lone = [i for i, p in enumerate(linear) if p.lone_body]
+        # LONE_STARTS holds for the built-ins (and any subset of them), not for other linear patterns.
+        shortcut = None
+        if len(lone) == 1 and all(p in BUILTIN for p in linear) and linear[lone[0]].locate is None:
+            shortcut = (lone[0], linear[lone[0]].lone_body or b"")
+        self.few = _FewMatches(self.linear, sources, self.gate, shortcut)
 
 
 @functools.lru_cache(maxsize=32)
@@ -249,45 +264,77 @@ _WINDOW = 4096
 
 class _FewMatches:
     """The path of a text with a few matches, none inside another: per match, the gate finds it, an anchored
-    set names its kind, and that pattern, anchored there, gives its groups."""
+    set names its kind, and that pattern, anchored there, gives its groups.
 
-    __slots__ = ("anchored", "gate", "linear", "starts")
+    At 1 KB the calls into the binding (~1 µs each, about the scan of a KB) are what a match costs: they go to
+    the extension objects directly (no wrapper frame), and an ASCII text skips the byte-to-character mapping."""
+
+    __slots__ = ("anchored", "gate", "gate_native", "linear", "lone", "set_native", "starts")
 
     def __init__(
-        self, linear: list[_Linear], sources: list[bytes], gate: Callable[[bytes, int], _Spans | None]
+        self,
+        linear: list[_Linear],
+        sources: list[bytes],
+        gate: Callable[[bytes, int], _Spans | None],
+        lone: tuple[int, bytes] | None = None,
     ) -> None:
         self.linear = linear
         self.gate = gate
+        # (index, bytes of its body) of the pattern whose matches need no RE2 call (Pattern.lone_body)
+        self.lone = lone
         self.anchored = [_searcher(re2.compile(s, _options(capture=True)), anchored=True) for s in sources]
         self.starts = re2.Set.MatchSet(_options(capture=False))
         for source in sources:
             self.starts.Add(source)
         self.starts.Compile()
+        # The extension objects' own methods, when the wrapper exposes them: no Python frame per call.
+        self.set_native: Callable[[Any], list[int]] | None = getattr(getattr(self.starts, "_set", None), "Match", None)
+        self.gate_native: tuple[Callable[..., _Spans], Any] | None = getattr(gate, "native", None)
 
     def find(self, text: str, raw: bytes, first: _Spans, found: list[_Found]) -> bool:
         """Adds the secrets of a text with a few matches, the first of them `first` (the gate's), to `found`;
         False (nothing added) when the text needs the full path."""
         matches: list[tuple[_Linear, list[tuple[int, int]], int, int]] = []
-        window = memoryview(raw)
+        size = len(raw)
+        kinds_at = self.set_native or self.starts.Match
+        gate_native = self.gate_native
+        gate = self.gate
+        linear, anchored, lone = self.linear, self.anchored, self.lone
         spans: _Spans | None = first
         while spans is not None:
             start, end = spans[0]
             if end <= start or len(matches) == _FEW:
                 return False
-            kinds = self.starts.Match(window[start : start + _WINDOW])
-            if not kinds or len(kinds) != 1:
-                return False  # several kinds start here (or a crafted text filled the set's DFA memory)
-            p = self.linear[kinds[0]]
-            if p.locate is not None or p.prefilter is not None:
-                return False
-            own = self.anchored[kinds[0]](raw, start, end)
-            if own is None:
-                return False
-            following = self.gate(raw, start + 1)
+            if lone is not None and raw[start] not in LONE_STARTS and not raw[start + 1 : end].translate(None, lone[1]):
+                # Only the lone kind starts on this byte with a match of this shape: the gate's match is its own.
+                p, secrets = linear[lone[0]], [(start + 1, end)]
+            else:
+                kinds = kinds_at(memoryview(raw)[start : start + _WINDOW])
+                if not kinds or len(kinds) != 1:
+                    return False  # several kinds start here (or a crafted text filled the set's DFA memory)
+                p = linear[kinds[0]]
+                if p.locate is not None or p.prefilter is not None:
+                    return False
+                own = anchored[kinds[0]](raw, start, end)
+                if own is None:
+                    return False
+                secrets = [g for g in own[1:] if g[0] >= 0] or own[:1]
+            if gate_native is not None:
+                following: _Spans | None = gate_native[0](gate_native[1], raw, start + 1, size)
+                if following is not None and following[0][0] < 0:
+                    following = None
+            else:
+                following = gate(raw, start + 1)
             if following is not None and following[0][0] < end:
                 return False  # a match inside this one
-            matches.append((p, [g for g in own[1:] if g[0] >= 0] or own[:1], start, end))
+            matches.append((p, secrets, start, end))
             spans = following
+        if len(raw) == len(text):  # ASCII: byte offsets are character offsets
+            for p, secrets, ms, me in matches:
+                for s, e in secrets:
+                    if e > s and (p.check is None or p.check(text[s:e], text[ms:me])):
+                        found.append((s, e, p.order, p.replacement))
+            return True
         to_char = _char_offsets(
             text, raw, [x for _, secrets, ms, me in matches for x in (ms, me, *(y for g in secrets for y in g))]
         )
@@ -344,10 +391,14 @@ def _char_offsets(text: str, raw: bytes, offsets: list[int]) -> Callable[[int], 
     return mapping.__getitem__
 
 
+_START_THEN_ORDER = operator.itemgetter(0, 2)
+
+
 def _replace(text: str, found: list[_Found]) -> tuple[str, int]:
     """Every span replaced once; overlapping spans (of one kind or several) merge, the earliest start's
     pattern (the first in order on a tie) naming the merged one."""
-    found.sort(key=lambda f: (f[0], f[2]))
+    if len(found) > 1:
+        found.sort(key=_START_THEN_ORDER)
     pieces: list[str] = []
     last = 0
     count = 0
