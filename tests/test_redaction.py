@@ -196,6 +196,8 @@ NOT_SECRETS = (
     "timestamp 1795428000000000000123 is 22 digits with no separator",
     "call +1 415 555 0199 or 2026-11-23, total 1234.56 EUR",
     "the standard bearer of the party",
+    "Basic authentication: the Authorization header carries Basic credentials (Authorization: Basic auth, "
+    'Authorization: Basic <credentials>); WWW-Authenticate: Basic realm="api"; basic income, Basic ZGVwbG95',
     "AKIA is not a key; neither is AKIAshort nor ghp_short nor AIzaShort",
     "email me at alice at example dot com",
     "a.b@c is not an address, nor is @handle",

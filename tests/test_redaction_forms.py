@@ -152,7 +152,9 @@ def planted_forms(key: str, secret: str) -> list[tuple[str, str, bool]]:
 
 def leaked_pieces(secret: str, out: str, control: str) -> list[str]:
     pieces = {form[i : i + PIECE] for form in _escapes(secret) for i in range(len(form) - PIECE + 1)}
-    return sorted(p for p in pieces if out.count(p) > control.count(p))
+    # A run of backslashes alone is escaping, not the secret: a value ending in `\` escaped twice ends in a
+    # run the closing quote's escape runs into, and the run left beside the marker says no more than that.
+    return sorted(p for p in pieces if out.count(p) > control.count(p) and p.strip("\\"))
 
 
 def _escapes(secret: str) -> set[str]:

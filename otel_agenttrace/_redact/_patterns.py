@@ -309,7 +309,10 @@ BUILTIN: tuple[Pattern, ...] = (
         r"(?i:AccountKey|SharedAccessKey)\s*=\s*([A-Za-z0-9+/]{20,}={0,2})|[?&]sig=([A-Za-z0-9%+/]{20,}(?:=|%3[Dd]){0,2})",
     ),
     _builtin("databricks_token", _T + r"(dapi[0-9a-f]{32}(?:-[0-9])?)\b"),
-    _builtin("discord_webhook", r"discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_\-]{60,68}"),
+    _builtin(
+        "discord_webhook",
+        r"(?:https?://(?:[a-z]+\.)?)?discord(?:app)?\.com/api/webhooks/[0-9]{17,20}/[A-Za-z0-9_\-]{60,68}",
+    ),
     # A bot token: the user id in base64, a timestamp and an HMAC, dot-separated.
     _builtin("discord_token", _T + r"([MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,40})"),
     _builtin("digitalocean_token", _T + r"(do[opr]_v1_[0-9a-f]{64})\b"),
@@ -324,6 +327,12 @@ BUILTIN: tuple[Pattern, ...] = (
         shadows=("email",),
     ),
     _builtin("bearer_token", _T + r"(?i:bearer)\s+([A-Za-z0-9._~+/=\-]{8,})", restart="bearer"),
+    # HTTP basic credentials (base64 of `user:password`) only after an Authorization header's name, as a
+    # header line, a JSON or dict key, or escaped in JSON: "Basic" alone is an ordinary word.
+    _builtin(
+        "basic_auth",
+        _T + r"(?i:(?:proxy-)?authorization)(?:\\*[\"'])?\s*[:=]\s*(?:\\*[\"'])?(?i:basic)\s+([A-Za-z0-9+/]{6,}={0,2})",
+    ),
     # The value of a JSON key, a Python dict key, a `key=value` assignment or a YAML/header line whose key
     # names a secret: quoted (any JSON escaping, quotes and backslashes inside), the rest of a line that
     # starts with the key, or unquoted up to whitespace, a delimiter or a non-ASCII character.
