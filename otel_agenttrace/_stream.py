@@ -9,7 +9,6 @@ into the response attributes and output messages.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from itertools import islice
 from typing import Any, Protocol
@@ -180,10 +179,8 @@ def _relay(source: Iterator[Any], state: StreamState) -> Iterator[Any]:
 
     A generator over `islice`, not a `__next__` method: per chunk the user's `for` resumes this frame
     and the loop below appends, with no Python call (a proxy's `__next__` cost ~4k instructions a chunk,
-    this ~0.5k). The proxy primes it (runs it to the first `yield`), so that closing it, or collecting
-    it unread, always reaches the `GeneratorExit` handler."""
+    this ~0.5k). A relay dropped before its end leaves that to the state (`StreamState.__del__`)."""
     try:
-        yield None
         for chunk in islice(source, 1):  # the first chunk goes the long way: its time is recorded
             state.on_chunk(chunk)
             yield chunk
@@ -208,16 +205,16 @@ def _relay(source: Iterator[Any], state: StreamState) -> Iterator[Any]:
 class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     """Wraps a provider's sync stream; everything else passes through to it."""
 
+    _self_relay: Iterator[Any] | None = None  # the class's until iterated: one attribute set less per stream
+
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
         self._self_state = state
-        self._self_relay: Iterator[Any] | None = None
 
     def _self_chunks(self) -> Iterator[Any]:
         relay = self._self_relay
         if relay is None:
             relay = self._self_relay = _relay(iter(self.__wrapped__), self._self_state)
-            next(relay)
         return relay
 
     def __iter__(self) -> Iterator[Any]:
@@ -254,7 +251,6 @@ async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterat
     """`_relay` for an async stream: an async generator (there is no async islice), so the per-chunk work
     is this frame's, but no coroutine is made per chunk as an `async def __anext__` would."""
     try:
-        yield None
         first = True
         async for chunk in source:
             if first:
@@ -275,25 +271,19 @@ async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterat
     state.finish()
 
 
-def _primed(relay: AsyncIterator[Any]) -> AsyncIterator[Any]:
-    """Run an async relay to its first `yield` now: it awaits nothing before it, so one `send` does it."""
-    with contextlib.suppress(StopIteration):
-        relay.asend(None).send(None)  # type: ignore[attr-defined]
-    return relay
-
-
 class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     """Wraps a provider's async stream; everything else passes through to it."""
+
+    _self_relay: AsyncIterator[Any] | None = None
 
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
         self._self_state = state
-        self._self_relay: AsyncIterator[Any] | None = None
 
     def _self_chunks(self) -> AsyncIterator[Any]:
         relay = self._self_relay
         if relay is None:
-            relay = self._self_relay = _primed(_arelay(self.__wrapped__.__aiter__(), self._self_state))
+            relay = self._self_relay = _arelay(self.__wrapped__.__aiter__(), self._self_state)
         return relay
 
     def __aiter__(self) -> AsyncIterator[Any]:

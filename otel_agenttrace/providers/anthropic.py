@@ -172,6 +172,7 @@ def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any]
 
 
 _STREAM_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+_stream_usage = fields(*_STREAM_USAGE_FIELDS)
 
 
 class StreamAccumulator:
@@ -245,8 +246,7 @@ class StreamAccumulator:
 
     def _usage(self, usage: Any) -> None:
         # message_delta usage is cumulative; keep the latest non-null value of each field.
-        for key in _STREAM_USAGE_FIELDS:  # get() per field: cheaper than get_many() for four fields
-            value = get(usage, key)
+        for key, value in zip(_STREAM_USAGE_FIELDS, _stream_usage(usage), strict=True):
             if isinstance(value, int):
                 self.usage[key] = value
 
