@@ -226,39 +226,13 @@ def _child(names: list[str], versus: bool) -> None:
 
     def target_variants() -> dict[str, tuple[Any, Any]]:
         """bench_targets.py's user `generate()` (a configured llm target), its floor the same hand-made span."""
-        from otel_agenttrace._config import parse
+        import bench_targets as bt  # no SDK import: plain user classes and their parsed targets
+
         from otel_agenttrace.providers.generic import endpoint
 
-        class Reply:
-            def __init__(self, text: str, input_tokens: int, output_tokens: int) -> None:
-                self.text, self.input_tokens, self.output_tokens = text, input_tokens, output_tokens
-
-        class BaseProvider:
-            def __init__(self, model: str) -> None:
-                self.model = model
-
-            def generate(self, messages: list[dict[str, Any]], temperature: float = 0.0) -> Reply:
-                return Reply("Lisbon: sunny, 21 C. " + messages[-1]["content"][:16], 120, 12)
-
-        (spec,) = parse(
-            {
-                "targets": [
-                    {
-                        "kind": "llm",
-                        "target": "bench:BaseProvider.generate",
-                        "provider": "myapp",
-                        "model": "self.model",
-                        "messages": "args.messages",
-                        "output": "return.text",
-                        "input_tokens": "return.input_tokens",
-                        "output_tokens": "return.output_tokens",
-                    }
-                ]
-            },
-            "bench",
-        )
-        llm = BaseProvider("local-7b")
-        gen = BaseProvider.generate
+        spec = next(t for t in bt.TARGETS if t.kind == "llm")
+        llm = bt.BaseProvider("local-7b")
+        gen = bt.BaseProvider.generate
         wrapper = make_wrapper(tel, endpoint(spec, gen), False)
 
         def bare() -> Any:
@@ -285,32 +259,13 @@ def _child(names: list[str], versus: bool) -> None:
 
     def tool_variants() -> dict[str, tuple[Any, Any]]:
         """bench_targets.py's tool call (a configured tool target), its floor the same hand-made span."""
-        from otel_agenttrace._config import parse
+        import bench_targets as bt
+
         from otel_agenttrace.tools.generic import make_wrapper as tool_wrapper
 
-        class ToolRegistry:
-            def __init__(self) -> None:
-                self.tools = {"get_weather": lambda city: {"city": city, "sky": "sunny"}}
-
-            def execute(self, name: str, arguments: dict[str, Any], call_id: str | None = None) -> Any:
-                return self.tools[name](**arguments)
-
-        (spec,) = parse(
-            {
-                "targets": [
-                    {
-                        "kind": "tool",
-                        "target": "bench:ToolRegistry.execute",
-                        "name": "args.name",
-                        "arguments": "args.arguments",
-                        "call_id": "args.call_id",
-                    }
-                ]
-            },
-            "bench",
-        )
-        tools = ToolRegistry()
-        execute = ToolRegistry.execute
+        spec = next(t for t in bt.TARGETS if t.kind == "tool")
+        tools = bt.ToolRegistry()
+        execute = bt.ToolRegistry.execute
         wrapper = tool_wrapper(tel, spec, execute)
         bound = tools.execute
 

@@ -184,19 +184,21 @@ def _absorb(
     return proxy
 
 
+def _bound(bind: Callable[..., dict[str, Any]], instance: Any, args: Any, kwargs: Any) -> dict[str, Any]:
+    """The mapping a user target's request is read from (an SDK method's is its kwargs, with no call)."""
+    try:
+        return bind(instance, args, kwargs) or {}
+    except Exception as exc:
+        internal_error("bind", exc)
+        return {}
+
+
 def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable[..., Any]:
     if is_async:
 
         async def async_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             bind = endpoint.bind
-            if bind is None:
-                view = kwargs
-            else:  # guarded(), inlined: on every call of a user target
-                try:
-                    view = bind(instance, args, kwargs) or {}
-                except Exception as exc:
-                    internal_error("bind", exc)
-                    view = {}
+            view = kwargs if bind is None else _bound(bind, instance, args, kwargs)
             outer = current_llm.get()
             if outer is not None:
                 result = await wrapped(*args, **kwargs)
@@ -220,14 +222,7 @@ def make_wrapper(tel: Telemetry, endpoint: Endpoint, is_async: bool) -> Callable
 
     def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         bind = endpoint.bind
-        if bind is None:
-            view = kwargs
-        else:  # guarded(), inlined: on every call of a user target
-            try:
-                view = bind(instance, args, kwargs) or {}
-            except Exception as exc:
-                internal_error("bind", exc)
-                view = {}
+        view = kwargs if bind is None else _bound(bind, instance, args, kwargs)
         outer = current_llm.get()
         if outer is not None:
             result = wrapped(*args, **kwargs)
