@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,20 @@ TARGETS = parse(
 MESSAGES = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "Weather in Lisbon tomorrow?"}]
 
 
+def _modes(instrumentor: AgentTraceInstrumentor, provider: TracerProvider, meters: MeterProvider) -> Iterator[str]:
+    """Instrumented with content on (the default), then off: the label of each, while it is in force."""
+    for mode, label in ((ContentMode.LOCAL_ONLY, "content on"), (ContentMode.NO_CONTENT, "content off")):
+        instrumentor.instrument(
+            tracer_provider=provider,
+            meter_provider=meters,
+            run_root=False,
+            capture_policy=CapturePolicy(mode=mode),
+            targets=TARGETS,
+        )
+        yield label
+        instrumentor.uninstrument()
+
+
 N_CALLGRIND = 500
 
 
@@ -119,15 +133,7 @@ def _callgrind_child(order_path: str) -> None:
     meters = MeterProvider(metric_readers=[InMemoryMetricReader()])
     variants, instrumentor = _variants(provider, meters)
     order = []
-    for mode in (ContentMode.LOCAL_ONLY, ContentMode.NO_CONTENT):
-        instrumentor.instrument(
-            tracer_provider=provider,
-            meter_provider=meters,
-            run_root=False,
-            capture_policy=CapturePolicy(mode=mode),
-            targets=TARGETS,
-        )
-        label = "content on" if mode is ContentMode.LOCAL_ONLY else "content off"
+    for label in _modes(instrumentor, provider, meters):
         for scenario, fns in variants.items():
             for name, fn in fns.items():
                 for _ in range(100):
@@ -138,7 +144,6 @@ def _callgrind_child(order_path: str) -> None:
                 for _ in range(N_CALLGRIND):
                     fn()
                 os.getppid()
-        instrumentor.uninstrument()
     Path(order_path).write_text("\n".join(order))
 
 
@@ -242,15 +247,7 @@ def main() -> None:
     meters = MeterProvider(metric_readers=[InMemoryMetricReader()])
     variants, instrumentor = _variants(provider, meters)
     results: dict[str, dict[str, list[float]]] = {}
-    for mode in (ContentMode.LOCAL_ONLY, ContentMode.NO_CONTENT):
-        instrumentor.instrument(
-            tracer_provider=provider,
-            meter_provider=meters,
-            run_root=False,
-            capture_policy=CapturePolicy(mode=mode),
-            targets=TARGETS,
-        )
-        label = "content on" if mode is ContentMode.LOCAL_ONLY else "content off"
+    for label in _modes(instrumentor, provider, meters):
         for scenario, fns in variants.items():
             per: dict[str, list[float]] = {k: [] for k in fns}
             deadline = time.perf_counter() + args.seconds / 4
@@ -275,7 +272,6 @@ def main() -> None:
                         t = clock()
                     per[name].append((t - t0) / n * 1e6)
             results[f"{scenario}, {label}"] = per
-        instrumentor.uninstrument()
 
     print("| scenario | bare µs | floor overhead µs | ours overhead µs | ours / floor |")
     print("|---|---:|---:|---:|---:|")
