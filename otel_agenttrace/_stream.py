@@ -143,10 +143,12 @@ class StreamState:
             guarded("stream error", self.inv.fail, exc, attrs, output)
 
     def close(self, exc: BaseException | None = None) -> None:
-        """Closed by the user, possibly early: what was received is the response."""
+        """Closed by the user, possibly early: what was received is the response. A `GeneratorExit` leaving a
+        `with stream:` is no error of the call: the generator reading it (LangChain's `stream()`, the
+        user's own) was closed early, as after a `break`."""
         if self.inv.done:
             return
-        if exc is not None:
+        if exc is not None and not isinstance(exc, GeneratorExit):
             self.fail(exc)
         else:
             self.finish()

@@ -360,6 +360,24 @@ async def test_async_with_exited_early(tel, kind: Kind) -> None:
     assert len(tel.llm_spans()) == 1
 
 
+def test_with_left_by_a_closed_generator_is_no_error(tel, kind: Kind) -> None:
+    """A generator that reads the stream inside `with` (as LangChain's stream() does) and is closed early, after a
+    `break` in its caller: GeneratorExit leaves the `with`, and the span ends as after any early exit, no error."""
+
+    def texts_of(client: Any) -> Iterator[str]:
+        with kind.start(client) as stream:
+            for event in stream:
+                piece = kind.text(event)
+                if piece:
+                    yield piece
+
+    reader = texts_of(client_for(kind))
+    texts = [next(reader), next(reader)]
+    reader.close()
+    (span,) = tel.llm_spans()
+    assert_ok(span, texts)
+
+
 def test_with_after_full_read(tel, kind: Kind) -> None:
     with kind.start(client_for(kind)) as stream:
         texts = read_texts(stream, kind)

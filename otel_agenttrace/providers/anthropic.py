@@ -296,7 +296,7 @@ class _Opened:
     def fail(self, exc: BaseException | None) -> None:
         state = getattr(self.proxy, "_self_state", None)
         if exc is not None and state is not None:
-            state.fail(exc)
+            state.close(exc)  # as the stream's own `with` does: a GeneratorExit passing through is no error
 
 
 def _traced_request(
