@@ -551,7 +551,7 @@ def isolated_chunk_cost(bench: Bench, provider: str, rounds: int = 150, long_fac
     accumulator from a list, next to a bare loop over the same list, at two lengths.
     """
     from otel_agenttrace._lifecycle import LLMInvocation
-    from otel_agenttrace._stream import StreamProxy, StreamState
+    from otel_agenttrace._stream import StreamState, proxy
     from otel_agenttrace.providers import anthropic as anthropic_provider
     from otel_agenttrace.providers import openai as openai_provider
 
@@ -577,7 +577,7 @@ def isolated_chunk_cost(bench: Bench, provider: str, rounds: int = 150, long_fac
     def ours(chunks: list[Any], capture: bool) -> None:
         inv = LLMInvocation(tel, "chat", dict(attrs))
         inv.detach()
-        _drain(StreamProxy(iter(chunks), StreamState(inv, accumulator(capture))), text)
+        _drain(proxy(iter(chunks), StreamState(inv, accumulator(capture)), False), text)
 
     variants: dict[str, Callable[[list[Any]], None]] = {
         "bare": bare,

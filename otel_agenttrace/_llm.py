@@ -16,7 +16,8 @@ from otel_agenttrace._beside import Later, Piece, snapshot_values
 from otel_agenttrace._capture import BESIDE
 from otel_agenttrace._lifecycle import LLMInvocation, Telemetry, current_llm, guarded, internal_error
 from otel_agenttrace._raw import is_raw_response, wrap_raw
-from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, Sink, StreamProxy, StreamState
+from otel_agenttrace._stream import Accumulator, Sink, StreamState
+from otel_agenttrace._stream import proxy as stream_proxy
 
 Attrs = dict[str, Any]
 Content = dict[str, Any] | None
@@ -37,6 +38,9 @@ class Endpoint:
     accumulator: Callable[[bool], Accumulator] | None = None
     # result -> whether it is a stream to proxy
     is_stream: Callable[[Any], bool] | None = None
+    # (kept chunks, the request's `n`) -> a whole stream's response attributes, no content, read from its first
+    # and last chunks; None: the accumulator folds every chunk
+    stream_response: Callable[[list[Any], int], Attrs] | None = None
     # (instance, args, kwargs) -> the mapping `request`/`request_content` read; None: the kwargs themselves
     # (SDK methods take keyword arguments only; user methods configured as targets need binding)
     bind: Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]] | None = None
@@ -95,27 +99,42 @@ def _response(endpoint: Endpoint, result: Any, capture: bool) -> tuple[Attrs, Co
 def _deferred(tel: Telemetry, endpoint: Endpoint, sink: Sink, result: Any, is_async: bool) -> Any:
     """A result whose response is read later (a stream, an API-response wrapper): the proxy to hand
     the user instead, which reports to `sink` when it ends; None for a complete response."""
-    accumulator = endpoint.accumulator
-    if accumulator is not None and endpoint.is_stream is not None and endpoint.is_stream(result):
-        if isinstance(sink, LLMInvocation) and sink.capture == BESIDE:
-            # Content beside the span: the caller's thread reads the response attributes; the content is
-            # folded from the kept chunks on the export thread.
-            state = StreamState(sink, _expecting(accumulator(False), sink), partial(accumulator, True))
-        else:
-            state = StreamState(sink, _expecting(accumulator(tel.policy.enabled), sink))
-        return AsyncStreamProxy(result, state) if is_async else StreamProxy(result, state)
+    if endpoint.accumulator is not None and endpoint.is_stream is not None and endpoint.is_stream(result):
+        return _stream(tel, endpoint, endpoint.accumulator, sink, result, is_async)
     if endpoint.raw_responses and is_raw_response(result):
         response = _guarded_response(endpoint)
         return wrap_raw(sink, result, response, endpoint.accumulator, endpoint.is_stream, tel.policy.enabled, is_async)
     return None
 
 
-def _expecting(acc: Accumulator, sink: Sink) -> Accumulator:
-    """An accumulator told how many choices the request asked for, when it wants to know (OpenAI's chat
-    chunks: it then reads the kept chunks from the end only as far as it needs)."""
-    if isinstance(sink, LLMInvocation) and getattr(acc, "choices", False) is None:
-        acc.choices = sink.attributes.get(semconv.GEN_AI_REQUEST_CHOICE_COUNT, 1)  # type: ignore[attr-defined]
-    return acc
+def _stream(
+    tel: Telemetry,
+    endpoint: Endpoint,
+    accumulator: Callable[[bool], Accumulator],
+    sink: Sink,
+    result: Any,
+    is_async: bool,
+) -> Any:
+    """The proxy of a streamed result, which reports to `sink` when the stream ends."""
+    if isinstance(sink, LLMInvocation):
+        capture = sink.capture
+        if capture == BESIDE or not capture:
+            # No content on this thread: the stream's ends give the response attributes (its accumulator is
+            # made only if a batch fills first). Beside the span, the content is folded from the kept chunks
+            # on the export thread.
+            state = StreamState(
+                sink,
+                None,
+                partial(accumulator, True) if capture else None,
+                accumulator,
+                endpoint.stream_response,
+                sink.attributes.get(semconv.GEN_AI_REQUEST_CHOICE_COUNT, 1),
+            )
+        else:
+            state = StreamState(sink, accumulator(True))
+    else:
+        state = StreamState(sink, accumulator(tel.policy.enabled))
+    return stream_proxy(result, state, is_async)
 
 
 def _guarded_response(endpoint: Endpoint) -> Callable[[Any, bool], tuple[Attrs, Content]]:
@@ -127,13 +146,13 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
     try:
         inv.detach()
         # _deferred()'s tests first: most results are complete responses, and those need no further call
-        is_stream = endpoint.is_stream
-        if (endpoint.accumulator is not None and is_stream is not None and is_stream(result)) or (
-            endpoint.raw_responses and is_raw_response(result)
-        ):
-            proxy = _deferred(tel, endpoint, inv, result, is_async)
-            if proxy is not None:
-                return proxy
+        is_stream, accumulator = endpoint.is_stream, endpoint.accumulator
+        if accumulator is not None and is_stream is not None and is_stream(result):
+            return _stream(tel, endpoint, accumulator, inv, result, is_async)
+        if endpoint.raw_responses and is_raw_response(result):
+            deferred = _deferred(tel, endpoint, inv, result, is_async)
+            if deferred is not None:
+                return deferred
         capture = inv.capture
         if capture == BESIDE:
             # Beside the span (the default): the output is built from the response on the export thread.

@@ -22,7 +22,7 @@ from typing import Any
 import wrapt
 
 from otel_agenttrace._lifecycle import guarded
-from otel_agenttrace._stream import Accumulator, AsyncStreamProxy, Sink, StreamProxy, StreamState
+from otel_agenttrace._stream import Accumulator, Sink, StreamState, proxy
 
 Response = Callable[[Any, bool], "tuple[dict[str, Any], dict[str, Any] | None]"]
 
@@ -165,12 +165,12 @@ class RawCore:
     def parsed(self, result: Any, default_type: bool, raw: Any) -> Any:
         if self.is_stream is not None and self.is_stream(result):
             if self.stream is None or self.stream.__wrapped__ is not result:
-                self.stream = (AsyncStreamProxy if self.is_async else StreamProxy)(result, self.state)
+                self.stream = proxy(result, self.state, self.is_async)
                 self.handed = True
             return self.stream
         if not self.state.inv.done:
             if default_type:
-                self.state.acc.add(result)
+                self.state.accumulator().add(result)
                 self.state.finish()
             else:  # parse(to=...) of the user's own type: the body is read now, decode it ourselves
                 self.body(raw.http_response.content)
@@ -186,7 +186,7 @@ class RawCore:
             decoder.feed_bytes(content)
             decoder.end()
         else:
-            self.state.acc.add(json.loads(content))
+            self.state.accumulator().add(json.loads(content))
         self.state.finish()
 
     def decoder(self) -> _SSEDecoder | None:
@@ -216,7 +216,7 @@ class RawCore:
             decoder.end()
             self.state.finish()
         elif not self.sse:
-            self.state.acc.add(json.loads("".join(self.text_parts)))
+            self.state.accumulator().add(json.loads("".join(self.text_parts)))
             self.state.finish()
 
     # -- other endings --------------------------------------------------------------------------

@@ -76,17 +76,42 @@ class StreamState:
     Per chunk only a reference is kept (`chunks`); the accumulator folds them when the stream ends (or a
     batch is full). With content beside the span (`later`: a factory of content accumulators), the
     accumulator here reads the response attributes only, and the content is folded from the kept chunks
-    on the export thread."""
+    on the export thread.
 
-    __slots__ = ("acc", "chunks", "content", "first_chunk", "inv", "later")
+    Without content on this thread the accumulator may be left to be made (`acc` None, `make(False)`): a
+    stream that ends before a batch is full is then read by `ends(chunks, choices)` alone, the provider's
+    reader of the response attributes from the first and last chunks (`choices`: the request's `n`)."""
 
-    def __init__(self, inv: Sink, acc: Accumulator, later: Callable[[], Accumulator] | None = None) -> None:
+    __slots__ = ("acc", "choices", "chunks", "content", "ends", "first_chunk", "inv", "later", "make")
+
+    def __init__(
+        self,
+        inv: Sink,
+        acc: Accumulator | None,
+        later: Callable[[], Accumulator] | None = None,
+        make: Callable[[bool], Accumulator] | None = None,
+        ends: Callable[[list[Any], int], dict[str, Any]] | None = None,
+        choices: int = 1,
+    ) -> None:
         self.inv = inv
         self.acc = acc
         self.later = later
+        self.make = make
+        self.ends = ends
+        self.choices = choices
         self.content: Accumulator | None = None  # `later`'s accumulator, once a full batch was folded here
         self.chunks: list[Any] = []
         self.first_chunk: float | None = None
+
+    def accumulator(self) -> Accumulator:
+        """The accumulator of this stream's chunks, made on first use."""
+        acc = self.acc
+        if acc is None:
+            assert self.make is not None, "StreamState needs an accumulator or its factory"
+            acc = self.acc = self.make(False)
+            if getattr(acc, "choices", False) is None:  # it reads the kept chunks from the end as far as it needs
+                acc.choices = self.choices  # type: ignore[attr-defined]
+        return acc
 
     def on_chunk(self, chunk: Any) -> None:
         if self.first_chunk is None:
@@ -108,7 +133,7 @@ class StreamState:
         (with `later`: on the export thread)."""
         chunks, self.chunks = self.chunks, []
         try:
-            fold(self.acc, chunks)
+            fold(self.accumulator(), chunks)
             if self.later is not None and len(chunks) >= BATCH:
                 # A long stream: its content is folded here too, batch by batch, to keep memory bounded.
                 if self.content is None:
@@ -120,13 +145,22 @@ class StreamState:
         return chunks
 
     def _result(self) -> tuple[dict[str, Any], Piece | None]:
-        rest = self._fold()
-        output: Piece | None
-        try:
-            attrs, output = self.acc.result()
-        except Exception as exc:
-            internal_error("stream result", exc)
-            attrs, output = {}, None
+        output: Piece | None = None
+        ends = self.ends
+        if self.acc is None and ends is not None:  # nothing folded here yet: read the stream's ends
+            rest, self.chunks = self.chunks, []
+            try:
+                attrs = ends(rest, self.choices)
+            except Exception as exc:
+                internal_error("stream result", exc)
+                attrs = {}
+        else:
+            rest = self._fold()
+            try:
+                attrs, output = self.accumulator().result()
+            except Exception as exc:
+                internal_error("stream result", exc)
+                attrs, output = {}, None
         if self.later is not None:
             output = Later(_output, self.content, self.later, rest)
         if self.first_chunk is not None:
@@ -204,14 +238,19 @@ def _relay(source: Iterator[Any], state: StreamState) -> Iterator[Any]:
     state.finish()
 
 
+def proxy(stream: Any, state: StreamState, is_async: bool) -> Any:
+    """The proxy to hand the user instead of `stream`, reporting its ending to `state`. (The proxies have no
+    `__init__` of their own: wrapt's, in C, and one attribute set, on every stream's path.)"""
+    wrapper = AsyncStreamProxy(stream) if is_async else StreamProxy(stream)
+    wrapper._self_state = state
+    return wrapper
+
+
 class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Wraps a provider's sync stream; everything else passes through to it."""
+    """Wraps a provider's sync stream (made by `proxy()`); everything else passes through to it."""
 
+    _self_state: StreamState
     _self_relay: Iterator[Any] | None = None  # the class's until iterated: one attribute set less per stream
-
-    def __init__(self, wrapped: Any, state: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_state = state
 
     def _self_chunks(self) -> Iterator[Any]:
         relay = self._self_relay
@@ -274,13 +313,10 @@ async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterat
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
-    """Wraps a provider's async stream; everything else passes through to it."""
+    """Wraps a provider's async stream (made by `proxy()`); everything else passes through to it."""
 
+    _self_state: StreamState
     _self_relay: AsyncIterator[Any] | None = None
-
-    def __init__(self, wrapped: Any, state: StreamState) -> None:
-        super().__init__(wrapped)
-        self._self_state = state
 
     def _self_chunks(self) -> AsyncIterator[Any]:
         relay = self._self_relay

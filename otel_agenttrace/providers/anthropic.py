@@ -175,6 +175,14 @@ _STREAM_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_token
 _stream_usage = fields(*_STREAM_USAGE_FIELDS)
 
 
+def stream_response(events: list[Any], choices: int) -> dict[str, Any]:
+    """A whole stream's response attributes, content left out, from the events it kept (from their ends: see
+    `add_all`). `choices` is OpenAI's `n`; Anthropic has one."""
+    acc = StreamAccumulator(False)
+    acc.add_all(events)
+    return acc.result()[0]
+
+
 class StreamAccumulator:
     """Raw message events → the attributes and message a non-streamed response gives."""
 
@@ -278,6 +286,7 @@ MESSAGES = Endpoint(
     response=response,
     accumulator=StreamAccumulator,
     is_stream=_is_stream,
+    stream_response=stream_response,
     raw_responses=True,
 )
 

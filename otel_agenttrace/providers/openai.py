@@ -227,7 +227,22 @@ def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str,
     response_id, model, choices, usage, tier, fingerprint = _CHAT_FIELDS(result)
     choices = choices or ()
     reasons = get_each(choices, "finish_reason")
-    # response_attributes(), inlined: on every call's path
+    attrs = _chat_attributes(response_id, model, reasons, usage, tier, fingerprint)
+    output = None
+    if capture:
+        output = {
+            semconv.GEN_AI_OUTPUT_MESSAGES: [
+                _chat_output_message(get(c, "message"), r) for c, r in zip(choices, reasons, strict=True)
+            ]
+        }
+    return attrs, output
+
+
+def _chat_attributes(
+    response_id: Any, model: Any, reasons: list[Any], usage: Any, tier: Any, fingerprint: Any
+) -> dict[str, Any]:
+    """A chat response's attributes, from its fields (a whole response's, or a stream's first and last chunks')."""
+    # response_attributes() and _usage_attributes(), inlined: on every call's path
     attrs: dict[str, Any] = {}
     if response_id:
         attrs[semconv.GEN_AI_RESPONSE_ID] = response_id
@@ -249,14 +264,38 @@ def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str,
         cached = get(details, "cached_tokens")
         if isinstance(cached, int):  # 0 is a count the provider reported, not an absent one
             attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
-    output = None
-    if capture:
-        output = {
-            semconv.GEN_AI_OUTPUT_MESSAGES: [
-                _chat_output_message(get(c, "message"), r) for c, r in zip(choices, reasons, strict=True)
-            ]
-        }
-    return attrs, output
+    return attrs
+
+
+def _stream_ends(chunks: list[Any], choices: int) -> tuple[Any, dict[int, str]]:
+    """The last usage and each choice's last finish reason among `chunks`, read from the end: they come last,
+    so a stream of n chunks costs a few reads, not n. `choices`: how many finish reasons to look for."""
+    usage = None
+    finish: dict[int, str] = {}
+    for chunk in reversed(chunks):
+        if usage is None:
+            usage = chunk.usage
+        for choice in chunk.choices:
+            reason = choice.finish_reason
+            if reason and choice.index not in finish:
+                finish[choice.index] = reason
+        if usage is not None and len(finish) >= choices:
+            break
+    return usage, finish
+
+
+def chat_stream_response(chunks: list[Any], choices: int) -> dict[str, Any]:
+    """A whole stream's response attributes, content left out, from the chunks it kept: the id, model, tier
+    and fingerprint of the first, the usage and finish reasons of the last ones. `choices`: the request's `n`."""
+    if not chunks:
+        return {}
+    first = chunks[0]
+    if first.id is None:  # as the accumulator: the first chunk that has an id, else the last
+        first = next((chunk for chunk in chunks if chunk.id is not None), chunks[-1])
+    response_id, model, _, _, tier, fingerprint = _CHAT_FIELDS(first)
+    usage, finish = _stream_ends(chunks, choices)
+    reasons = [finish[i] for i in sorted(finish)]
+    return _chat_attributes(response_id, model, reasons, usage, tier, fingerprint)
 
 
 class ChatStreamAccumulator:
@@ -325,17 +364,7 @@ class ChatStreamAccumulator:
             self.model = chunk.model
             self.openai = _openai_response_attributes(chunk)
         expected = self.choices if self.choices is not None else len(chunks) + 1  # unknown: read them all
-        usage = None
-        finish: dict[int, str] = {}
-        for chunk in reversed(chunks):
-            if usage is None:
-                usage = chunk.usage
-            for choice in chunk.choices:
-                reason = choice.finish_reason
-                if reason and choice.index not in finish:
-                    finish[choice.index] = reason
-            if usage is not None and len(finish) >= expected:
-                break
+        usage, finish = _stream_ends(chunks, expected)
         if usage is not None:
             self.usage = usage
         self.finish.update(finish)
@@ -381,6 +410,7 @@ CHAT = Endpoint(
     response=chat_response,
     accumulator=ChatStreamAccumulator,
     is_stream=_is_stream,
+    stream_response=chat_stream_response,
     raw_responses=True,
 )
 

@@ -124,9 +124,7 @@ def spans(n: int) -> list[ReadableSpan]:
 
 
 @pytest.mark.parametrize("backend", ["closed port", "never answers", "never accepts"])
-def test_shutdown_is_bounded_and_says_what_was_not_forwarded(
-    backend: str, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_shutdown_is_bounded_and_says_what_was_not_forwarded(backend: str, caplog: pytest.LogCaptureFixture) -> None:
     listener = None
     receiver = None
     if backend == "closed port":

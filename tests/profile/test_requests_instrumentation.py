@@ -84,9 +84,7 @@ def test_requests_spans_join_the_run_and_the_exporter_is_not_traced(tmp_path: Pa
         runs = store.list_runs(limit=10)
         assert [r.workflow for r in runs] == ["fetcher"]  # no run made of the exporter's own POSTs
         records = store.spans(runs[0].run_id)
-    http = sorted(
-        (r for r in records if r.scope == "opentelemetry.instrumentation.requests"), key=lambda r: r.start_ns
-    )
+    http = sorted((r for r in records if r.scope == "opentelemetry.instrumentation.requests"), key=lambda r: r.start_ns)
     assert [r.name for r in http] == ["GET", "GET"]
     tools = {r.span_id: r for r in records if r.name == "execute_tool fetch"}
     assert all(r.parent_id in tools for r in http)  # each under the tool call that made it
