@@ -75,18 +75,29 @@ def snapshot(value: Any) -> Any:
     return value
 
 
-def snapshot_values(values: Mapping[str, Any]) -> dict[str, Any]:
-    """`snapshot()` of each value. On every call's path: scalars (model, flags, numbers) pass as they are,
-    and the containers are copied here, not in a call each."""
+def snapshot_values(values: Mapping[str, Any], keys: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """`snapshot()` of each value (of those of `keys` only, when given: the arguments that become content).
+    On every call's path: scalars (model, flags, numbers) pass as they are, and the containers are copied
+    here, not in a call each; a history of dicts, the usual one, in C."""
     out: dict[str, Any] = {}
-    for key, value in values.items():
+    for key in values if keys is None else keys:
+        value = values.get(key, _ABSENT)
         kind = type(value)
         if kind is list or kind is tuple:
-            value = [item.copy() if type(item) in _COPIED_ITEMS else item for item in value]
+            try:
+                value = list(map(_copy_dict, value))
+            except TypeError:  # not dicts alone
+                value = [item.copy() if type(item) in _COPIED_ITEMS else item for item in value]
         elif kind is dict:
             value = {k: item.copy() if type(item) in _COPIED_ITEMS else item for k, item in value.items()}
+        elif value is _ABSENT:
+            continue
         out[key] = value
     return out
+
+
+_ABSENT: Final = object()
+_copy_dict: Final = dict.copy
 
 
 def resolve(pieces: Iterable[Piece | None]) -> dict[str, Any]:

@@ -30,7 +30,7 @@ from otel_agenttrace import _logging, _settings, semconv
 from otel_agenttrace._beside import CHANNEL, Later, Piece, resolve, snapshot_values
 from otel_agenttrace._capture import BESIDE, CapturePolicy, env_snapshot
 from otel_agenttrace._code import KEYS as CODE_KEYS
-from otel_agenttrace._metrics import NONE, MetricsRecorder, measured_by_peer
+from otel_agenttrace._metrics import MetricsRecorder
 
 _log = logging.getLogger("otel_agenttrace")
 
@@ -336,7 +336,7 @@ class Invocation:
 class LLMInvocation(Invocation):
     """An LLM call: CLIENT span named `{operation} {model}`, GenAI metrics at the end."""
 
-    __slots__ = ("_llm_token", "_peer_metrics", "inner")
+    __slots__ = ("_llm_token", "_outer", "inner")
 
     def __init__(
         self,
@@ -349,8 +349,9 @@ class LLMInvocation(Invocation):
         model = attributes.get(semconv.GEN_AI_REQUEST_MODEL)
         name = f"{operation} {model}" if model else operation
         current = otel_context.get_current()
-        # Another instrumentation's LLM span for this call is current: what it measures is not measured twice.
-        self._peer_metrics = measured_by_peer(trace.get_current_span(current)) if tel.metrics is not None else NONE
+        # Where the call started: the recorder (off this thread) leaves out what another instrumentation's LLM
+        # span current there measures for the same call.
+        self._outer = current
         # Invocation.__init__ by position, not super() with keywords: on every call's path
         Invocation.__init__(self, tel, name, SpanKind.CLIENT, attributes, content, True, True, capture, current)
         self.inner: dict[str, Any] | None = None
@@ -424,7 +425,7 @@ class LLMInvocation(Invocation):
             attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
             attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
             attrs,
-            self._peer_metrics,
+            self._outer,
         )
 
 

@@ -34,6 +34,8 @@ class Endpoint:
     request_content: Callable[[dict[str, Any]], Content]
     # (result, capture) -> (response attributes, output content)
     response: Callable[[Any, bool], tuple[Attrs, Content]]
+    # the arguments `request_content` reads: beside the span only these are snapshot (None: every argument)
+    content_args: tuple[str, ...] | None = None
     # (capture) -> a fresh accumulator for a streamed result; None: the endpoint never streams
     accumulator: Callable[[bool], Accumulator] | None = None
     # result -> whether it is a stream to proxy
@@ -82,7 +84,7 @@ def _begin(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, 
     content: Piece | None = None
     if capture == BESIDE:
         # Beside the span (the default): a snapshot of the request, turned into content on the export thread.
-        content = Later(endpoint.request_content, snapshot_values(kwargs))
+        content = Later(endpoint.request_content, snapshot_values(kwargs, endpoint.content_args))
     elif capture:
         content = endpoint.request_content(kwargs)
     return LLMInvocation(tel, endpoint.operation, attrs, content, capture)

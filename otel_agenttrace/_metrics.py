@@ -24,8 +24,9 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry.context import Context
 from opentelemetry.metrics import Histogram
-from opentelemetry.trace import Span
+from opentelemetry.trace import Span, get_current_span
 
 from otel_agenttrace import semconv
 
@@ -63,7 +64,9 @@ class MetricsRecorder:
         # The metric attributes among a call's span attributes: picked here, on the recording thread,
         # from the mapping the call handed over (it no longer changes once the span has ended).
         self._keys = keys
-        self._queue: deque[tuple[float | None, int | None, int | None, Mapping[str, Any]]] = deque(maxlen=_MAX_QUEUED)
+        self._queue: deque[tuple[float | None, int | None, int | None, Mapping[str, Any], Context | None]] = deque(
+            maxlen=_MAX_QUEUED
+        )
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one drain at a time
         self._thread: threading.Thread | None = None
@@ -78,18 +81,12 @@ class MetricsRecorder:
         input_tokens: int | None,
         output_tokens: int | None,
         attrs: Mapping[str, Any],
-        peer: frozenset[str] = NONE,
+        outer: Context | None = None,
     ) -> None:
-        """One call's measurements; `peer`: the metrics another instrumentation records for it (not again here)."""
-        duration: float | None = seconds
-        if peer:
-            if semconv.Metric.TOKEN_USAGE in peer:
-                input_tokens = output_tokens = None
-            if semconv.Metric.OPERATION_DURATION in peer:
-                duration = None
-            if duration is None and input_tokens is None and output_tokens is None:
-                return
-        self._queue.append((duration, input_tokens, output_tokens, attrs))
+        """One call's measurements. `outer`: the context the call started in, whose span may be another
+        instrumentation's for the same call (`measured_by_peer`: its metrics are not recorded again here),
+        looked at on the recording thread."""
+        self._queue.append((seconds, input_tokens, output_tokens, attrs, outer))
         if self._thread is None and not self._closed:
             self._start()
 
@@ -109,9 +106,15 @@ class MetricsRecorder:
             queue, duration, tokens, keys = self._queue, self._duration, self._tokens, self._keys
             while queue:
                 try:
-                    seconds, input_tokens, output_tokens, attrs = queue.popleft()
+                    seconds, input_tokens, output_tokens, attrs, outer = queue.popleft()
                 except IndexError:
                     return
+                peer = measured_by_peer(get_current_span(outer)) if outer is not None else NONE
+                if peer:
+                    if semconv.Metric.TOKEN_USAGE in peer:
+                        input_tokens = output_tokens = None
+                    if semconv.Metric.OPERATION_DURATION in peer:
+                        seconds = None
                 if keys is not None:
                     attrs = {k: attrs[k] for k in keys if k in attrs}
                 if seconds is not None:

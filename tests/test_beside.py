@@ -229,6 +229,48 @@ def test_snapshot_values_copies_as_snapshot_does() -> None:
     }
 
 
+def test_snapshot_values_of_named_arguments_copies_only_those() -> None:
+    history = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    mixed = [{"role": "user"}, ["nested"], "text"]  # not dicts alone: copied item by item as snapshot() does
+    options = {"include_usage": True}
+    values = {"messages": history, "tools": mixed, "stream_options": options, "model": "m"}
+    copied = snapshot_values(values, ("messages", "tools", "system"))
+    assert copied == {"messages": history, "tools": mixed}  # an absent name is left out, not None
+    history.append({"role": "user", "content": "later"})
+    history[0]["content"] = "edited"
+    mixed[0]["role"] = "edited"
+    mixed[1].append("later")
+    assert copied == {
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+        "tools": [{"role": "user"}, ["nested"], "text"],
+    }
+    assert copied["tools"][2] is mixed[2]
+    assert snapshot_values(values, ()) == {}
+
+
+def test_every_sdk_endpoint_snapshots_the_arguments_its_content_reads() -> None:
+    """Beside the span only `content_args` are kept: content built from the snapshot equals content built from
+    every argument."""
+    from otel_agenttrace.providers import anthropic as anthropic_provider
+    from otel_agenttrace.providers import openai as openai_provider
+
+    kwargs = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "q"}],
+        "system": "be brief",
+        "instructions": "be brief",
+        "input": [{"role": "user", "content": "q"}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}, "name": "f", "input_schema": {}}],
+        "stream": True,
+    }
+    endpoints = [openai_provider.CHAT, openai_provider.RESPONSES, anthropic_provider.MESSAGES]
+    for endpoint in endpoints:
+        assert endpoint.content_args is not None
+        full = endpoint.request_content(kwargs)
+        assert full  # the test's arguments give each some content
+        assert endpoint.request_content(snapshot_values(kwargs, endpoint.content_args)) == full
+
+
 def test_later_builds_its_content_when_called_and_leaves_out_what_an_inner_view_gives() -> None:
     calls: list[tuple[Any, ...]] = []
 

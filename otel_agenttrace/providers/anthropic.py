@@ -283,6 +283,7 @@ MESSAGES = Endpoint(
     operation=semconv.Operation.CHAT,
     request=request,
     request_content=request_content,
+    content_args=("messages", "system", "tools"),
     response=response,
     accumulator=StreamAccumulator,
     is_stream=_is_stream,

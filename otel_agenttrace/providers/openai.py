@@ -256,14 +256,21 @@ def _chat_attributes(
     if isinstance(fingerprint, str) and fingerprint:
         attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
     if usage is not None:
-        prompt, completion, details = _CHAT_USAGE(usage)
+        try:  # an SDK model or decoded Fields: plain attribute reads, no call
+            prompt, completion, details = usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details
+        except AttributeError:  # a dict, or an SDK type without one of them
+            prompt, completion, details = _CHAT_USAGE(usage)
         if isinstance(prompt, int):
             attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = prompt
         if isinstance(completion, int):
             attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = completion
-        cached = get(details, "cached_tokens")
-        if isinstance(cached, int):  # 0 is a count the provider reported, not an absent one
-            attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+        if details is not None:
+            try:
+                cached = details.cached_tokens
+            except AttributeError:
+                cached = get(details, "cached_tokens")
+            if isinstance(cached, int):  # 0 is a count the provider reported, not an absent one
+                attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
     return attrs
 
 
@@ -292,10 +299,17 @@ def chat_stream_response(chunks: list[Any], choices: int) -> dict[str, Any]:
     first = chunks[0]
     if first.id is None:  # as the accumulator: the first chunk that has an id, else the last
         first = next((chunk for chunk in chunks if chunk.id is not None), chunks[-1])
-    response_id, model, _, _, tier, fingerprint = _CHAT_FIELDS(first)
     usage, finish = _stream_ends(chunks, choices)
-    reasons = [finish[i] for i in sorted(finish)]
-    return _chat_attributes(response_id, model, reasons, usage, tier, fingerprint)
+    # Attribute reads, as the accumulator's (chunks are SDK models or decoded Fields); getattr for the
+    # fields SDKs added later.
+    return _chat_attributes(
+        first.id,
+        first.model,
+        [finish[i] for i in sorted(finish)] if len(finish) > 1 else list(finish.values()),
+        usage,
+        getattr(first, "service_tier", None),
+        getattr(first, "system_fingerprint", None),
+    )
 
 
 class ChatStreamAccumulator:
@@ -407,6 +421,7 @@ CHAT = Endpoint(
     operation=semconv.Operation.CHAT,
     request=chat_request,
     request_content=chat_content,
+    content_args=("messages", "tools"),
     response=chat_response,
     accumulator=ChatStreamAccumulator,
     is_stream=_is_stream,
@@ -547,6 +562,7 @@ RESPONSES = Endpoint(
     operation=semconv.Operation.CHAT,
     request=responses_request,
     request_content=responses_content,
+    content_args=("input", "instructions", "tools"),
     response=responses_response,
     accumulator=ResponsesStreamAccumulator,
     is_stream=_is_stream,
@@ -589,6 +605,7 @@ EMBEDDINGS = Endpoint(
     operation=semconv.Operation.EMBEDDINGS,
     request=embeddings_request,
     request_content=lambda kwargs: None,
+    content_args=(),
     response=embeddings_response,
     raw_responses=True,
 )
