@@ -139,3 +139,52 @@ def test_anthropic_stream_ends_equal_the_fold(name: str, form: str) -> None:
     assert ends == _every_chunk(anthropic_provider.StreamAccumulator, chunks)
     assert ends[semconv.GEN_AI_RESPONSE_ID].startswith("msg_")
     assert ends[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
+
+
+def _start(usage: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "type": "message_start",
+        "message": {"id": "msg_1", "model": "claude-x", "role": "assistant", "content": [], "usage": usage},
+    }
+
+
+def _delta(stop_reason: str | None, usage: dict[str, Any] | None) -> dict[str, Any]:
+    return {"type": "message_delta", "delta": {"stop_reason": stop_reason}, "usage": usage}
+
+
+_TEXT = {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}
+
+# name -> decoded events (the shapes recordings lack)
+_ANTHROPIC_STREAMS: dict[str, list[dict[str, Any]]] = {
+    "two_deltas": [
+        _start({"input_tokens": 5, "output_tokens": 1, "cache_read_input_tokens": None}),
+        _TEXT,
+        _delta(None, {"output_tokens": 3}),
+        _delta("max_tokens", {"output_tokens": 9, "cache_creation_input_tokens": 4}),
+        {"type": "message_stop"},
+    ],
+    "stop_then_usage_only_delta": [
+        _start({"input_tokens": 5, "output_tokens": 1}),
+        _delta("end_turn", {"output_tokens": 3}),
+        _delta(None, {"output_tokens": 7, "cache_read_input_tokens": 0}),
+    ],
+    "no_start": [_TEXT, _delta("end_turn", {"output_tokens": 2})],
+    "no_delta": [_start({"input_tokens": 5, "output_tokens": 1}), _TEXT],
+    "long": [
+        _start({"input_tokens": 5, "output_tokens": 1}),
+        *[_TEXT] * 3000,
+        _delta("end_turn", {"output_tokens": 3}),
+    ],
+    "empty": [],
+}
+
+
+@pytest.mark.parametrize("name", sorted(_ANTHROPIC_STREAMS))
+def test_anthropic_stream_ends_equal_the_fold_on_other_shapes(name: str) -> None:
+    chunks = [fields(d) for d in _ANTHROPIC_STREAMS[name]]
+    ends = anthropic_provider.stream_response(chunks, 1)
+    assert ends == _every_chunk(anthropic_provider.StreamAccumulator, chunks)
+    assert ends == _folded(anthropic_provider.StreamAccumulator, chunks, None)
+    if name == "two_deltas":
+        assert ends[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 5 + 4 and ends[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
+        assert semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS not in ends

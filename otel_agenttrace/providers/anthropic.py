@@ -175,12 +175,76 @@ _STREAM_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_token
 _stream_usage = fields(*_STREAM_USAGE_FIELDS)
 
 
+def _stream_ends(events: list[Any]) -> tuple[Any, list[Any]]:
+    """The message's start and its deltas from the last one with a stop reason on (its usage is cumulative),
+    in order: without content only these matter (id, model, stop reason, usage). The start comes first and
+    the deltas last, so they are looked for from either end, not in every event."""
+    deltas: list[Any] = []
+    start = None
+    read = 0
+    for event in reversed(events):
+        read += 1
+        kind = event.type
+        if kind == "message_delta":
+            deltas.append(event)
+            if get(event.delta, "stop_reason"):
+                break
+        elif kind == "message_start":
+            start = event
+            break
+    if start is None and read < len(events):  # stopped at the last delta: the start is at the front
+        for event in events:
+            kind = event.type
+            if kind == "message_start":
+                start = event
+                break
+            if kind == "message_delta":
+                break
+    deltas.reverse()
+    return start, deltas
+
+
+def _add_usage(counts: dict[str, int], usage: Any) -> None:
+    # message_delta usage is cumulative; keep the latest non-null value of each field.
+    for key, value in zip(_STREAM_USAGE_FIELDS, _stream_usage(usage), strict=True):
+        if isinstance(value, int):
+            counts[key] = value
+
+
 def stream_response(events: list[Any], choices: int) -> dict[str, Any]:
-    """A whole stream's response attributes, content left out, from the events it kept (from their ends: see
-    `add_all`). `choices` is OpenAI's `n`; Anthropic has one."""
-    acc = StreamAccumulator(False)
-    acc.add_all(events)
-    return acc.result()[0]
+    """A whole stream's response attributes, content left out, from the events it kept: what the accumulator
+    folds from `_stream_ends` and gives as `result()`, unrolled (on every stream's path). `choices` is
+    OpenAI's `n`; Anthropic has one."""
+    start, deltas = _stream_ends(events)
+    response_id = model = stop_reason = base = output = read = created = None
+    if start is not None:
+        message = start.message
+        response_id, model = message.id, message.model
+        base, output, read, created = _stream_usage(message.usage)
+    for event in deltas:  # usage is cumulative: the latest count of each kind
+        stop_reason = get(event.delta, "stop_reason") or stop_reason
+        new_base, new_output, new_read, new_created = _stream_usage(event.usage)
+        if isinstance(new_base, int):
+            base = new_base
+        if isinstance(new_output, int):
+            output = new_output
+        if isinstance(new_read, int):
+            read = new_read
+        if isinstance(new_created, int):
+            created = new_created
+    attrs = response_attributes(response_id, model, [stop_reason] if stop_reason else None)
+    # _usage(), unrolled; 0 is a count the provider reported, not an absent one
+    read = read if isinstance(read, int) else None
+    created = created if isinstance(created, int) else None
+    if isinstance(base, int):
+        attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = base + (read or 0) + (created or 0)
+    if read is not None:
+        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
+    if created is not None:
+        attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = created
+    if isinstance(output, int):
+        attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
+    return attrs
 
 
 class StreamAccumulator:
@@ -211,12 +275,12 @@ class StreamAccumulator:
             message = event.message
             self.id = message.id
             self.model = message.model
-            self._usage(message.usage)
+            _add_usage(self.usage, message.usage)
         elif kind == "content_block_start":
             self.blocks[event.index] = {"block": event.content_block, "pieces": []}
         elif kind == "message_delta":
             self.stop_reason = get(event.delta, "stop_reason") or self.stop_reason
-            self._usage(event.usage)
+            _add_usage(self.usage, event.usage)
 
     def add_all(self, events: list[Any]) -> None:
         """Events kept by the stream (a batch of them, in order), folded when it ends. Without content only
@@ -226,37 +290,12 @@ class StreamAccumulator:
             for event in events:
                 self.add(event)
             return
-        deltas: list[Any] = []
-        start = None
-        read = 0
-        for event in reversed(events):
-            read += 1
-            kind = event.type
-            if kind == "message_delta":
-                deltas.append(event)
-                if get(event.delta, "stop_reason"):  # the last stop reason; its usage is cumulative
-                    break
-            elif kind == "message_start":
-                start = event
-                break
-        if start is None and read < len(events):  # stopped at the last delta: the start is at the front
-            for event in events:
-                kind = event.type
-                if kind == "message_start":
-                    start = event
-                    break
-                if kind == "message_delta":
-                    break
+        start, deltas = _stream_ends(events)
         if start is not None:
             self.add(start)
-        for event in reversed(deltas):
+        for event in deltas:
             self.add(event)
 
-    def _usage(self, usage: Any) -> None:
-        # message_delta usage is cumulative; keep the latest non-null value of each field.
-        for key, value in zip(_STREAM_USAGE_FIELDS, _stream_usage(usage), strict=True):
-            if isinstance(value, int):
-                self.usage[key] = value
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         attrs = response_attributes(self.id, self.model, [self.stop_reason] if self.stop_reason else None)
