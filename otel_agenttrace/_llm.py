@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from otel_agenttrace import semconv
@@ -127,7 +126,7 @@ def _stream(
             state = StreamState(
                 sink,
                 None,
-                partial(accumulator, True) if capture else None,
+                bool(capture),
                 accumulator,
                 endpoint.stream_response,
                 sink.attributes.get(semconv.GEN_AI_REQUEST_CHOICE_COUNT, 1),

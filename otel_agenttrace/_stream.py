@@ -28,7 +28,7 @@ class Sink(Protocol):
 
     def elapsed(self) -> float: ...
 
-    def stop(self, attributes: Any = None, output: dict[str, Any] | None = None) -> None: ...
+    def stop(self, attributes: Any = None, output: Any = None) -> None: ...  # output: a Piece, or None
 
     def fail(
         self, exc: BaseException, attributes: Any = None, output: dict[str, Any] | None = None, etype: str | None = None
@@ -58,9 +58,9 @@ def fold(acc: Accumulator, chunks: list[Any]) -> None:
             acc.add(chunk)
 
 
-def _output(content: Accumulator | None, factory: Callable[[], Accumulator], chunks: list[Any]) -> Any:
+def _output(content: Accumulator | None, make: Callable[[bool], Accumulator], chunks: list[Any]) -> Any:
     """The output content of a stream, built on the export thread from the chunks it kept."""
-    acc = content if content is not None else factory()
+    acc = content if content is not None else make(True)
     fold(acc, chunks)
     return acc.result()[1]
 
@@ -74,32 +74,32 @@ class StreamState:
     it was parsed from): the first ending wins.
 
     Per chunk only a reference is kept (`chunks`); the accumulator folds them when the stream ends (or a
-    batch is full). With content beside the span (`later`: a factory of content accumulators), the
-    accumulator here reads the response attributes only, and the content is folded from the kept chunks
-    on the export thread.
+    batch is full). With content beside the span (`beside`), the accumulator here reads the response
+    attributes only, and the content is folded from the kept chunks on the export thread, by an
+    accumulator `make(True)` makes there.
 
     Without content on this thread the accumulator may be left to be made (`acc` None, `make(False)`): a
     stream that ends before a batch is full is then read by `ends(chunks, choices)` alone, the provider's
     reader of the response attributes from the first and last chunks (`choices`: the request's `n`)."""
 
-    __slots__ = ("acc", "choices", "chunks", "content", "ends", "first_chunk", "inv", "later", "make")
+    __slots__ = ("acc", "beside", "choices", "chunks", "content", "ends", "first_chunk", "inv", "make")
 
     def __init__(
         self,
         inv: Sink,
         acc: Accumulator | None,
-        later: Callable[[], Accumulator] | None = None,
+        beside: bool = False,
         make: Callable[[bool], Accumulator] | None = None,
         ends: Callable[[list[Any], int], dict[str, Any]] | None = None,
         choices: int = 1,
     ) -> None:
         self.inv = inv
         self.acc = acc
-        self.later = later
+        self.beside = beside
         self.make = make
         self.ends = ends
         self.choices = choices
-        self.content: Accumulator | None = None  # `later`'s accumulator, once a full batch was folded here
+        self.content: Accumulator | None = None  # the content's accumulator, once a full batch was folded here
         self.chunks: list[Any] = []
         self.first_chunk: float | None = None
 
@@ -130,14 +130,15 @@ class StreamState:
 
     def _fold(self) -> list[Any]:
         """Fold the kept chunks into the accumulator; returns those whose content is still to be folded
-        (with `later`: on the export thread)."""
+        (`beside`: on the export thread)."""
         chunks, self.chunks = self.chunks, []
         try:
             fold(self.accumulator(), chunks)
-            if self.later is not None and len(chunks) >= BATCH:
+            if self.beside and len(chunks) >= BATCH:
                 # A long stream: its content is folded here too, batch by batch, to keep memory bounded.
                 if self.content is None:
-                    self.content = self.later()
+                    assert self.make is not None, "content beside the span needs the accumulator's factory"
+                    self.content = self.make(True)
                 fold(self.content, chunks)
                 return []
         except Exception as exc:
@@ -161,15 +162,20 @@ class StreamState:
             except Exception as exc:
                 internal_error("stream result", exc)
                 attrs, output = {}, None
-        if self.later is not None:
-            output = Later(_output, self.content, self.later, rest)
+        if self.beside:
+            output = Later(_output, self.content, self.make, rest)
         if self.first_chunk is not None:
             attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
         return attrs, output
 
     def finish(self) -> None:
-        if not self.inv.done:
-            guarded("stream end", self.inv.stop, *self._result())
+        inv = self.inv
+        if not inv.done:
+            attrs, output = self._result()
+            try:  # guarded(), inlined: on every stream's path
+                inv.stop(attrs, output)
+            except Exception as exc:
+                internal_error("stream end", exc)
 
     def fail(self, exc: BaseException) -> None:
         if not self.inv.done:

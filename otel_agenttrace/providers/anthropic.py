@@ -296,7 +296,6 @@ class StreamAccumulator:
         for event in deltas:
             self.add(event)
 
-
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
         attrs = response_attributes(self.id, self.model, [self.stop_reason] if self.stop_reason else None)
         _usage(self.usage, attrs)
