@@ -222,7 +222,7 @@ _METRIC_KEYS = (
 class Invocation:
     """A started span with the attributes and content that will be set when it ends."""
 
-    __slots__ = ("_ctx_token", "_start", "attributes", "capture", "content", "done", "policy", "span", "tel")
+    __slots__ = ("_ctx_token", "_start", "attributes", "capture", "content", "done", "inner", "policy", "span", "tel")
 
     def __init__(
         self,
@@ -246,6 +246,8 @@ class Invocation:
             content = snapshot_values(content)
         self.content: Piece | None = content
         self.done = False
+        # Nested instrumented calls' views (an LLM call's: `LLMInvocation.absorb`), merged when it ends.
+        self.inner: dict[str, Any] | None = None
         self._start = time.perf_counter()
         # The current context, looked up once (`current`: the caller did) and handed to the SDK, which
         # otherwise looks it up again for the parent, the sampler and the span's own context.
@@ -284,10 +286,14 @@ class Invocation:
             return
         self.done = True
         try:
+            if self.inner is not None:
+                attributes, output = self._merge_inner(attributes, output)
             if attributes:
                 self.attributes.update(attributes)
                 self.span.set_attributes(attributes)
-            self._set_content(output)
+            capture = self.capture
+            if capture and (self.content or output):  # _set_content(), inlined: on every call's path
+                self._set_content(output)
             self._record_metrics()
         finally:  # whatever failed above, the span still ends exactly once
             self.span.end()
@@ -303,6 +309,8 @@ class Invocation:
             return
         self.done = True
         try:
+            if self.inner is not None:
+                attributes, output = self._merge_inner(attributes, output)
             etype = etype or error_type(exc)
             attrs = dict(attributes) if attributes else {}
             attrs[semconv.ERROR_TYPE] = etype
@@ -332,11 +340,16 @@ class Invocation:
     def _record_metrics(self) -> None:
         pass
 
+    def _merge_inner(
+        self, attributes: Mapping[str, Any] | None, output: Piece | None
+    ) -> tuple[Mapping[str, Any] | None, Piece | None]:
+        return attributes, output
+
 
 class LLMInvocation(Invocation):
     """An LLM call: CLIENT span named `{operation} {model}`, GenAI metrics at the end."""
 
-    __slots__ = ("_llm_token", "_outer", "inner")
+    __slots__ = ("_llm_token", "_outer")
 
     def __init__(
         self,
@@ -354,7 +367,6 @@ class LLMInvocation(Invocation):
         self._outer = current
         # Invocation.__init__ by position, not super() with keywords: on every call's path
         Invocation.__init__(self, tel, name, SpanKind.CLIENT, attributes, content, True, True, capture, current)
-        self.inner: dict[str, Any] | None = None
         self._llm_token: Token[LLMInvocation | None] | None = current_llm.set(self)
 
     def detach(self) -> None:
@@ -398,22 +410,6 @@ class LLMInvocation(Invocation):
         if model and model != self.attributes.get(semconv.GEN_AI_REQUEST_MODEL):
             self.span.update_name(f"{self.attributes.get(semconv.GEN_AI_OPERATION_NAME)} {model}")
         return merged, output
-
-    def stop(self, attributes: Mapping[str, Any] | None = None, output: Piece | None = None) -> None:
-        if self.inner is not None:
-            attributes, output = self._merge_inner(attributes, output)
-        Invocation.stop(self, attributes, output)  # not super(): no proxy object made on every call's path
-
-    def fail(
-        self,
-        exc: BaseException,
-        attributes: Mapping[str, Any] | None = None,
-        output: Piece | None = None,
-        etype: str | None = None,
-    ) -> None:
-        if self.inner is not None:
-            attributes, output = self._merge_inner(attributes, output)
-        super().fail(exc, attributes, output, etype)
 
     def _record_metrics(self) -> None:
         metrics = self.tel.metrics

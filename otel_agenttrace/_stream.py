@@ -266,7 +266,11 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
 
     def __iter__(self) -> Iterator[Any]:
         # One relay for the stream's life: a second `for` after a `break` goes on where the first stopped.
-        return self._self_chunks()
+        # (_self_chunks(), inlined: on every stream's path.)
+        relay = self._self_relay
+        if relay is None:
+            relay = self._self_relay = _relay(iter(self.__wrapped__), self._self_state)
+        return relay
 
     def __next__(self) -> Any:
         return next(self._self_chunks())
