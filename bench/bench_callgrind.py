@@ -26,6 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -112,18 +113,38 @@ def _child(names: list[str], versus: bool) -> None:
             return [conv(v) for v in value]
         return value
 
-    class ListStream:
-        def __init__(self, chunks: list[Any]) -> None:
-            self._it = iter(chunks)
+    class OpenAIStream:
+        """openai's Stream, its iteration restated (over the chunks, not an SSE parser)."""
 
-        def __iter__(self) -> ListStream:
-            return self
+        def __init__(self, chunks: list[Any]) -> None:
+            self._iterator = iter(chunks)
 
         def __next__(self) -> Any:
-            return next(self._it)
+            return self._iterator.__next__()
+
+        def __iter__(self) -> Iterator[Any]:
+            for item in self._iterator:  # noqa: UP028 (the SDK's code, as it is written)
+                yield item
 
         def close(self) -> None:
             pass
+
+    class AnthropicStream(OpenAIStream):
+        """anthropic's Stream, whose iteration also reports each item to the SDK's tracing (off here)."""
+
+        _observer: Any = None
+
+        def __next__(self) -> Any:
+            item = self._iterator.__next__()
+            if (observer := self._observer) is not None:
+                observer.item(item)
+            return item
+
+        def __iter__(self) -> Iterator[Any]:
+            for item in self._iterator:
+                if (observer := self._observer) is not None:
+                    observer.item(item)
+                yield item
 
     class Drop(SpanExporter):
         def export(self, spans: Any) -> SpanExportResult:
@@ -146,7 +167,7 @@ def _child(names: list[str], versus: bool) -> None:
     inst = Obj({"_client": {"base_url": {"host": "llm.test", "port": 8443, "scheme": "http"}}})
 
     def is_list(result: Any) -> bool:
-        return type(result) is ListStream
+        return type(result) is OpenAIStream or type(result) is AnthropicStream
 
     oa_ep = dataclasses.replace(op.CHAT, is_stream=is_list)
     an_ep = dataclasses.replace(ap.MESSAGES, is_stream=is_list)
@@ -294,9 +315,10 @@ def _child(names: list[str], versus: bool) -> None:
         ep, kw, stream, provider, summary, text = cases[name]
         result = conv(fixtures[name])
         if stream:
+            stream_type = OpenAIStream if provider == "openai" else AnthropicStream
 
             def wrapped(*args: Any, **kwargs: Any) -> Any:
-                return ListStream(result)
+                return stream_type(result)
 
             def bare() -> Any:
                 return drain(wrapped(**kw), text)

@@ -9,6 +9,7 @@ into the response attributes and output messages.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from itertools import islice
 from typing import Any, Protocol
@@ -244,6 +245,56 @@ def _relay(source: Iterator[Any], state: StreamState) -> Iterator[Any]:
     state.finish()
 
 
+def _plain(self: Any) -> Iterator[Any]:  # the shape `source()` recognises (OpenAI's Stream.__iter__)
+    for item in self._iterator:  # noqa: UP028 (the SDK's code, as it is written)
+        yield item
+
+
+async def _aplain(self: Any) -> AsyncIterator[Any]:  # OpenAI's AsyncStream.__aiter__
+    async for item in self._iterator:
+        yield item
+
+
+_PLAIN: dict[type, bool] = {}  # stream class -> whether its iteration is `_plain`'s (or `_aplain`'s)
+
+
+# The flags that change what code does (generator kinds, *args, **kwargs); not a module's __future__ imports.
+_KIND = inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_COROUTINE | inspect.CO_VARARGS
+_KIND |= inspect.CO_VARKEYWORDS
+
+
+def _same_code(method: Any, reference: Any) -> bool:
+    code, ref = getattr(method, "__code__", None), reference.__code__
+    return (
+        code is not None
+        and code.co_code == ref.co_code
+        and code.co_names == ref.co_names
+        and code.co_consts == ref.co_consts
+        and code.co_flags & _KIND == ref.co_flags & _KIND
+        and not code.co_freevars
+    )
+
+
+def source(stream: Any, is_async: bool) -> Any:
+    """What a relay reads: the stream's iterator, or, when the stream's own `__iter__` does nothing but
+    hand on the items of its `_iterator` one by one (the OpenAI SDK's Stream and AsyncStream), that
+    `_iterator`: the same items in the same order, one generator fewer per chunk. Recognised by its code,
+    not by name or version: a stream whose iteration does more (Anthropic's reports each item to the SDK's
+    own tracing) or has changed is iterated as it is."""
+    cls = type(stream)
+    plain = _PLAIN.get(cls)
+    if plain is None:
+        method = getattr(cls, "__aiter__" if is_async else "__iter__", None)
+        plain = _same_code(method, _aplain if is_async else _plain)
+        if len(_PLAIN) < 64:
+            _PLAIN[cls] = plain
+    if plain:
+        iterator = getattr(stream, "_iterator", None)
+        if iterator is not None:
+            return iterator
+    return stream.__aiter__() if is_async else iter(stream)
+
+
 def proxy(stream: Any, state: StreamState, is_async: bool) -> Any:
     """The proxy to hand the user instead of `stream`, reporting its ending to `state`. (The proxies have no
     `__init__` of their own: wrapt's, in C, and one attribute set, on every stream's path.)"""
@@ -261,7 +312,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def _self_chunks(self) -> Iterator[Any]:
         relay = self._self_relay
         if relay is None:
-            relay = self._self_relay = _relay(iter(self.__wrapped__), self._self_state)
+            relay = self._self_relay = _relay(source(self.__wrapped__, False), self._self_state)
         return relay
 
     def __iter__(self) -> Iterator[Any]:
@@ -269,7 +320,7 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
         # (_self_chunks(), inlined: on every stream's path.)
         relay = self._self_relay
         if relay is None:
-            relay = self._self_relay = _relay(iter(self.__wrapped__), self._self_state)
+            relay = self._self_relay = _relay(source(self.__wrapped__, False), self._self_state)
         return relay
 
     def __next__(self) -> Any:
@@ -331,7 +382,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
     def _self_chunks(self) -> AsyncIterator[Any]:
         relay = self._self_relay
         if relay is None:
-            relay = self._self_relay = _arelay(self.__wrapped__.__aiter__(), self._self_state)
+            relay = self._self_relay = _arelay(source(self.__wrapped__, True), self._self_state)
         return relay
 
     def __aiter__(self) -> AsyncIterator[Any]:
