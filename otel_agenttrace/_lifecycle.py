@@ -415,14 +415,8 @@ class LLMInvocation(Invocation):
         metrics = self.tel.metrics
         if metrics is None:
             return
-        attrs = self.attributes  # final: the recorder picks the metric attributes on its own thread
-        metrics.record(
-            time.perf_counter() - self._start,  # elapsed(), inlined: on every call's path
-            attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS),
-            attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS),
-            attrs,
-            self._outer,
-        )
+        # The attributes are final: the recorder reads the token counts and metric attributes on its own thread.
+        metrics.record(time.perf_counter() - self._start, self.attributes, self._outer)  # elapsed(), inlined
 
 
 def tool_attributes(name: str, call_id: str | None = None, tool_type: str = "function") -> dict[str, Any]:

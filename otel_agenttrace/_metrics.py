@@ -64,9 +64,7 @@ class MetricsRecorder:
         # The metric attributes among a call's span attributes: picked here, on the recording thread,
         # from the mapping the call handed over (it no longer changes once the span has ended).
         self._keys = keys
-        self._queue: deque[tuple[float | None, int | None, int | None, Mapping[str, Any], Context | None]] = deque(
-            maxlen=_MAX_QUEUED
-        )
+        self._queue: deque[tuple[float | None, Mapping[str, Any], Context | None]] = deque(maxlen=_MAX_QUEUED)
         self._wake = threading.Event()
         self._lock = threading.Lock()  # one drain at a time
         self._thread: threading.Thread | None = None
@@ -75,18 +73,11 @@ class MetricsRecorder:
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._after_fork)
 
-    def record(
-        self,
-        seconds: float,
-        input_tokens: int | None,
-        output_tokens: int | None,
-        attrs: Mapping[str, Any],
-        outer: Context | None = None,
-    ) -> None:
-        """One call's measurements. `outer`: the context the call started in, whose span may be another
-        instrumentation's for the same call (`measured_by_peer`: its metrics are not recorded again here),
-        looked at on the recording thread."""
-        self._queue.append((seconds, input_tokens, output_tokens, attrs, outer))
+    def record(self, seconds: float, attrs: Mapping[str, Any], outer: Context | None = None) -> None:
+        """One call's measurements: its duration and its final span attributes (token counts among them).
+        `outer`: the context the call started in, whose span may be another instrumentation's for the same
+        call (`measured_by_peer`: its metrics are not recorded again here), looked at on the recording thread."""
+        self._queue.append((seconds, attrs, outer))
         if self._thread is None and not self._closed:
             self._start()
 
@@ -106,9 +97,11 @@ class MetricsRecorder:
             queue, duration, tokens, keys = self._queue, self._duration, self._tokens, self._keys
             while queue:
                 try:
-                    seconds, input_tokens, output_tokens, attrs, outer = queue.popleft()
+                    seconds, attrs, outer = queue.popleft()
                 except IndexError:
                     return
+                input_tokens = attrs.get(semconv.GEN_AI_USAGE_INPUT_TOKENS)
+                output_tokens = attrs.get(semconv.GEN_AI_USAGE_OUTPUT_TOKENS)
                 peer = measured_by_peer(get_current_span(outer)) if outer is not None else NONE
                 if peer:
                     if semconv.Metric.TOKEN_USAGE in peer:

@@ -224,9 +224,10 @@ def _relay(source: Iterator[Any], state: StreamState) -> Iterator[Any]:
     and the loop below appends, with no Python call (a proxy's `__next__` cost ~4k instructions a chunk,
     this ~0.5k). A relay dropped before its end leaves that to the state (`StreamState.__del__`)."""
     try:
-        for chunk in islice(source, 1):  # the first chunk goes the long way: its time is recorded
+        for chunk in source:  # the first chunk goes the long way: its time is recorded
             state.on_chunk(chunk)
             yield chunk
+            break
         while True:
             chunks = state.chunks
             append = chunks.append

@@ -149,7 +149,7 @@ def _metrics(tmp_path: Path) -> tuple[Any, Callable[[], None]]:
     recorder = MetricsRecorder(meter.create_histogram("d"), meter.create_histogram("t"))
 
     def use() -> None:
-        recorder.record(0.1, 3, 4, {})
+        recorder.record(0.1, {"gen_ai.usage.input_tokens": 3, "gen_ai.usage.output_tokens": 4})
         recorder.flush()
 
     return recorder._lock, use
