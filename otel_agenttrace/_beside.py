@@ -11,16 +11,16 @@ Nothing is left behind by a span that never reaches the exporter:
 - with no run-trace exporter open in the process (`open()`/`close()` count them), nothing is put,
   and the wrappers build no content (`CapturePolicy.enabled` is false): no content at all;
 - a span dropped later (a full queue, an exporter that never sees it) takes its entry with it when
-  it is garbage-collected: each entry is removed by a weak reference's callback. A hard cap bounds
-  the entries anyway.
+  it is garbage-collected: the entry is kept on the span itself (an attribute of its attribute
+  mapping, which the SDK's finished copy of the span shares), not in a registry of the channel's.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
-import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
@@ -32,9 +32,6 @@ if TYPE_CHECKING:
     from otel_agenttrace._capture import CapturePolicy
 
 _log = logging.getLogger("otel_agenttrace")
-
-MAX_ENTRIES: Final = 65536
-
 
 _NOTHING: Final[frozenset[str]] = frozenset()
 
@@ -117,26 +114,22 @@ def _anchor(span: Any) -> Any:
     return getattr(span, "_attributes", None)
 
 
-class _Ref(weakref.ref):  # type: ignore[type-arg]
-    """A weak reference to an entry's anchor that knows the entry's key (one object per entry)."""
-
-    __slots__ = ("key",)
-    key: int
+# The entry's name on its anchor: an instance attribute of the mapping, not one of its items (the span's
+# attributes), and not copied with it (the SDK's mapping copies its items only).
+_ENTRY: Final = "_agenttrace_content"
 
 
 class ContentChannel:
-    """Span -> (policy, content pieces), from the wrapper to the run-trace exporter."""
+    """Span -> (policy, content pieces), from the wrapper to the run-trace exporter.
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
-        self.max_entries = max_entries
-        # id(anchor) -> (weak reference to the anchor, policy, pieces); the reference's callback
-        # removes the entry when the anchor dies (a span dropped before it reached the exporter).
-        self._entries: dict[int, tuple[_Ref, CapturePolicy | None, tuple[Piece, ...]]] = {}
-        self._gone = self._remove  # one bound method for every reference's callback
+    Each entry is kept on its span's anchor (`_anchor`), so it lives exactly as long as the span: no
+    registry, weak reference or lock on the caller's path, and nothing for a dropped span to leave behind."""
+
+    def __init__(self) -> None:
         self._consumers = 0
         self._lock = threading.Lock()
         renew_after_fork(self, _lock=threading.Lock)  # a fork while open()/close() runs elsewhere
-        self.refused = 0  # entries not kept: the channel was full, or the span is not an SDK span
+        self.refused = 0  # entries not kept: the span is not an SDK span
         self.failed = 0  # entries whose content could not be built
 
     @property
@@ -151,45 +144,28 @@ class ContentChannel:
     def close(self) -> None:
         with self._lock:
             self._consumers = max(0, self._consumers - 1)
-            if self._consumers == 0:
-                self._entries.clear()
 
     def put(self, span: Any, policy: CapturePolicy | None, pieces: tuple[Piece, ...]) -> None:
         """Called before the span ends (a synchronous processor exports inside `end()`). `policy` None:
         the pieces are content attributes rendered already."""
         if not self._consumers or not span.is_recording():
             return
-        anchor = getattr(span, "_attributes", None)  # _anchor(), inlined: on every call's path
-        entries = self._entries
-        key = id(anchor)
-        if anchor is None or (len(entries) >= self.max_entries and key not in entries):
+        try:  # _anchor(), inlined: on every call's path
+            setattr(span._attributes, _ENTRY, (policy, pieces))
+        except AttributeError:  # not an SDK span, or its attributes are a mapping of another kind
             self.refused += 1
-            return
-        try:
-            ref = _Ref(anchor, self._gone)
-        except TypeError:
-            self.refused += 1
-            return
-        ref.key = key
-        entries[key] = (ref, policy, pieces)
-
-    def _remove(self, ref: _Ref) -> None:
-        """The anchor died before the exporter took its entry (a dropped span): the entry goes with it."""
-        entry = self._entries.get(ref.key)
-        if entry is not None and entry[0] is ref:
-            self._entries.pop(ref.key, None)
 
     def take(self, span: Any) -> dict[str, Any] | None:
         """The span's content attributes (serialised, redacted, capped), or None; removes the entry."""
         anchor = _anchor(span)
-        if anchor is None:
-            return None
-        entry = self._entries.pop(id(anchor), None)
+        entry = getattr(anchor, _ENTRY, None)
         if entry is None:
             return None
-        ref, policy, pieces = entry
-        if ref() is not anchor:  # cannot happen while the anchor lives; cheap to be sure
+        try:
+            delattr(anchor, _ENTRY)
+        except AttributeError:  # another exporter took it meanwhile
             return None
+        policy, pieces = entry
         try:
             values = {k: v for k, v in resolve(pieces).items() if v is not None}
             if policy is None:  # rendered already (redacted on the caller's thread for a log record)
@@ -202,8 +178,27 @@ class ContentChannel:
             internal_error("content beside the span", exc)
             return None
 
+    def clear(self) -> None:
+        """Drop the entry of every span still alive (tests: spans an earlier test's fixtures keep)."""
+        for anchor in _anchors():
+            try:
+                delattr(anchor, _ENTRY)
+            except AttributeError:
+                continue
+
     def __len__(self) -> int:
-        return len(self._entries)
+        """The spans alive that hold an entry: a walk of the heap, for tests and diagnostics only."""
+        return sum(1 for _ in _anchors())
+
+
+def _anchors() -> Iterator[Any]:
+    for obj in gc.get_objects():
+        try:
+            found = _ENTRY in object.__getattribute__(obj, "__dict__")
+        except Exception:  # no instance dictionary, or one that will not be read
+            continue
+        if found:
+            yield obj
 
 
 CHANNEL: Final = ContentChannel()

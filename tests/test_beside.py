@@ -88,7 +88,7 @@ def _no_garbage_spans_of_earlier_tests() -> None:
     pytest keeps those spans alive through the tests' fixture values. Forget them, so every count here is this
     test's own."""
     gc.collect()
-    CHANNEL._entries.clear()
+    CHANNEL.clear()
 
 
 @pytest.fixture
