@@ -3,6 +3,7 @@ deterministic, so it holds on a shared, loaded machine where thread-CPU timings 
 
     python bench/bench_callgrind.py                            # the seven scenarios, about a minute each
     python bench/bench_callgrind.py openai-tool --versus       # also the official openai-v2 (the `bench` extra)
+    python bench/bench_callgrind.py --sdk                      # the real SDKs' whole path, the calling thread's
 
 The parent builds the SDKs' own response and chunk objects (the real openai/anthropic clients over the recorded
 fixtures of tests/data, as bench_overhead.py does) and writes them with every field (`model_dump`, None
@@ -15,6 +16,12 @@ bigger than the run), so the counts are the caller's thread's, as with `bench_ov
 Instructions are not time (cache misses, the SDK's per-call allocation): read the ratios, not the absolutes.
 The target-* scenarios are bench_targets.py's user classes (no SDK), wrapped by the wrappers a configured target
 gets (wrapt's own call, the same for any wrapper, is not counted), against bench_targets.py's floors.
+
+--sdk counts bench_overhead.py's own variants instead: the real openai/anthropic clients over a mock transport,
+parsing and all, called through the real instrumentation (`instrument()`, wrapt included); `--separate-threads`
+counts the calling thread alone (the export and metrics threads run, uncounted), SDK_N calls per variant after
+10 warm-up calls. Slower (the SDKs' import alone is ~10^10 instructions, not counted) and closer to what a caller
+pays: the SDK's own objects are made and freed per call, as in a program.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ SCENARIOS = (
     "target-tool",
 )
 N = 500
+SDK_N = 40
 
 
 def _write_fixtures(path: str) -> None:
@@ -380,6 +388,43 @@ def _child(names: list[str], versus: bool) -> None:
     Path(FIXTURES + ".order").write_text("\n".join(order))
 
 
+def _sdk_child(names: list[str]) -> None:
+    """Under callgrind: bench_overhead's variants on the real SDKs, the calling thread counted between getppid()s."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import bench_overhead as bo
+
+    import otel_agenttrace._metrics as metrics_module
+
+    metrics_module._INTERVAL_S = 1e6  # the metrics thread stays asleep: its work is not the caller's
+    bench = bo.Bench()
+    scenarios = {s.name: s for s in bo.build_scenarios()}
+    order = []
+    for name in names:
+        scenario = scenarios[name]
+        for variant in ("bare", "floor", "ours", "ours-nc"):
+            setup, call = bench.variant(scenario, variant)
+            setup()
+            for _ in range(10):
+                call()
+            bench.processor.force_flush()
+            gc.collect()
+            order.append(f"{name} {variant}")
+            os.getppid()
+            for _ in range(SDK_N):
+                call()
+            os.getppid()
+            bench.processor.force_flush()
+    Path(FIXTURES + ".order").write_text("\n".join(order))
+
+
+def _main_thread_counts(out: str, order: list[str]) -> dict[str, float]:
+    """Per variant, the calling thread's instructions per call: dump 2k+2 (after the k-th loop), thread 1."""
+    counts = {}
+    for i, variant in enumerate(order):
+        counts[variant.split(" ", 1)[1]] = _summary(Path(f"{out}.{2 + 2 * i}-01")) / SDK_N
+    return counts
+
+
 def _summary(path: Path) -> int:
     for line in path.read_text().splitlines():
         if line.startswith("summary:"):
@@ -390,8 +435,15 @@ def _summary(path: Path) -> int:
 def main() -> None:
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     versus = "--versus" in sys.argv
+    sdk = "--sdk" in sys.argv
     if FIXTURES:
-        _child(args, versus)
+        if sdk:
+            _sdk_child(args)
+        else:
+            _child(args, versus)
+        return
+    if sdk:
+        _sdk_main(args or ["openai-chat", "openai-tool", "anthropic-chat", "openai-stream", "anthropic-stream"])
         return
     names = args or list(SCENARIOS)
     print(f"instructions per call over the bare call (callgrind, {N} calls per variant); x the floor's\n")
@@ -431,6 +483,45 @@ def main() -> None:
             cells = [
                 f"{(counts[v] - bare) / 1000:.0f}k ({(counts[v] - bare) / floor:.2f}x)" if v in counts else "n/a"
                 for v in cols
+            ]
+            print(f"| {name} | {floor / 1000:.0f}k | " + " | ".join(cells) + " |", flush=True)
+
+
+def _sdk_main(names: list[str]) -> None:
+    print(
+        f"calling thread's instructions per call over the bare call (real SDKs, callgrind, {SDK_N} calls);"
+        " x the floor's\n"
+    )
+    print("| scenario | floor | ours (content beside) | ours, NO_CONTENT |")
+    print("|---|---:|---:|---:|")
+    with tempfile.TemporaryDirectory() as tmp:
+        marker = os.path.join(tmp, "sdk")
+        Path(marker).write_text("")
+        for name in names:
+            out = os.path.join(tmp, name)
+            env = {**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": marker}
+            subprocess.run(
+                [
+                    "valgrind",
+                    "--tool=callgrind",
+                    "--separate-threads=yes",
+                    "--dump-before=getppid",
+                    f"--callgrind-out-file={out}",
+                    sys.executable,
+                    __file__,
+                    name,
+                    "--sdk",
+                ],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            counts = _main_thread_counts(out, Path(marker + ".order").read_text().split("\n"))
+            bare = counts["bare"]
+            floor = counts["floor"] - bare
+            cells = [
+                f"{(counts[v] - bare) / 1000:.0f}k ({(counts[v] - bare) / floor:.2f}x)" for v in ("ours", "ours-nc")
             ]
             print(f"| {name} | {floor / 1000:.0f}k | " + " | ".join(cells) + " |", flush=True)
 
