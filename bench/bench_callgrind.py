@@ -21,7 +21,9 @@ gets (wrapt's own call, the same for any wrapper, is not counted), against bench
 parsing and all, called through the real instrumentation (`instrument()`, wrapt included); `--separate-threads`
 counts the calling thread alone (the export and metrics threads run, uncounted), SDK_N calls per variant after
 10 warm-up calls. Slower (the SDKs' import alone is ~10^10 instructions, not counted) and closer to what a caller
-pays: the SDK's own objects are made and freed per call, as in a program.
+pays: the SDK's own objects are made and freed per call, as in a program. Less exact than the harness: the
+export thread's allocations start the cyclic collector too, at moments that differ between runs (repeat runs of
+a stream scenario differ by up to ~10 %). Both modes run the children with PYTHONHASHSEED=0.
 """
 
 from __future__ import annotations
@@ -457,7 +459,7 @@ def main() -> None:
         _write_fixtures(fixtures)
         for name in names:
             out = os.path.join(tmp, name)
-            env = {**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": fixtures}
+            env = {**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": fixtures, "PYTHONHASHSEED": "0"}
             subprocess.run(
                 [
                     "valgrind",
@@ -499,7 +501,7 @@ def _sdk_main(names: list[str]) -> None:
         Path(marker).write_text("")
         for name in names:
             out = os.path.join(tmp, name)
-            env = {**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": marker}
+            env = {**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": marker, "PYTHONHASHSEED": "0"}
             subprocess.run(
                 [
                     "valgrind",
