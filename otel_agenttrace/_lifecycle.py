@@ -291,8 +291,7 @@ class Invocation:
             if attributes:
                 self.attributes.update(attributes)
                 self.span.set_attributes(attributes)
-            capture = self.capture
-            if capture and (self.content or output):  # _set_content(), inlined: on every call's path
+            if self.capture and (self.content or output):  # no call when there is no content to hand on
                 self._set_content(output)
             self._record_metrics()
         finally:  # whatever failed above, the span still ends exactly once

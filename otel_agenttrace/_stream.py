@@ -316,13 +316,9 @@ class StreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             relay = self._self_relay = _relay(source(self.__wrapped__, False), self._self_state)
         return relay
 
-    def __iter__(self) -> Iterator[Any]:
-        # One relay for the stream's life: a second `for` after a `break` goes on where the first stopped.
-        # (_self_chunks(), inlined: on every stream's path.)
-        relay = self._self_relay
-        if relay is None:
-            relay = self._self_relay = _relay(source(self.__wrapped__, False), self._self_state)
-        return relay
+    # One relay for the stream's life: a second `for` after a `break` goes on where the first stopped. (The
+    # method itself, not a call of it: on every stream's path.)
+    __iter__ = _self_chunks
 
     def __next__(self) -> Any:
         return next(self._self_chunks())
@@ -386,8 +382,7 @@ class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             relay = self._self_relay = _arelay(source(self.__wrapped__, True), self._self_state)
         return relay
 
-    def __aiter__(self) -> AsyncIterator[Any]:
-        return self._self_chunks()
+    __aiter__ = _self_chunks
 
     def __anext__(self) -> Awaitable[Any]:
         return self._self_chunks().__anext__()
