@@ -138,6 +138,11 @@ def _usage(usage: Any, attrs: dict[str, Any] | None = None) -> dict[str, Any]:
     if usage is None:
         return attrs
     base, read, created, output = get_many(usage, _USAGE_FIELDS)
+    return _usage_counts(base, read, created, output, attrs)
+
+
+def _usage_counts(base: Any, read: Any, created: Any, output: Any, attrs: dict[str, Any]) -> dict[str, Any]:
+    """The token-count attributes of the four counts Anthropic reports, added to `attrs`."""
     if isinstance(base, int):
         attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = base + (read or 0) + (created or 0)
     # 0 is a count the provider reported, not an absent one
@@ -213,7 +218,7 @@ def _add_usage(counts: dict[str, int], usage: Any) -> None:
 
 def stream_response(events: list[Any], choices: int) -> dict[str, Any]:
     """A whole stream's response attributes, content left out, from the events it kept: what the accumulator
-    folds from `_stream_ends` and gives as `result()`, unrolled (on every stream's path). `choices` is
+    folds from `_stream_ends` and gives as `result()`, with no accumulator (on every stream's path). `choices` is
     OpenAI's `n`; Anthropic has one."""
     start, deltas = _stream_ends(events)
     response_id = model = stop_reason = base = output = read = created = None
@@ -233,18 +238,10 @@ def stream_response(events: list[Any], choices: int) -> dict[str, Any]:
         if isinstance(new_created, int):
             created = new_created
     attrs = response_attributes(response_id, model, [stop_reason] if stop_reason else None)
-    # _usage(), unrolled; 0 is a count the provider reported, not an absent one
+    # As the fold, which keeps counts that are ints only (the start's included).
     read = read if isinstance(read, int) else None
     created = created if isinstance(created, int) else None
-    if isinstance(base, int):
-        attrs[semconv.GEN_AI_USAGE_INPUT_TOKENS] = base + (read or 0) + (created or 0)
-    if read is not None:
-        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = read
-    if created is not None:
-        attrs[semconv.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = created
-    if isinstance(output, int):
-        attrs[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] = output
-    return attrs
+    return _usage_counts(base, read, created, output, attrs)
 
 
 class StreamAccumulator:
