@@ -419,12 +419,40 @@ def _sdk_child(names: list[str]) -> None:
     Path(FIXTURES + ".order").write_text("\n".join(order))
 
 
-def _main_thread_counts(out: str, order: list[str]) -> dict[str, float]:
-    """Per variant, the calling thread's instructions per call: dump 2k+2 (after the k-th loop), thread 1."""
-    counts = {}
-    for i, variant in enumerate(order):
-        counts[variant.split(" ", 1)[1]] = _summary(Path(f"{out}.{2 + 2 * i}-01")) / SDK_N
-    return counts
+def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk: bool) -> dict[str, float]:
+    """This script's child for scenario `name` under callgrind (`marker`: the file the parent hands it, which
+    the child writes its variants' order beside); per variant, instructions per call: dump 2k+2 holds the
+    k-th loop (with `sdk`, the calling thread's part, thread 1)."""
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            *(["--separate-threads=yes"] if sdk else []),
+            "--dump-before=getppid",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            __file__,
+            name,
+            *flags,
+        ],
+        env={**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": marker, "PYTHONHASHSEED": "0"},
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    order = Path(marker + ".order").read_text().split("\n")
+    thread = "-01" if sdk else ""
+    return {v.split(" ", 1)[1]: _summary(Path(f"{out}.{2 + 2 * i}{thread}")) / calls for i, v in enumerate(order)}
+
+
+def _row(name: str, counts: dict[str, float], cols: list[str]) -> str:
+    """A table row: each variant's instructions over the bare call, and that over the floor's."""
+    bare = counts["bare"]
+    floor = counts["floor"] - bare
+    cells = [
+        f"{(counts[v] - bare) / 1000:.0f}k ({(counts[v] - bare) / floor:.2f}x)" if v in counts else "n/a" for v in cols
+    ]
+    return f"| {name} | {floor / 1000:.0f}k | " + " | ".join(cells) + " |"
 
 
 def _summary(path: Path) -> int:
@@ -457,36 +485,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         fixtures = os.path.join(tmp, "fixtures.json")
         _write_fixtures(fixtures)
+        cols = ["ours", "ours-nc"] + (["ours-span", "v2-content", "v2-nc"] if versus else [])
         for name in names:
-            out = os.path.join(tmp, name)
-            env = {**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": fixtures, "PYTHONHASHSEED": "0"}
-            subprocess.run(
-                [
-                    "valgrind",
-                    "--tool=callgrind",
-                    "--dump-before=getppid",
-                    f"--callgrind-out-file={out}",
-                    sys.executable,
-                    __file__,
-                    name,
-                    *(["--versus"] if versus else []),
-                ],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            order = Path(fixtures + ".order").read_text().split("\n")
-            counts = {v.split(" ", 1)[1]: _summary(Path(f"{out}.{2 + 2 * i}")) / N for i, v in enumerate(order)}
-            bare = counts["bare"]
-            floor = counts["floor"] - bare
-
-            cols = ["ours", "ours-nc"] + (["ours-span", "v2-content", "v2-nc"] if versus else [])
-            cells = [
-                f"{(counts[v] - bare) / 1000:.0f}k ({(counts[v] - bare) / floor:.2f}x)" if v in counts else "n/a"
-                for v in cols
-            ]
-            print(f"| {name} | {floor / 1000:.0f}k | " + " | ".join(cells) + " |", flush=True)
+            counts = _measure(fixtures, os.path.join(tmp, name), name, ["--versus"] if versus else [], N, False)
+            print(_row(name, counts, cols), flush=True)
 
 
 def _sdk_main(names: list[str]) -> None:
@@ -500,32 +502,8 @@ def _sdk_main(names: list[str]) -> None:
         marker = os.path.join(tmp, "sdk")
         Path(marker).write_text("")
         for name in names:
-            out = os.path.join(tmp, name)
-            env = {**os.environ, "AGENTTRACE_CALLGRIND_FIXTURES": marker, "PYTHONHASHSEED": "0"}
-            subprocess.run(
-                [
-                    "valgrind",
-                    "--tool=callgrind",
-                    "--separate-threads=yes",
-                    "--dump-before=getppid",
-                    f"--callgrind-out-file={out}",
-                    sys.executable,
-                    __file__,
-                    name,
-                    "--sdk",
-                ],
-                env=env,
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            counts = _main_thread_counts(out, Path(marker + ".order").read_text().split("\n"))
-            bare = counts["bare"]
-            floor = counts["floor"] - bare
-            cells = [
-                f"{(counts[v] - bare) / 1000:.0f}k ({(counts[v] - bare) / floor:.2f}x)" for v in ("ours", "ours-nc")
-            ]
-            print(f"| {name} | {floor / 1000:.0f}k | " + " | ".join(cells) + " |", flush=True)
+            counts = _measure(marker, os.path.join(tmp, name), name, ["--sdk"], SDK_N, True)
+            print(_row(name, counts, ["ours", "ours-nc"]), flush=True)
 
 
 if __name__ == "__main__":
