@@ -169,22 +169,57 @@ class Served:
         return httpx2.Response(200, headers=self.headers, content=self.body, request=request)
 
 
+class Loopback:
+    """`--loopback`: the recorded responses served over a real socket by bench/loopback_server.py, in a
+    process of its own. The calling thread then blocks in `recv` as against a real provider, releasing the
+    GIL there (where other threads, ours included, get to run), and pays the real transport's parsing."""
+
+    def __init__(self) -> None:
+        import subprocess
+        import tempfile
+
+        self.root = Path(tempfile.mkdtemp(prefix="agenttrace-loopback-"))
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve().parent / "loopback_server.py"), str(self.root)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        assert self.process.stdout is not None
+        self.port = int(self.process.stdout.readline())
+
+    def url(self, body: bytes, sse: bool) -> str:
+        """The base URL under which the server answers every request with `body`."""
+        import hashlib
+
+        name = hashlib.sha256(body).hexdigest()[:16] + (".sse" if sse else ".json")
+        (self.root / name).write_bytes(body)
+        return f"http://127.0.0.1:{self.port}/{name}"
+
+
+LOOPBACK: Loopback | None = None
+
+
+def use_loopback() -> None:
+    global LOOPBACK
+    if LOOPBACK is None:
+        LOOPBACK = Loopback()
+
+
+def _http(body: bytes, sse: bool, url: str) -> tuple[str, httpx2.Client]:
+    """The base URL and HTTP client of a scenario's SDK client: a mock transport, or the loopback server."""
+    if LOOPBACK is not None:
+        return LOOPBACK.url(body, sse) + "/v1" * url.endswith("/v1"), httpx2.Client()
+    return url, httpx2.Client(transport=httpx2.MockTransport(Served(body, sse)))
+
+
 def openai_client(body: bytes, sse: bool = False) -> openai.OpenAI:
-    transport = httpx2.MockTransport(Served(body, sse))
-    return openai.OpenAI(
-        api_key="k", base_url=OPENAI_URL, max_retries=0, http_client=httpx2.Client(transport=transport)
-    )
+    url, http = _http(body, sse, OPENAI_URL)
+    return openai.OpenAI(api_key="k", base_url=url, max_retries=0, http_client=http)
 
 
 def anthropic_client(body: bytes, sse: bool = False) -> anthropic.Anthropic:
-    transport = httpx2.MockTransport(Served(body, sse))
-    return anthropic.Anthropic(
-        api_key="k",
-        base_url=ANTHROPIC_URL,
-        max_retries=0,
-        open_telemetry=False,
-        http_client=httpx2.Client(transport=transport),
-    )
+    url, http = _http(body, sse, ANTHROPIC_URL)
+    return anthropic.Anthropic(api_key="k", base_url=url, max_retries=0, open_telemetry=False, http_client=http)
 
 
 # --- scenarios --------------------------------------------------------------------------------
@@ -833,7 +868,14 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="time ours without metrics / without redaction, and the floor with metrics",
     )
+    parser.add_argument(
+        "--loopback",
+        action="store_true",
+        help="serve the recorded responses over a real loopback socket (a server process) instead of a mock transport",
+    )
     args = parser.parse_args(argv)
+    if args.loopback:
+        use_loopback()
     if args.handoff:
         print("thread CPU time, best mean of 9 runs of 2000 calls\n")
         print(handoff_table())

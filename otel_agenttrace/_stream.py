@@ -10,6 +10,8 @@ into the response attributes and output messages.
 from __future__ import annotations
 
 import inspect
+import sys
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from itertools import islice
 from typing import Any, Protocol
@@ -18,6 +20,8 @@ import wrapt
 
 from otel_agenttrace import semconv
 from otel_agenttrace._beside import Later, Piece
+from otel_agenttrace._folder import soon
+from otel_agenttrace._forksafe import renew_after_fork
 from otel_agenttrace._lifecycle import guarded, internal_error
 
 
@@ -59,11 +63,43 @@ def fold(acc: Accumulator, chunks: list[Any]) -> None:
             acc.add(chunk)
 
 
-def _output(content: Accumulator | None, make: Callable[[bool], Accumulator], chunks: list[Any]) -> Any:
-    """The output content of a stream, built on the export thread from the chunks it kept."""
-    acc = content if content is not None else make(True)
-    fold(acc, chunks)
-    return acc.result()[1]
+class Pending:
+    """A stream's output content, folded from the chunks it kept off the caller's thread: by the folding
+    thread soon after the stream ends (`_folder`), or by the exporter if it asks first. The first to
+    come folds, under a lock; the chunks are let go then."""
+
+    __slots__ = ("acc", "chunks", "error", "make")
+
+    def __init__(self, acc: Accumulator | None, make: Callable[[bool], Accumulator], chunks: list[Any]) -> None:
+        self.acc = acc
+        self.make = make
+        self.chunks: list[Any] | None = chunks
+        self.error: Exception | None = None
+
+    def fold(self) -> None:
+        with _FOLDING:
+            chunks = self.chunks
+            if chunks is None:
+                return
+            self.chunks = None
+            try:
+                acc = self.acc
+                if acc is None:
+                    acc = self.acc = self.make(True)
+                fold(acc, chunks)
+            except Exception as exc:  # reported where the content is asked for: the exporter's thread
+                self.error = exc
+
+    def output(self) -> Any:
+        self.fold()
+        if self.error is not None:
+            raise self.error
+        assert self.acc is not None
+        return self.acc.result()[1]
+
+
+_FOLDING = threading.Lock()  # never taken on the caller's thread
+renew_after_fork(sys.modules[__name__], _FOLDING=threading.Lock)
 
 
 class StreamAbandonedError(Exception):
@@ -164,7 +200,11 @@ class StreamState:
                 internal_error("stream result", exc)
                 attrs, output = {}, None
         if self.beside:
-            output = Later(_output, self.content, self.make, rest)
+            assert self.make is not None, "content beside the span needs the accumulator's factory"
+            pending = Pending(self.content, self.make, rest)
+            output = Later(pending.output)
+            if rest:
+                soon(pending)
         if self.first_chunk is not None:
             attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
         return attrs, output
