@@ -429,7 +429,7 @@ def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk
         [
             "valgrind",
             "--tool=callgrind",
-            *(["--separate-threads=yes"] if sdk else []),
+            "--separate-threads=yes",  # the calling thread's counts alone (thread 1): not the folding thread's
             "--dump-before=getppid",
             f"--callgrind-out-file={out}",
             sys.executable,
@@ -443,8 +443,7 @@ def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk
         stderr=subprocess.DEVNULL,
     )
     order = Path(marker + ".order").read_text().split("\n")
-    thread = "-01" if sdk else ""
-    return {v.split(" ", 1)[1]: _summary(Path(f"{out}.{2 + 2 * i}{thread}")) / calls for i, v in enumerate(order)}
+    return {v.split(" ", 1)[1]: _summary(Path(f"{out}.{2 + 2 * i}-01")) / calls for i, v in enumerate(order)}
 
 
 def _row(name: str, counts: dict[str, float], cols: list[str]) -> str:

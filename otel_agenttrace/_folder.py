@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from otel_agenttrace._forksafe import renew_after_fork
 
@@ -31,32 +32,35 @@ class Foldable(Protocol):
 
 
 class Folder:
-    """One daemon thread, started on first use, that folds what `soon()` hands it, in order."""
+    """One daemon thread, started on first use, that folds what `put()` hands it, in order.
+
+    `put` is the queue's own (C) `put` once the thread runs: the caller's part is that one call."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Foldable] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._failed = False  # the thread could not be started: the exporter folds everything
         self._lock = threading.Lock()
+        self._reset()
         renew_after_fork(self, Folder._reset, _lock=threading.Lock)
 
-    def soon(self, task: Foldable) -> None:
-        if self._thread is None and not self._start():
-            return
-        self._queue.put(task)
+    def _reset(self) -> None:
+        # Also in a forked child, which has no thread: what the parent had queued is folded by the child's
+        # exporter, if any.
+        self._queue: queue.SimpleQueue[Foldable] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.put: Callable[[Foldable], None] = self._first_put
 
-    def _start(self) -> bool:
+    def _first_put(self, task: Foldable) -> None:
         with self._lock:
-            if self._thread is None and not self._failed:
+            if self._thread is None:
                 thread = threading.Thread(target=self._run, args=(self._queue,), name="AgentTraceFolder", daemon=True)
                 try:
                     thread.start()
                 except RuntimeError as exc:  # interpreter shutdown, or no more threads
-                    self._failed = True
                     _log.debug("agenttrace: no folding thread (%s); content is folded at export", exc)
-                    return False
+                    self.put = _nowhere  # the exporter folds everything
+                    return
                 self._thread = thread
-            return self._thread is not None
+                self.put = self._queue.put
+        self.put(task)
 
     @staticmethod
     def _run(tasks: queue.SimpleQueue[Foldable]) -> None:
@@ -66,19 +70,17 @@ class Folder:
             task.fold()
             del task  # the chunks go now, not when the next task arrives
 
-    def _reset(self) -> None:
-        # A forked child has no thread; what the parent had queued is folded by the child's exporter, if any.
-        self._queue = queue.SimpleQueue()
-        self._thread = None
-        self._failed = False
-
     def drain(self, timeout: float = 5.0) -> None:
         """Wait until what was handed over so far is folded (tests)."""
         if self._thread is None:
             return
         done = threading.Event()
-        self.soon(_Signal(done))
+        self.put(_Signal(done))
         done.wait(timeout)
+
+
+def _nowhere(task: Foldable) -> None:
+    pass
 
 
 class _Signal:
@@ -91,9 +93,4 @@ class _Signal:
 
 FOLDER = Folder()
 
-
-def soon(task: Any) -> None:
-    FOLDER.soon(task)
-
-
-__all__ = ["FOLDER", "Foldable", "Folder", "soon"]
+__all__ = ["FOLDER", "Foldable", "Folder"]

@@ -20,7 +20,7 @@ import wrapt
 
 from otel_agenttrace import semconv
 from otel_agenttrace._beside import Later, Piece
-from otel_agenttrace._folder import soon
+from otel_agenttrace._folder import FOLDER
 from otel_agenttrace._forksafe import renew_after_fork
 from otel_agenttrace._lifecycle import guarded, internal_error
 
@@ -63,41 +63,38 @@ def fold(acc: Accumulator, chunks: list[Any]) -> None:
             acc.add(chunk)
 
 
-class Pending:
+class Pending(list):  # type: ignore[type-arg]
     """A stream's output content, folded from the chunks it kept off the caller's thread: by the folding
     thread soon after the stream ends (`_folder`), or by the exporter if it asks first. The first to
-    come folds, under a lock; the chunks are let go then."""
+    come folds, under a lock; the chunks are let go then.
 
-    __slots__ = ("acc", "chunks", "error", "make")
+    A list `[accumulator or None, its factory, chunks or None, error or None]`, not an object with an
+    `__init__`: made on every stream's path, and a list is made without running Python code."""
 
-    def __init__(self, acc: Accumulator | None, make: Callable[[bool], Accumulator], chunks: list[Any]) -> None:
-        self.acc = acc
-        self.make = make
-        self.chunks: list[Any] | None = chunks
-        self.error: Exception | None = None
+    __slots__ = ()
 
     def fold(self) -> None:
         with _FOLDING:
-            chunks = self.chunks
+            chunks = self[_CHUNKS]
             if chunks is None:
                 return
-            self.chunks = None
+            self[_CHUNKS] = None
             try:
-                acc = self.acc
+                acc = self[_ACC]
                 if acc is None:
-                    acc = self.acc = self.make(True)
+                    acc = self[_ACC] = self[_MAKE](True)
                 fold(acc, chunks)
             except Exception as exc:  # reported where the content is asked for: the exporter's thread
-                self.error = exc
+                self[_ERROR] = exc
 
     def output(self) -> Any:
         self.fold()
-        if self.error is not None:
-            raise self.error
-        assert self.acc is not None
-        return self.acc.result()[1]
+        if self[_ERROR] is not None:
+            raise self[_ERROR]
+        return self[_ACC].result()[1]
 
 
+_ACC, _MAKE, _CHUNKS, _ERROR = range(4)
 _FOLDING = threading.Lock()  # never taken on the caller's thread
 renew_after_fork(sys.modules[__name__], _FOLDING=threading.Lock)
 
@@ -201,10 +198,10 @@ class StreamState:
                 attrs, output = {}, None
         if self.beside:
             assert self.make is not None, "content beside the span needs the accumulator's factory"
-            pending = Pending(self.content, self.make, rest)
+            pending = Pending((self.content, self.make, rest, None))
             output = Later(pending.output)
             if rest:
-                soon(pending)
+                FOLDER.put(pending)
         if self.first_chunk is not None:
             attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
         return attrs, output

@@ -86,22 +86,22 @@ def test_pending_folds_once_whoever_asks_first() -> None:
         made.append(_Acc())
         return made[-1]
 
-    exporter_first = Pending(None, make, ["a", "b"])
+    exporter_first = Pending((None, make, ["a", "b"], None))
     assert exporter_first.output() == {"text": "ab"}
     exporter_first.fold()  # the folding thread comes late: nothing more to do
-    assert exporter_first.output() == {"text": "ab"} and made[0].folds == 1 and exporter_first.chunks is None
+    assert exporter_first.output() == {"text": "ab"} and made[0].folds == 1 and exporter_first[2] is None
 
     acc = _Acc()
     acc.seen.append("x")  # a long stream's earlier batches, folded on the caller's thread
-    folder_first = Pending(acc, make, ["y"])
+    folder_first = Pending((acc, make, ["y"], None))
     folder_first.fold()
-    assert folder_first.chunks is None  # the chunks are let go at once
+    assert folder_first[2] is None  # the chunks are let go at once
     assert folder_first.output() == {"text": "xy"} and acc.folds == 1 and len(made) == 1
 
 
 def test_pending_folded_from_many_threads_at_once_folds_once() -> None:
     acc = _Acc()
-    pending = Pending(acc, lambda capture: _Acc(), list("abc"))
+    pending = Pending((acc, lambda capture: _Acc(), list("abc"), None))
     barrier = threading.Barrier(8)
 
     def race() -> None:
@@ -120,7 +120,7 @@ def test_a_fold_that_fails_is_reported_where_the_content_is_asked_for() -> None:
     def make(capture: bool) -> _Acc:
         raise ValueError("accumulator cannot be made")
 
-    pending = Pending(None, make, ["a"])
+    pending = Pending((None, make, ["a"], None))
     pending.fold()  # on the folding thread: never raises
     with pytest.raises(ValueError, match="cannot be made"):
         pending.output()  # on the exporter's thread, whose content hand-off reports it once
@@ -140,7 +140,7 @@ def test_the_folding_thread_starts_on_first_use_and_folds_in_order() -> None:
     folder.drain()  # nothing to wait for
     tasks = [_Task() for _ in range(5)]
     for task in tasks:
-        folder.soon(task)
+        folder.put(task)
     folder.drain()
     assert folder._thread is not None and folder._thread.daemon
     assert {t.thread for t in tasks} == {"AgentTraceFolder"}
@@ -154,24 +154,24 @@ def test_no_folding_thread_leaves_the_folding_to_the_exporter(monkeypatch: pytes
 
     monkeypatch.setattr(threading.Thread, "start", refuse)
     task = _Task()
-    folder.soon(task)  # no error into the caller, nothing queued that nobody would take
+    folder.put(task)  # no error into the caller, nothing queued that nobody would take
     assert task.thread is None and folder._queue.empty()
     monkeypatch.undo()
-    folder.soon(task)  # not retried: the exporter folds everything from now on
+    folder.put(task)  # not retried: the exporter folds everything from now on
     assert folder._queue.empty()
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
 def test_a_forked_child_gets_a_folding_thread_of_its_own() -> None:
     folder = Folder()
-    folder.soon(_Task())
+    folder.put(_Task())
     folder.drain()
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: the parent's thread is not here
         try:
             task = _Task()
-            folder.soon(task)
+            folder.put(task)
             folder.drain(timeout=10)
             os.write(write, (task.thread or "none").encode())
         finally:
