@@ -4,6 +4,7 @@ deterministic, so it holds on a shared, loaded machine where thread-CPU timings 
     python bench/bench_callgrind.py                            # the seven scenarios, about a minute each
     python bench/bench_callgrind.py openai-tool --versus       # also the official openai-v2 (the `bench` extra)
     python bench/bench_callgrind.py --sdk                      # the real SDKs' whole path, the calling thread's
+    python bench/bench_callgrind.py --sdk --loopback           # the same over a real loopback socket
 
 The parent builds the SDKs' own response and chunk objects (the real openai/anthropic clients over the recorded
 fixtures of tests/data, as bench_overhead.py does) and writes them with every field (`model_dump`, None
@@ -11,8 +12,9 @@ included) to a temporary file. A child under `valgrind --tool=callgrind` (which 
 import alone is ~10^10 instructions) rebuilds them as objects with attribute access, wraps a function returning
 them with our real wrapper (make_wrapper, the same Telemetry as instrument() builds, content beside the span and
 NO_CONTENT), and counts instructions around each variant's loop (callgrind dumps its counters at every
-os.getppid(), called before and after each loop). The span processor's export thread is held back (one batch
-bigger than the run), so the counts are the caller's thread's, as with `bench_overhead.py --clock cpu`.
+os.getppid(), called before and after each loop), on the calling thread alone (`--separate-threads`): the span
+processor's export thread is held back (one batch bigger than the run), and the folding thread's work is not the
+caller's, as with `bench_overhead.py --clock cpu`.
 Instructions are not time (cache misses, the SDK's per-call allocation): read the ratios, not the absolutes.
 The target-* scenarios are bench_targets.py's user classes (no SDK), wrapped by the wrappers a configured target
 gets (wrapt's own call, the same for any wrapper, is not counted), against bench_targets.py's floors.
@@ -23,7 +25,9 @@ counts the calling thread alone (the export and metrics threads run, uncounted),
 10 warm-up calls. Slower (the SDKs' import alone is ~10^10 instructions, not counted) and closer to what a caller
 pays: the SDK's own objects are made and freed per call, as in a program. Less exact than the harness: the
 export thread's allocations start the cyclic collector too, at moments that differ between runs (repeat runs of
-a stream scenario differ by up to ~10 %). Both modes run the children with PYTHONHASHSEED=0.
+a stream scenario differ by up to ~10 %). Both modes run the children with PYTHONHASHSEED=0. --loopback (with
+--sdk): the responses come over a real socket from bench/loopback_server.py, a process valgrind does not trace; the
+calling thread blocks in recv, releasing the GIL, as against a real provider.
 """
 
 from __future__ import annotations
