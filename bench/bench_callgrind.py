@@ -428,7 +428,7 @@ def _sdk_child(names: list[str]) -> None:
 def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk: bool) -> dict[str, float]:
     """This script's child for scenario `name` under callgrind (`marker`: the file the parent hands it, which
     the child writes its variants' order beside); per variant, instructions per call: dump 2k+2 holds the
-    k-th loop (with `sdk`, the calling thread's part, thread 1)."""
+    k-th loop, the calling thread's part (thread 1)."""
     subprocess.run(
         [
             "valgrind",
