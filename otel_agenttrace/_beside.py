@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import gc
 import logging
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
+from otel_agenttrace._folder import FOLDER
+from otel_agenttrace._folder import LIMIT as FOLDING_LIMIT
 from otel_agenttrace._forksafe import renew_after_fork
 
 if TYPE_CHECKING:
@@ -119,6 +122,41 @@ def _anchor(span: Any) -> Any:
 _ENTRY: Final = "_agenttrace_content"
 
 
+class Entry(list):  # type: ignore[type-arg]
+    """A span's content beside it, rendered (built, serialised, redacted, capped) once: by the folding thread
+    soon after the span ends (`_folder`), or by the exporter if it asks first, whichever comes first.
+
+    Rendered early, the content is a few strings, which the cyclic collector does not track, where the
+    pieces are the call's snapshot and its response (a pydantic model: a dozen tracked objects) or a
+    stream's chunks: held until export, seconds later, those outlive collections and set off more of them
+    on the caller's thread. A list `[policy, pieces, content, error]` (policy None: rendered already):
+    made on every call's path, without running Python code."""
+
+    __slots__ = ()
+
+    def fold(self) -> None:
+        with _RENDERING:
+            pieces = self[_PIECES]
+            if pieces is None:
+                return
+            try:
+                values = {k: v for k, v in resolve(pieces).items() if v is not None}
+                policy = self[_POLICY]
+                if policy is None:
+                    self[_CONTENT] = values or None
+                else:
+                    self[_CONTENT] = policy.content(values) if values else None
+            except Exception as exc:  # reported by the exporter (`take`), never on the folding thread
+                self[_ERROR] = exc
+            # The snapshot and the response go now. Last: a child forked mid-render renders it again.
+            self[_PIECES] = None
+
+
+_POLICY, _PIECES, _CONTENT, _ERROR = range(4)
+_RENDERING = threading.Lock()  # never taken on the caller's thread
+renew_after_fork(sys.modules[__name__], _RENDERING=threading.Lock)
+
+
 class ContentChannel:
     """Span -> (policy, content pieces), from the wrapper to the run-trace exporter.
 
@@ -150,10 +188,14 @@ class ContentChannel:
         the pieces are content attributes rendered already."""
         if not self._consumers or not span.is_recording():
             return
+        entry = Entry((policy, pieces, None, None))
         try:  # _anchor(), inlined: on every call's path
-            setattr(span._attributes, _ENTRY, (policy, pieces))
+            setattr(span._attributes, _ENTRY, entry)
         except AttributeError:  # not an SDK span, or its attributes are a mapping of another kind
             self.refused += 1
+            return
+        if policy is not None and FOLDER.waiting() < FOLDING_LIMIT:
+            FOLDER.put(entry)
 
     def take(self, span: Any) -> dict[str, Any] | None:
         """The span's content attributes (serialised, redacted, capped), or None; removes the entry."""
@@ -165,18 +207,16 @@ class ContentChannel:
             delattr(anchor, _ENTRY)
         except AttributeError:  # another exporter took it meanwhile
             return None
-        policy, pieces = entry
-        try:
-            values = {k: v for k, v in resolve(pieces).items() if v is not None}
-            if policy is None:  # rendered already (redacted on the caller's thread for a log record)
-                return values or None
-            return policy.content(values) if values else None
-        except Exception as exc:
+        entry.fold()
+        error = entry[_ERROR]
+        if error is not None:
             self.failed += 1
             from otel_agenttrace._lifecycle import internal_error
 
-            internal_error("content beside the span", exc)
+            internal_error("content beside the span", error)
             return None
+        content: dict[str, Any] | None = entry[_CONTENT]
+        return content
 
     def clear(self) -> None:
         """Drop the entry of every span still alive (tests: spans an earlier test's fixtures keep)."""
@@ -213,4 +253,4 @@ def with_content(span: ReadableSpan, content: Mapping[str, Any] | None) -> Reada
     return copy_span(span, attributes={**(span.attributes or {}), **content})
 
 
-__all__ = ["CHANNEL", "ContentChannel", "Later", "resolve", "snapshot", "snapshot_values", "with_content"]
+__all__ = ["CHANNEL", "ContentChannel", "Entry", "Later", "resolve", "snapshot", "snapshot_values", "with_content"]

@@ -24,6 +24,8 @@ from otel_agenttrace._forksafe import renew_after_fork
 
 _log = logging.getLogger("otel_agenttrace")
 
+LIMIT = 1024
+
 
 class Foldable(Protocol):
     def fold(self) -> None:
@@ -47,6 +49,10 @@ class Folder:
         self._queue: queue.SimpleQueue[Foldable] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self.put: Callable[[Foldable], None] = self._first_put
+        # What waits to be folded (C, like `put`): a caller puts nothing more past `LIMIT`, so a program that
+        # makes calls faster than this thread folds them (a tight loop that never releases the GIL) holds a
+        # bounded amount here; the rest is folded by the exporter, or goes with a dropped span.
+        self.waiting: Callable[[], int] = self._queue.qsize
 
     def _first_put(self, task: Foldable) -> None:
         with self._lock:
@@ -93,4 +99,4 @@ class _Signal:
 
 FOLDER = Folder()
 
-__all__ = ["FOLDER", "Foldable", "Folder"]
+__all__ = ["FOLDER", "LIMIT", "Foldable", "Folder"]

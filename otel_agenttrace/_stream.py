@@ -20,7 +20,6 @@ import wrapt
 
 from otel_agenttrace import semconv
 from otel_agenttrace._beside import Later, Piece
-from otel_agenttrace._folder import FOLDER
 from otel_agenttrace._forksafe import renew_after_fork
 from otel_agenttrace._lifecycle import guarded, internal_error
 
@@ -198,10 +197,8 @@ class StreamState:
                 attrs, output = {}, None
         if self.beside:
             assert self.make is not None, "content beside the span needs the accumulator's factory"
-            pending = Pending((self.content, self.make, rest, None))
-            output = Later(pending.output)
-            if rest:
-                FOLDER.put(pending)
+            # Folded with the rest of the span's content, soon after it ends (`_beside.Entry`).
+            output = Later(Pending((self.content, self.make, rest, None)).output)
         if self.first_chunk is not None:
             attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
         return attrs, output
