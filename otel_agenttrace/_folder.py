@@ -1,15 +1,17 @@
-"""A stream's content folded soon after it ends, on a thread of its own, not when its span is exported.
+"""A span's content rendered soon after the span ends, on a thread of its own, not when the span is exported.
 
-With content beside the span (the default) a stream keeps a reference to each chunk, and its content is
-folded from them off the caller's thread. The SDKs make ~10 objects the cyclic collector tracks per chunk
-(a pydantic model, its `__dict__`, fields set, choices list, choice and delta models). Kept until the span
-is exported (up to the processor's schedule delay, seconds with the SDK's BatchSpanProcessor), they
+With content beside the span (the default) a call keeps a snapshot of its request and a reference to its
+response (a stream: to each chunk), and the content is built from them off the caller's thread
+(`_beside.Entry`). The SDKs make a dozen objects the cyclic collector tracks per response, ~10 per stream
+chunk (a pydantic model, its `__dict__`, fields set, choices list, choice and delta models). Kept until the
+span is exported (up to the processor's schedule delay, seconds with the SDK's BatchSpanProcessor), they
 outlive two collections and reach the oldest generation, whose growth then sets off full collections of
-the whole heap on whatever thread allocates next: the caller's, mostly. Folded within a GIL switch
-interval of the stream's end they die young, as the chunks of an uninstrumented loop do.
+the whole heap on whatever thread allocates next: the caller's, mostly. Rendered within a GIL switch
+interval of the span's end (the caller's next blocking I/O, in a program calling a provider), they die
+young, as an uninstrumented program's do, and what waits for the exporter is a few strings.
 
-The caller's part is one `SimpleQueue.put` (C) per stream. Whichever comes first folds a stream's content,
-this thread or the exporter; the other finds it folded (`Pending`).
+The caller's part is the queue's size and one `SimpleQueue.put` (both C) per call. Whichever comes first
+renders an entry, this thread or the exporter; the other finds it rendered.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""A stream's content folded soon after it ends, on the folding thread (`_folder`), not when its span is
-exported: the SDK's chunk objects die young instead of waiting seconds in the processor's queue (where the
-cyclic collector walks them and promotes them to its oldest generation). Real SDK, real pipeline."""
+"""A span's content rendered soon after it ends, on the folding thread (`_folder`, `_beside.Entry`), not when
+the span is exported: the SDK's response and chunk objects die young instead of waiting seconds in the
+processor's queue (where the cyclic collector walks them and promotes them to its oldest generation). Real
+SDK, real pipeline."""
 
 from __future__ import annotations
 
@@ -13,14 +14,15 @@ from typing import Any
 
 import pytest
 from fakes import FakeResponse, fake_transport, openai_client
-from openai.types.chat import ChatCompletionChunk
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_agenttrace import AgentTraceInstrumentor
 from otel_agenttrace import semconv as sc
+from otel_agenttrace._beside import CHANNEL, Entry, Later
 from otel_agenttrace._capture import CapturePolicy
-from otel_agenttrace._folder import FOLDER, Folder
+from otel_agenttrace._folder import FOLDER, LIMIT, Folder
 from otel_agenttrace._stream import Pending
 from otel_agenttrace.exporter.run_trace import RunTraceExporter
 from otel_agenttrace.exporter.store import RunStore
@@ -28,9 +30,9 @@ from otel_agenttrace.exporter.store import RunStore
 DATA = Path(__file__).parent / "data"
 
 
-def _chunks_alive() -> int:
+def _chunks_alive(kind: type = ChatCompletionChunk) -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects() if isinstance(o, ChatCompletionChunk))
+    return sum(1 for o in gc.get_objects() if isinstance(o, kind))
 
 
 def test_a_streams_chunks_are_let_go_soon_after_it_ends_and_its_content_is_stored(tmp_path: Path) -> None:
@@ -60,6 +62,123 @@ def test_a_streams_chunks_are_let_go_soon_after_it_ends_and_its_content_is_store
     (message,) = json.loads(record.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": "".join(texts)}]
     assert message["finish_reason"] == "stop"
+
+
+def test_a_responses_model_is_let_go_soon_after_the_call_and_its_content_is_stored(tmp_path: Path) -> None:
+    exporter = RunTraceExporter(store=tmp_path / "home", forward=None)
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
+    instrumentor = AgentTraceInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_policy=CapturePolicy(), run_root=False)
+    history = [{"role": "user", "content": "hi"}]
+    try:
+        body = (DATA / "openai/chat_text.json").read_bytes()
+        client = openai_client(fake_transport(FakeResponse(200, body)))
+        before = _chunks_alive(ChatCompletion)
+        response = client.chat.completions.create(model="gpt-4o", messages=history)
+        text = response.choices[0].message.content
+        del response
+        history.append({"role": "user", "content": "EDITED-AFTER"})  # the snapshot was rendered as it was
+        FOLDER.drain()
+        assert _chunks_alive(ChatCompletion) == before  # rendered and freed, while the span waits in the queue
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+    with RunStore(tmp_path / "home") as store:
+        (run,) = store.list_runs()
+        (record,) = store.spans(run.run_id)
+    (message,) = json.loads(record.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": text}]
+    assert "EDITED-AFTER" not in record.attributes[sc.GEN_AI_INPUT_MESSAGES]
+
+
+class _Policy:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def content(self, values: dict[str, Any]) -> dict[str, Any]:
+        self.calls += 1
+        return {key: f"rendered {value}" for key, value in values.items()}
+
+
+def test_an_entry_renders_once_whoever_comes_first_and_lets_its_pieces_go() -> None:
+    policy = _Policy()
+    entry = Entry((policy, ({"a": 1}, Later(dict, {"b": 2, "c": None})), None, None))
+    barrier = threading.Barrier(8)
+
+    def race() -> None:
+        barrier.wait()
+        entry.fold()
+
+    threads = [threading.Thread(target=race) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert policy.calls == 1 and entry[1] is None  # the snapshot and response are let go
+    assert entry[2] == {"a": "rendered 1", "b": "rendered 2"}  # None values are no content
+
+
+def test_an_entry_that_fails_to_render_is_reported_by_the_exporter_not_the_folding_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken() -> dict[str, Any]:
+        raise ValueError("content cannot be built")
+
+    entry = Entry((_Policy(), (Later(broken),), None, None))
+    entry.fold()  # on the folding thread: never raises
+    assert isinstance(entry[3], ValueError)
+
+    class _Span:
+        _attributes = type("Attrs", (), {})()
+
+    span = _Span()
+    span._attributes._agenttrace_content = entry
+    reported: list[str] = []
+    monkeypatch.setattr("otel_agenttrace._lifecycle.internal_error", lambda where, exc: reported.append(str(exc)))
+    failed = CHANNEL.failed
+    assert CHANNEL.take(span) is None
+    assert reported == ["content cannot be built"] and CHANNEL.failed == failed + 1
+    assert CHANNEL.take(span) is None and len(reported) == 1  # taken once: reported once
+
+
+def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp_path: Path) -> None:
+    """A program that makes calls faster than the folding thread renders them holds a bounded queue; what was
+    not queued is rendered by the exporter, and nothing is lost."""
+    exporter = RunTraceExporter(store=tmp_path / "home", forward=None)
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=60_000))
+    instrumentor = AgentTraceInstrumentor()
+    instrumentor.instrument(tracer_provider=provider, capture_policy=CapturePolicy(), run_root=False)
+    held, release = threading.Event(), threading.Event()
+
+    class _Block:
+        def fold(self) -> None:
+            held.set()
+            release.wait(30)
+
+    import otel_agenttrace
+
+    @otel_agenttrace.tool("echo")
+    def echo(text: str) -> str:
+        return text
+
+    try:
+        FOLDER.put(_Block())  # the folding thread is busy until released
+        assert held.wait(10)
+        for i in range(LIMIT + 200):
+            echo(f"call-{i}")
+            assert FOLDER.waiting() <= LIMIT
+        assert FOLDER.waiting() == LIMIT
+    finally:
+        release.set()
+        FOLDER.drain()
+        instrumentor.uninstrument()
+        provider.shutdown()
+    with RunStore(tmp_path / "home") as store:
+        runs = store.list_runs(limit=10_000)
+        results = {r.attributes.get(sc.GEN_AI_TOOL_CALL_RESULT) for run in runs for r in store.spans(run.run_id)}
+    assert results == {f"call-{i}" for i in range(LIMIT + 200)}
 
 
 class _Acc:
