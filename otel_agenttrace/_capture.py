@@ -133,7 +133,7 @@ def forward_content(mode: ContentMode | None = None) -> bool:
 
 # Where an invocation's content goes (`CapturePolicy.capture`), decided once per call.
 NOWHERE: Final = 0  # no content built at all
-BESIDE: Final = 1  # a snapshot beside the span, built on the export thread
+BESIDE: Final = 1  # a snapshot beside the span, built off the caller's thread (the folding or export thread)
 ON_SPAN: Final = 2  # opted in: built and redacted on the caller's thread, on the span and/or a log record
 
 _LOCAL_ONLY: Final = ContentMode.LOCAL_ONLY

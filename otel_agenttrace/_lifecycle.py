@@ -242,7 +242,7 @@ class Invocation:
         policy = self.policy = tel.policy
         capture = self.capture = policy.capture if capture is None else capture
         if content and capture == BESIDE and type(content) is dict:
-            # Recorded later, on the export thread: what the call was given, not what it became.
+            # Recorded later, off this thread: what the call was given, not what it became.
             content = snapshot_values(content)
         self.content: Piece | None = content
         self.done = False
@@ -526,7 +526,7 @@ def record_content(
     event: bool = True,
 ) -> None:
     """Content of a span, where the capture policy says: beside the span (the switch unset: a
-    snapshot, built and redacted on the export thread), or redacted here and set on the span
+    snapshot, built and redacted off this thread), or redacted here and set on the span
     and/or emitted as a `gen_ai.client.inference.operation.details` log record (opted in; `event`
     False: not yet, more content follows in a later call)."""
     policy = tel.policy

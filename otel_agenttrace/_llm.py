@@ -82,7 +82,7 @@ def _begin(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, 
     capture = tel.policy.capture
     content: Piece | None = None
     if capture == BESIDE:
-        # Beside the span (the default): a snapshot of the request, turned into content on the export thread.
+        # Beside the span (the default): a snapshot of the request, turned into content off this thread (`_beside.Entry`).
         content = Later(endpoint.request_content, snapshot_values(kwargs, endpoint.content_args))
     elif capture:
         content = endpoint.request_content(kwargs)
@@ -122,7 +122,7 @@ def _stream(
         if capture == BESIDE or not capture:
             # No content on this thread: the stream's ends give the response attributes (its accumulator is
             # made only if a batch fills first). Beside the span, the content is folded from the kept chunks
-            # on the export thread.
+            # off this thread (`_beside.Entry`).
             state = StreamState(
                 sink,
                 None,
@@ -156,7 +156,7 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
                 return deferred
         capture = inv.capture
         if capture == BESIDE:
-            # Beside the span (the default): the output is built from the response on the export thread.
+            # Beside the span (the default): the output is built from the response off this thread.
             try:  # _response(), inlined: on every call's path
                 attrs = endpoint.response(result, False)[0]
             except Exception as exc:
@@ -171,7 +171,7 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
 
 
 def _output(endpoint: Endpoint, result: Any) -> Content:
-    """The output content of a response, built on the export thread (content beside the span)."""
+    """The output content of a response, built off the caller's thread (content beside the span)."""
     return _response(endpoint, result, True)[1]  # an error is the caller's thread's error, reported once
 
 

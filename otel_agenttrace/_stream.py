@@ -108,7 +108,7 @@ class StreamState:
 
     Per chunk only a reference is kept (`chunks`); the accumulator folds them when the stream ends (or a
     batch is full). With content beside the span (`beside`), the accumulator here reads the response
-    attributes only, and the content is folded from the kept chunks on the export thread, by an
+    attributes only, and the content is folded from the kept chunks off this thread (`_beside.Entry`), by an
     accumulator `make(True)` makes there.
 
     Without content on this thread the accumulator may be left to be made (`acc` None, `make(False)`): a
@@ -163,7 +163,7 @@ class StreamState:
 
     def _fold(self) -> list[Any]:
         """Fold the kept chunks into the accumulator; returns those whose content is still to be folded
-        (`beside`: on the export thread)."""
+        (`beside`: off this thread)."""
         chunks, self.chunks = self.chunks, []
         try:
             fold(self.accumulator(), chunks)
