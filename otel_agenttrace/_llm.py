@@ -82,7 +82,7 @@ def _begin(tel: Telemetry, endpoint: Endpoint, instance: Any, kwargs: dict[str, 
     capture = tel.policy.capture
     content: Piece | None = None
     if capture == BESIDE:
-        # Beside the span (the default): a snapshot of the request, turned into content off this thread (`_beside.Entry`).
+        # Beside the span (the default): a snapshot of the request, made into content off this thread (Entry).
         content = Later(endpoint.request_content, snapshot_values(kwargs, endpoint.content_args))
     elif capture:
         content = endpoint.request_content(kwargs)
