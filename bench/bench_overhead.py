@@ -73,6 +73,7 @@ from otel_agenttrace import AgentTraceInstrumentor
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._beside import CHANNEL
 from otel_agenttrace._capture import CapturePolicy, ContentMode
+from otel_agenttrace._folder import FOLDER
 from otel_agenttrace._redact import Redactor
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
@@ -483,6 +484,7 @@ class Bench:
 
     def settle(self) -> None:
         self.telemetry.flush_metrics()
+        FOLDER.drain()  # a variant's content is rendered before the next variant's run, not during it
         self.processor.force_flush()
         gc.collect()
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -27,6 +28,8 @@ from otel_agenttrace._forksafe import renew_after_fork
 _log = logging.getLogger("otel_agenttrace")
 
 LIMIT = 1024
+# How long the thread waits, once woken, before it folds what came meanwhile (seconds).
+PAUSE = 0.02
 
 
 class Foldable(Protocol):
@@ -72,11 +75,20 @@ class Folder:
 
     @staticmethod
     def _run(tasks: queue.SimpleQueue[Foldable]) -> None:
-        get = tasks.get
+        get, empty = tasks.get, tasks.empty
         while True:
             task = get()
-            task.fold()
-            del task  # the chunks go now, not when the next task arrives
+            # Woken by a call's put: the calls of the next PAUSE are folded with it, in one turn. A thread woken
+            # by every put contends for the GIL with a caller that never blocks (and each put then wakes it, a
+            # system call on the caller's thread): measured, ~40 us of the caller's CPU per chat call. A caller
+            # that blocks on its socket lets this turn run in its wait.
+            time.sleep(PAUSE)
+            while True:
+                task.fold()
+                del task  # the chunks go now, not when the next task arrives
+                if empty():
+                    break
+                task = get()
 
     def drain(self, timeout: float = 5.0) -> None:
         """Wait until what was handed over so far is folded (tests)."""
