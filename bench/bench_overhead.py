@@ -353,11 +353,21 @@ def _count_chunks(body: bytes, openai: bool) -> int:
 
 
 class Bench:
-    def __init__(self, clock: Callable[[], int] = time.thread_time_ns, flush_on_clock: bool = False) -> None:
+    def __init__(
+        self, clock: Callable[[], int] = time.thread_time_ns, flush_on_clock: bool = False, steady: bool = False
+    ) -> None:
         self.clock = clock
         # Process CPU: the export thread's work for a run's spans (content built there) belongs to that run.
         self.flush_on_clock = flush_on_clock
-        self.processor = BatchSpanProcessor(DropExporter(), max_queue_size=65536, max_export_batch_size=512)
+        # Steady state: the export thread exports on a short schedule during the runs and nothing is flushed or
+        # drained between them, so whatever the export and folding threads do lands in the runs it overlaps.
+        self.steady = steady
+        self.processor = BatchSpanProcessor(
+            DropExporter(),
+            max_queue_size=65536,
+            max_export_batch_size=512,
+            schedule_delay_millis=20 if steady else 5000,
+        )
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(self.processor)
         self.meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
@@ -483,9 +493,10 @@ class Bench:
         return both
 
     def settle(self) -> None:
-        self.telemetry.flush_metrics()
-        FOLDER.drain()  # a variant's content is rendered before the next variant's run, not during it
-        self.processor.force_flush()
+        if not self.steady:
+            self.telemetry.flush_metrics()
+            FOLDER.drain()  # a variant's content is rendered before the next variant's run, not during it
+            self.processor.force_flush()
         gc.collect()
 
     def calibrate(self, s: Scenario, round_ms: float, variants: tuple[str, ...]) -> tuple[int, float]:
@@ -871,6 +882,11 @@ def main(argv: list[str] | None = None) -> None:
         help="time ours without metrics / without redaction, and the floor with metrics",
     )
     parser.add_argument(
+        "--steady",
+        action="store_true",
+        help="steady state: the span processor exports every 20 ms during the runs, nothing is flushed between them",
+    )
+    parser.add_argument(
         "--loopback",
         action="store_true",
         help="serve the recorded responses over a real loopback socket (a server process) instead of a mock transport",
@@ -884,7 +900,7 @@ def main(argv: list[str] | None = None) -> None:
         return
 
     clocks = {"cpu": time.thread_time_ns, "process": time.process_time_ns, "wall": time.perf_counter_ns}
-    bench = Bench(clocks[args.clock], flush_on_clock=args.clock == "process")
+    bench = Bench(clocks[args.clock], flush_on_clock=args.clock == "process", steady=args.steady)
     scenarios = build_scenarios()
     if args.profile:
         (s,) = [s for s in scenarios if s.name == args.profile]
