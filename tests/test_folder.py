@@ -9,6 +9,8 @@ import gc
 import json
 import os
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from otel_agenttrace._beside import CHANNEL, Entry, Later
 from otel_agenttrace._capture import CapturePolicy
 from otel_agenttrace._folder import FOLDER, LIMIT, Folder
 from otel_agenttrace._stream import Pending
+from otel_agenttrace.exporter._records import SpanRecord
 from otel_agenttrace.exporter.run_trace import RunTraceExporter
 from otel_agenttrace.exporter.store import RunStore
 
@@ -35,14 +38,43 @@ def _chunks_alive(kind: type = ChatCompletionChunk) -> int:
     return sum(1 for o in gc.get_objects() if isinstance(o, kind))
 
 
-def test_a_streams_chunks_are_let_go_soon_after_it_ends_and_its_content_is_stored(tmp_path: Path) -> None:
-    exporter = RunTraceExporter(store=tmp_path / "home", forward=None)
+@contextmanager
+def _held_export(home: Path, **processor: Any) -> Iterator[None]:
+    """Instrumented, the spans exported a minute later at the earliest: only the folding thread can let a
+    call's objects go before."""
+    exporter = RunTraceExporter(store=home, forward=None)
     provider = TracerProvider()
-    # Exported a minute later at the earliest: only the folding thread can let the chunks go before.
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000, **processor))
     instrumentor = AgentTraceInstrumentor()
     instrumentor.instrument(tracer_provider=provider, capture_policy=CapturePolicy(), run_root=False)
     try:
+        yield
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
+def _stored(home: Path) -> list[SpanRecord]:
+    with RunStore(home) as store:
+        return [record for run in store.list_runs(limit=10_000) for record in store.spans(run.run_id)]
+
+
+def _race(fold: Callable[[], None], threads: int = 8) -> None:
+    barrier = threading.Barrier(threads)
+
+    def race() -> None:
+        barrier.wait()
+        fold()
+
+    started = [threading.Thread(target=race) for _ in range(threads)]
+    for t in started:
+        t.start()
+    for t in started:
+        t.join()
+
+
+def test_a_streams_chunks_are_let_go_soon_after_it_ends_and_its_content_is_stored(tmp_path: Path) -> None:
+    with _held_export(tmp_path / "home"):
         body = (DATA / "openai/chat_stream_text.sse").read_bytes()
         client = openai_client(fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True)))
         before = _chunks_alive()
@@ -53,25 +85,15 @@ def test_a_streams_chunks_are_let_go_soon_after_it_ends_and_its_content_is_store
         del stream
         FOLDER.drain()
         assert _chunks_alive() == before  # folded and freed, while the span waits in the queue
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
-    with RunStore(tmp_path / "home") as store:
-        (run,) = store.list_runs()
-        (record,) = store.spans(run.run_id)
+    (record,) = _stored(tmp_path / "home")
     (message,) = json.loads(record.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": "".join(texts)}]
     assert message["finish_reason"] == "stop"
 
 
 def test_a_responses_model_is_let_go_soon_after_the_call_and_its_content_is_stored(tmp_path: Path) -> None:
-    exporter = RunTraceExporter(store=tmp_path / "home", forward=None)
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000))
-    instrumentor = AgentTraceInstrumentor()
-    instrumentor.instrument(tracer_provider=provider, capture_policy=CapturePolicy(), run_root=False)
     history = [{"role": "user", "content": "hi"}]
-    try:
+    with _held_export(tmp_path / "home"):
         body = (DATA / "openai/chat_text.json").read_bytes()
         client = openai_client(fake_transport(FakeResponse(200, body)))
         before = _chunks_alive(ChatCompletion)
@@ -81,12 +103,7 @@ def test_a_responses_model_is_let_go_soon_after_the_call_and_its_content_is_stor
         history.append({"role": "user", "content": "EDITED-AFTER"})  # the snapshot was rendered as it was
         FOLDER.drain()
         assert _chunks_alive(ChatCompletion) == before  # rendered and freed, while the span waits in the queue
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
-    with RunStore(tmp_path / "home") as store:
-        (run,) = store.list_runs()
-        (record,) = store.spans(run.run_id)
+    (record,) = _stored(tmp_path / "home")
     (message,) = json.loads(record.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": text}]
     assert "EDITED-AFTER" not in record.attributes[sc.GEN_AI_INPUT_MESSAGES]
@@ -104,17 +121,7 @@ class _Policy:
 def test_an_entry_renders_once_whoever_comes_first_and_lets_its_pieces_go() -> None:
     policy = _Policy()
     entry = Entry((policy, ({"a": 1}, Later(dict, {"b": 2, "c": None})), None, None))
-    barrier = threading.Barrier(8)
-
-    def race() -> None:
-        barrier.wait()
-        entry.fold()
-
-    threads = [threading.Thread(target=race) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _race(entry.fold)
     assert policy.calls == 1 and entry[1] is None  # the snapshot and response are let go
     assert entry[2] == {"a": "rendered 1", "b": "rendered 2"}  # None values are no content
 
@@ -145,11 +152,6 @@ def test_an_entry_that_fails_to_render_is_reported_by_the_exporter_not_the_foldi
 def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp_path: Path) -> None:
     """A program that makes calls faster than the folding thread renders them holds a bounded queue; what was
     not queued is rendered by the exporter, and nothing is lost."""
-    exporter = RunTraceExporter(store=tmp_path / "home", forward=None)
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=4096, schedule_delay_millis=60_000))
-    instrumentor = AgentTraceInstrumentor()
-    instrumentor.instrument(tracer_provider=provider, capture_policy=CapturePolicy(), run_root=False)
     held, release = threading.Event(), threading.Event()
 
     class _Block:
@@ -163,21 +165,18 @@ def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp
     def echo(text: str) -> str:
         return text
 
-    try:
-        FOLDER.put(_Block())  # the folding thread is busy until released
-        assert held.wait(10)
-        for i in range(LIMIT + 200):
-            echo(f"call-{i}")
-            assert FOLDER.waiting() <= LIMIT
-        assert FOLDER.waiting() == LIMIT
-    finally:
-        release.set()
-        FOLDER.drain()
-        instrumentor.uninstrument()
-        provider.shutdown()
-    with RunStore(tmp_path / "home") as store:
-        runs = store.list_runs(limit=10_000)
-        results = {r.attributes.get(sc.GEN_AI_TOOL_CALL_RESULT) for run in runs for r in store.spans(run.run_id)}
+    with _held_export(tmp_path / "home", max_queue_size=4096):
+        try:
+            FOLDER.put(_Block())  # the folding thread is busy until released
+            assert held.wait(10)
+            for i in range(LIMIT + 200):
+                echo(f"call-{i}")
+                assert FOLDER.waiting() <= LIMIT
+            assert FOLDER.waiting() == LIMIT
+        finally:
+            release.set()
+            FOLDER.drain()
+    results = {r.attributes.get(sc.GEN_AI_TOOL_CALL_RESULT) for r in _stored(tmp_path / "home")}
     assert results == {f"call-{i}" for i in range(LIMIT + 200)}
 
 
@@ -221,17 +220,7 @@ def test_pending_folds_once_whoever_asks_first() -> None:
 def test_pending_folded_from_many_threads_at_once_folds_once() -> None:
     acc = _Acc()
     pending = Pending((acc, lambda capture: _Acc(), list("abc"), None))
-    barrier = threading.Barrier(8)
-
-    def race() -> None:
-        barrier.wait()
-        pending.fold()
-
-    threads = [threading.Thread(target=race) for _ in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _race(pending.fold)
     assert acc.folds == 1 and pending.output() == {"text": "abc"}
 
 
