@@ -28,6 +28,11 @@ from otel_agenttrace._forksafe import renew_after_fork
 _log = logging.getLogger("otel_agenttrace")
 
 LIMIT = 1024
+# The thread is behind when this many wait: it has not run since they came (a caller that never blocks, and
+# that releases the GIL for a moment now and then, as the SDKs over a mock transport do, keeps every other
+# thread from it). A stream's chunks, ~10 tracked objects each, are then folded on the caller's thread as the
+# stream ends (`_stream`), not kept for this thread: kept, they outlive collections and set off more of them.
+BEHIND = 8
 # How long the thread waits, once woken, before it folds what came meanwhile (seconds).
 PAUSE = 0.02
 
@@ -113,4 +118,4 @@ class _Signal:
 
 FOLDER = Folder()
 
-__all__ = ["FOLDER", "LIMIT", "Foldable", "Folder"]
+__all__ = ["BEHIND", "FOLDER", "LIMIT", "Foldable", "Folder"]

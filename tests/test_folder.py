@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 from fakes import FakeResponse, fake_transport, openai_client
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_agenttrace import AgentTraceInstrumentor
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._beside import CHANNEL, Entry, Later
 from otel_agenttrace._capture import CapturePolicy
-from otel_agenttrace._folder import FOLDER, LIMIT, Folder
+from otel_agenttrace._folder import BEHIND, FOLDER, LIMIT, Folder
 from otel_agenttrace._stream import Pending
 from otel_agenttrace.exporter._records import SpanRecord
 from otel_agenttrace.exporter.run_trace import RunTraceExporter
@@ -39,11 +39,13 @@ def _chunks_alive(kind: type = ChatCompletionChunk) -> int:
 
 
 @contextmanager
-def _held_export(home: Path, **processor: Any) -> Iterator[None]:
+def _held_export(home: Path, ended: list[Any] | None = None, **processor: Any) -> Iterator[None]:
     """Instrumented, the spans exported a minute later at the earliest: only the folding thread can let a
-    call's objects go before."""
+    call's objects go before. `ended`: the spans, as they end."""
     exporter = RunTraceExporter(store=home, forward=None)
     provider = TracerProvider()
+    if ended is not None:
+        provider.add_span_processor(_Ended(ended))
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=60_000, **processor))
     instrumentor = AgentTraceInstrumentor()
     instrumentor.instrument(tracer_provider=provider, capture_policy=CapturePolicy(), run_root=False)
@@ -52,6 +54,14 @@ def _held_export(home: Path, **processor: Any) -> Iterator[None]:
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
+
+
+class _Ended(SpanProcessor):
+    def __init__(self, ended: list[Any]) -> None:
+        self.ended = ended
+
+    def on_end(self, span: Any) -> None:
+        self.ended.append(span)
 
 
 def _stored(home: Path) -> list[SpanRecord]:
@@ -178,6 +188,62 @@ def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp
             FOLDER.drain()
     results = {r.attributes.get(sc.GEN_AI_TOOL_CALL_RESULT) for r in _stored(tmp_path / "home")}
     assert results == {f"call-{i}" for i in range(LIMIT + 200)}
+
+
+def _chunks_kept_by_a_stream(tmp_path: Path, waiting: int) -> tuple[int | None, str]:
+    """A real OpenAI stream read to its end while `waiting` entries wait for a folding thread that does not
+    run: how many chunks its span's Pending keeps then (None: folded already), and the text the caller read."""
+    held, release = threading.Event(), threading.Event()
+
+    class _Block:
+        def fold(self) -> None:
+            held.set()
+            release.wait(30)
+
+    class _Idle:
+        def fold(self) -> None:
+            pass
+
+    spans: list[Any] = []
+    with _held_export(tmp_path / "home", spans):
+        try:
+            FOLDER.put(_Block())  # the folding thread is stuck, as when a caller never lets it have the GIL
+            assert held.wait(10)
+            for _ in range(waiting):
+                FOLDER.put(_Idle())
+            body = (DATA / "openai/chat_stream_text.sse").read_bytes()
+            client = openai_client(
+                fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True))
+            )
+            stream = client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+            (entry,) = [s._attributes._agenttrace_content for s in spans]
+            (pending,) = [
+                piece.func.__self__
+                for piece in entry[1]
+                if isinstance(piece, Later) and isinstance(getattr(piece.func, "__self__", None), Pending)
+            ]
+            assert pending[3] is None  # no error folding it
+            return (None if pending[2] is None else len(pending[2])), text
+        finally:
+            release.set()
+            FOLDER.drain()
+
+
+def test_a_streams_chunks_are_folded_on_the_callers_thread_when_the_folding_thread_is_behind(tmp_path: Path) -> None:
+    kept, text = _chunks_kept_by_a_stream(tmp_path, BEHIND)
+    assert kept is None  # folded as the stream ended
+    (message,) = json.loads(_stored(tmp_path / "home")[0].attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": text}] and text
+
+
+def test_a_streams_chunks_are_left_to_the_folding_thread_when_it_keeps_up(tmp_path: Path) -> None:
+    kept, text = _chunks_kept_by_a_stream(tmp_path, BEHIND - 1)
+    assert kept is not None and kept > 1  # the chunks, as the stream handed them out
+    (message,) = json.loads(_stored(tmp_path / "home")[0].attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": text}] and text
 
 
 class _Acc:
