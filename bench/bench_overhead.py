@@ -851,6 +851,54 @@ def handoff_table(number: int = 2000, repeat: int = 9) -> str:
     return "\n".join(lines)
 
 
+def sustained_table(bench: Bench, scenarios: list[Scenario], calls: int, rounds: int) -> str:
+    """Each variant's `calls` back to back (nothing flushed, drained or collected inside a run), `rounds`
+    times in a rotating order: what a loop of calls that never blocks pays, the folding thread's lag and the
+    collections it brings included. Thread CPU per call (median over runs), collections per 100 calls by
+    generation, and the most entries seen waiting for the folding thread after a call."""
+    variants = ("bare", "floor", "ours", "ours-nc")
+    lines = [
+        f"thread CPU, {calls} calls back to back per run, {rounds} runs per variant (medians); collections per 100"
+        " calls (gen 0 / 1 / 2); most entries waiting for the folding thread\n",
+        "| scenario | variant | µs per call | over bare µs | x the floor's | collections | waiting |",
+        "|---|---|---:|---:|---:|---|---:|",
+    ]
+    for s in scenarios:
+        per_call: dict[str, list[float]] = {v: [] for v in variants}
+        collections: dict[str, list[int]] = {v: [0, 0, 0] for v in variants}
+        waited = dict.fromkeys(variants, 0)
+        for r in range(rounds):
+            for name in variants[r % len(variants) :] + variants[: r % len(variants)]:
+                setup, call = bench.variant(s, name)
+                setup()
+                for _ in range(10):
+                    call()
+                bench.settle()
+                counted = collections[name]
+
+                def count(phase: str, info: dict[str, int], counted: list[int] = counted) -> None:
+                    if phase == "stop":
+                        counted[info["generation"]] += 1
+
+                gc.callbacks.append(count)
+                most = 0
+                start = time.thread_time_ns()
+                for _ in range(calls):
+                    call()
+                    most = max(most, FOLDER.waiting())
+                per_call[name].append((time.thread_time_ns() - start) / calls / 1000)
+                gc.callbacks.remove(count)
+                waited[name] = max(waited[name], most)
+        med = {v: statistics.median(per_call[v]) for v in variants}
+        floor = med["floor"] - med["bare"]
+        for v in variants:
+            over = med[v] - med["bare"]
+            ratio = f"{over / floor:.2f}x" if v != "bare" and floor > 0 else ""
+            gens = " / ".join(f"{100 * n / (calls * rounds):.1f}" for n in collections[v])
+            lines.append(f"| {s.name} | {v} | {med[v]:.0f} | {over:.0f} | {ratio} | {gens} | {waited[v]} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=18.0, help="timed budget per scenario (default 18 s)")
@@ -887,6 +935,13 @@ def main(argv: list[str] | None = None) -> None:
         help="steady state: the span processor exports every 20 ms during the runs, nothing is flushed between them",
     )
     parser.add_argument(
+        "--sustained",
+        type=int,
+        metavar="CALLS",
+        help="runs of CALLS calls back to back per variant (no flush or drain inside a run): thread CPU, collections,"
+        " the folding thread's lag",
+    )
+    parser.add_argument(
         "--loopback",
         action="store_true",
         help="serve the recorded responses over a real loopback socket (a server process) instead of a mock transport",
@@ -908,6 +963,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.only:
         scenarios = [s for s in scenarios if s.name in args.only]
+    if args.sustained:
+        print(sustained_table(bench, scenarios, args.sustained, rounds=max(1, int(args.seconds // 4))))
+        return
     started = time.perf_counter()
     if args.versus:
         scenarios = [s for s in scenarios if s.name in (args.only or VERSUS_SCENARIOS) and s.through is not None]
