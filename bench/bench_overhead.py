@@ -524,7 +524,7 @@ class Bench:
         s.results = {name: [] for name in variants}
         s.rounds = rounds
         for r in range(rounds):
-            order = variants[r % len(variants) :] + variants[: r % len(variants)]
+            order = _rotated(variants, r)
             for name in order:
                 setup, call = self.variant(s, name)
                 setup()
@@ -851,6 +851,11 @@ def handoff_table(number: int = 2000, repeat: int = 9) -> str:
     return "\n".join(lines)
 
 
+def _rotated(variants: tuple[str, ...], r: int) -> tuple[str, ...]:
+    """Round r's order: each variant goes first in turn, so drift between rounds is shared."""
+    return variants[r % len(variants) :] + variants[: r % len(variants)]
+
+
 def sustained_table(bench: Bench, scenarios: list[Scenario], calls: int, rounds: int) -> str:
     """Each variant's `calls` back to back (nothing flushed, drained or collected inside a run), `rounds`
     times in a rotating order: what a loop of calls that never blocks pays, the folding thread's lag and the
@@ -868,7 +873,7 @@ def sustained_table(bench: Bench, scenarios: list[Scenario], calls: int, rounds:
         collections: dict[str, list[int]] = {v: [0, 0, 0] for v in variants}
         waited = dict.fromkeys(variants, 0)
         for r in range(rounds):
-            for name in variants[r % len(variants) :] + variants[: r % len(variants)]:
+            for name in _rotated(variants, r):
                 setup, call = bench.variant(s, name)
                 setup()
                 for _ in range(10):
@@ -938,8 +943,8 @@ def main(argv: list[str] | None = None) -> None:
         "--sustained",
         type=int,
         metavar="CALLS",
-        help="runs of CALLS calls back to back per variant (no flush or drain inside a run): thread CPU, collections,"
-        " the folding thread's lag",
+        help="runs of CALLS calls back to back per variant (no flush or drain inside a run; --seconds / 4 runs):"
+        " thread CPU, collections, the folding thread's lag",
     )
     parser.add_argument(
         "--loopback",

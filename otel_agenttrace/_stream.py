@@ -66,8 +66,8 @@ def fold(acc: Accumulator, chunks: list[Any]) -> None:
 class Pending(list):  # type: ignore[type-arg]
     """A stream's output content, folded from the chunks it kept off the caller's thread: by the folding
     thread soon after the stream ends (`_folder`), or by the exporter if it asks first (by the caller as the
-    stream ends when the folding thread is behind). The first to
-    come folds, under a lock; the chunks are let go then.
+    stream ends when the folding thread is behind). The first to come folds, under a lock; the chunks are
+    let go then.
 
     A list `[accumulator or None, its factory, chunks or None, error or None]`, not an object with an
     `__init__`: made on every stream's path, and a list is made without running Python code."""

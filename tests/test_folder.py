@@ -64,6 +64,26 @@ class _Ended(SpanProcessor):
         self.ended.append(span)
 
 
+@contextmanager
+def _stuck_folder() -> Iterator[None]:
+    """The folding thread busy until the block ends (as when a caller never lets it have the GIL); then what
+    was put meanwhile is folded."""
+    held, release = threading.Event(), threading.Event()
+
+    class _Block:
+        def fold(self) -> None:
+            held.set()
+            release.wait(30)
+
+    FOLDER.put(_Block())
+    try:
+        assert held.wait(10)
+        yield
+    finally:
+        release.set()
+        FOLDER.drain()
+
+
 def _stored(home: Path) -> list[SpanRecord]:
     with RunStore(home) as store:
         return [record for run in store.list_runs(limit=10_000) for record in store.spans(run.run_id)]
@@ -162,30 +182,17 @@ def test_an_entry_that_fails_to_render_is_reported_by_the_exporter_not_the_foldi
 def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp_path: Path) -> None:
     """A program that makes calls faster than the folding thread renders them holds a bounded queue; what was
     not queued is rendered by the exporter, and nothing is lost."""
-    held, release = threading.Event(), threading.Event()
-
-    class _Block:
-        def fold(self) -> None:
-            held.set()
-            release.wait(30)
-
     import otel_agenttrace
 
     @otel_agenttrace.tool("echo")
     def echo(text: str) -> str:
         return text
 
-    with _held_export(tmp_path / "home", max_queue_size=4096):
-        try:
-            FOLDER.put(_Block())  # the folding thread is busy until released
-            assert held.wait(10)
-            for i in range(LIMIT + 200):
-                echo(f"call-{i}")
-                assert FOLDER.waiting() <= LIMIT
-            assert FOLDER.waiting() == LIMIT
-        finally:
-            release.set()
-            FOLDER.drain()
+    with _held_export(tmp_path / "home", max_queue_size=4096), _stuck_folder():
+        for i in range(LIMIT + 200):
+            echo(f"call-{i}")
+            assert FOLDER.waiting() <= LIMIT
+        assert FOLDER.waiting() == LIMIT
     results = {r.attributes.get(sc.GEN_AI_TOOL_CALL_RESULT) for r in _stored(tmp_path / "home")}
     assert results == {f"call-{i}" for i in range(LIMIT + 200)}
 
@@ -193,43 +200,29 @@ def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp
 def _chunks_kept_by_a_stream(tmp_path: Path, waiting: int) -> tuple[int | None, str]:
     """A real OpenAI stream read to its end while `waiting` entries wait for a folding thread that does not
     run: how many chunks its span's Pending keeps then (None: folded already), and the text the caller read."""
-    held, release = threading.Event(), threading.Event()
-
-    class _Block:
-        def fold(self) -> None:
-            held.set()
-            release.wait(30)
 
     class _Idle:
         def fold(self) -> None:
             pass
 
     spans: list[Any] = []
-    with _held_export(tmp_path / "home", spans):
-        try:
-            FOLDER.put(_Block())  # the folding thread is stuck, as when a caller never lets it have the GIL
-            assert held.wait(10)
-            for _ in range(waiting):
-                FOLDER.put(_Idle())
-            body = (DATA / "openai/chat_stream_text.sse").read_bytes()
-            client = openai_client(
-                fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True))
-            )
-            stream = client.chat.completions.create(
-                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
-            )
-            text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
-            (entry,) = [s._attributes._agenttrace_content for s in spans]
-            (pending,) = [
-                piece.func.__self__
-                for piece in entry[1]
-                if isinstance(piece, Later) and isinstance(getattr(piece.func, "__self__", None), Pending)
-            ]
-            assert pending[3] is None  # no error folding it
-            return (None if pending[2] is None else len(pending[2])), text
-        finally:
-            release.set()
-            FOLDER.drain()
+    with _held_export(tmp_path / "home", spans), _stuck_folder():
+        for _ in range(waiting):
+            FOLDER.put(_Idle())
+        body = (DATA / "openai/chat_stream_text.sse").read_bytes()
+        client = openai_client(fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True)))
+        stream = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+        (entry,) = [s._attributes._agenttrace_content for s in spans]
+        (pending,) = [
+            piece.func.__self__
+            for piece in entry[1]
+            if isinstance(piece, Later) and isinstance(getattr(piece.func, "__self__", None), Pending)
+        ]
+        assert pending[3] is None  # no error folding it
+        return (None if pending[2] is None else len(pending[2])), text
 
 
 def test_a_streams_chunks_are_folded_on_the_callers_thread_when_the_folding_thread_is_behind(tmp_path: Path) -> None:
