@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import re2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from otel_agenttrace._redact import Redactor
+from otel_agenttrace._redact import BUILTIN, Pattern, Redactor
+from otel_agenttrace._redact._emails import email_spans
+from otel_agenttrace._redact._engine import _options
 
 REDACTOR = Redactor()
 CORPUS_FILE = Path(__file__).parent / "data" / "secrets" / "corpus.json"
@@ -223,6 +226,7 @@ CORPUS_VALUES = [e["value"] for e in json.loads(CORPUS_FILE.read_text(encoding="
 def full_path_only() -> Redactor:
     redactor = Redactor()
     redactor._few = None  # every text with a match takes the full path (an RE2 set, then a pass per kind)
+    redactor._email = None  # and e-mail addresses too: the gate of every kind, not `_emails`
     return redactor
 
 
@@ -286,11 +290,12 @@ def test_an_address_takes_the_shortcut_only_where_it_is_alone(text: str) -> None
 
 
 def test_addresses_in_a_code_header_cost_no_set_or_pattern_call() -> None:
-    """Two addresses after `<`: the gate's three searches only (each RE2 call ~1 µs, a KB's scan ~2 µs)."""
+    """Two addresses after `<`: one search of the other kinds' gate, and no RE2 call per address (each ~1 µs,
+    a KB's scan ~2 µs): `_emails` finds them."""
     few = REDACTOR._few
     assert few is not None
     calls: list[str] = []
-    saved = few.set_native, few.anchored
+    saved = few.set_native, few.anchored, REDACTOR._gate, REDACTOR._others_native
 
     def counted(name: str, fn: Any) -> Any:
         def call(*args: Any) -> Any:
@@ -301,18 +306,107 @@ def test_addresses_in_a_code_header_cost_no_set_or_pattern_call() -> None:
 
     few.set_native = counted("set", few.set_native or few.starts.Match)
     few.anchored = [counted("pattern", a) for a in saved[1]]
+    REDACTOR._gate = counted("gate", saved[2])
+    assert saved[3] is not None
+    REDACTOR._others_native = (counted("others", saved[3][0]), saved[3][1])
     try:
         text = "# Author: Ann Smith <ann@example.com>.\n# Maintainer: Bob <bob@example.org>\nimport os\n"
         assert REDACTOR.redact(text) == (
             "# Author: Ann Smith <[REDACTED:email]>.\n# Maintainer: Bob <[REDACTED:email]>\nimport os\n",
             2,
         )
-        assert calls == []
-        assert REDACTOR.redact('{"to": "ann@example.com"}')[1] == 1 and calls == []
-        assert REDACTOR.redact("at the start ann@example.com")[1] == 1 and calls == []
-        assert REDACTOR.redact("ann@example.com")[1] == 1 and calls == ["set", "pattern"]  # the text's start
+        assert calls == ["others"]
+        calls.clear()
+        assert REDACTOR.redact('{"to": "ann@example.com"}')[1] == 1 and calls == ["others"]
+        calls.clear()
+        assert REDACTOR.redact("ann@example.com")[1] == 1 and calls == ["others"]  # the text's start
+        calls.clear()
+        # another kind's match: the gate of every kind, then the few-matches path (no call for a lone address)
+        assert REDACTOR.redact("<ann@example.com> ghp_" + "a" * 36)[1] == 2
+        assert calls == ["others", "gate", "set", "pattern"]
     finally:
-        few.set_native, few.anchored = saved
+        few.set_native, few.anchored, REDACTOR._gate, REDACTOR._others_native = saved
+
+
+EMAIL = next(p for p in BUILTIN if p.name == "email")
+EMAIL_RE2 = re2.compile(EMAIL.regex.encode(), _options(capture=True))
+
+
+def re2_email_spans(raw: bytes) -> list[tuple[int, int]]:
+    """The `email` pattern's secrets as RE2 finds them, one search after another from the last match's end."""
+    spans, pos = [], 0
+    while (match := EMAIL_RE2.search(raw, pos)) is not None:
+        spans.append(match.span(1))
+        pos = max(match.end(), match.start() + 1)
+    return spans
+
+
+EMAIL_PARTS = st.sampled_from(
+    [
+        "@",
+        ".",
+        "a",
+        "n",
+        "Z",
+        "9",
+        "-",
+        "_",
+        "%",
+        "+",
+        "\\",
+        "\\n",
+        " ",
+        "<",
+        '"',
+        "é",
+        "私",
+        "\n",
+        "com",
+        "@x.io",
+        "..",
+        "@@",
+    ]
+)
+
+
+@PROPERTY
+@given(st.lists(EMAIL_PARTS, max_size=24).map("".join))
+def test_addresses_found_without_re2_are_the_patterns_own(text: str) -> None:
+    """`_emails` finds what the `email` pattern finds with RE2, whatever surrounds the `@`s."""
+    raw = text.encode("utf-8", "surrogatepass")
+    assert email_spans(raw, len(raw)) == re2_email_spans(raw)
+    assert REDACTOR.redact(text) == FULL.redact(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ann@example.com", "[REDACTED:email]"),
+        ("x\\nann@example.com", "x\\n[REDACTED:email]"),  # JSON's `\n`: the address starts after it
+        ("x\\n@example.com", "x\\[REDACTED:email]"),  # the escape's letter is all the local part there is
+        ("a@b.co@c.org", "[REDACTED:email]@c.org"),  # the second `@`'s local part is inside the first match
+        ("a@b.c.abcdefghijklmnopqrstuvwxyzab", "[REDACTED:email]yzab"),  # a top-level domain of 24 at most
+        ("ann@localhost, bob@x.org.", "ann@localhost, [REDACTED:email]."),
+        ("私ann@example.org and ann@", "私[REDACTED:email] and ann@"),
+    ],
+)
+def test_addresses_found_without_re2(text: str, expected: str) -> None:
+    assert REDACTOR.redact(text)[0] == expected
+    assert FULL.redact(text)[0] == expected
+
+
+def test_many_addresses_take_the_gate_of_every_kind() -> None:
+    """Past a few `@`, the loop costs more than RE2's calls: `_emails` hands the text back."""
+    text = " ".join(f"user{i}@example.com" for i in range(12))
+    raw = text.encode()
+    assert email_spans(raw, 8) is None and len(email_spans(raw, 12) or []) == 12
+    assert REDACTOR.redact(text) == FULL.redact(text) == (" ".join(["[REDACTED:email]"] * 12), 12)
+
+
+def test_addresses_beside_a_policy_pattern() -> None:
+    """A user's pattern runs over the same text: its matches and the addresses are replaced together."""
+    redactor = Redactor((*BUILTIN, Pattern("ticket", r"TICKET-\d+")))
+    assert redactor.redact("TICKET-42 from ann@example.com") == ("[REDACTED:ticket] from [REDACTED:email]", 2)
 
 
 def test_an_address_right_after_a_non_ascii_character() -> None:

@@ -30,6 +30,7 @@ from typing import Any
 
 import re2
 
+from otel_agenttrace._redact._emails import email_spans
 from otel_agenttrace._redact._patterns import BUILTIN, LONE_STARTS, Pattern
 
 # (start, end, pattern order, replacement) of one secret found, in characters
@@ -160,6 +161,9 @@ class Redactor:
         self._few = compiled.few
         # The gate's extension method: every text pays this call, without a wrapper frame around it.
         self._gate_native: tuple[Callable[..., _Spans], Any] | None = getattr(self._gate, "native", None)
+        # With the built-in `email` on: the gate of the other kinds, and that pattern (found by `_emails`).
+        self._others_gate, self._email = compiled.others_gate, compiled.email
+        self._others_native: tuple[Callable[..., _Spans], Any] | None = getattr(self._others_gate, "native", None)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -170,12 +174,26 @@ class Redactor:
         found: list[_Found] = []
         if self._gate is not None:
             raw = text.encode("utf-8", "surrogatepass")
-            if self._gate_native is not None:
-                first: _Spans | None = self._gate_native[0](self._gate_native[1], raw, 0, len(raw))
-                if first is not None and first[0][0] < 0:
-                    first = None
+            first: _Spans | None
+            email = self._email
+            if email is not None:
+                native = self._others_native
+                if native is None:
+                    first = self._others_gate(raw, 0)  # type: ignore[misc]
+                else:
+                    first = native[0](native[1], raw, 0, len(raw))
+                    if first[0][0] < 0:
+                        first = None
+                if b"@" in raw:
+                    addresses = email_spans(raw, _FEW) if first is None else None
+                    if addresses is None:  # an address may come before that match, or there are many
+                        first = self._gate(raw, 0)
+                    elif not self._other:
+                        return _replace_spans(text, raw, addresses, email.replacement)
+                    else:
+                        found.extend((s, e, email.order, email.replacement) for s, e in _chars(text, raw, addresses))
             else:
-                first = self._gate(raw, 0)
+                first = _first(self._gate_native, self._gate, raw)
             if first is not None and not (self._few is not None and self._few.find(text, raw, first, found)):
                 self._find_linear(text, raw, first[0][0], found)
         for p in self._other:
@@ -224,7 +242,7 @@ class Redactor:
 
 
 class _Compiled:
-    __slots__ = ("few", "gate", "linear", "other", "set")
+    __slots__ = ("email", "few", "gate", "linear", "other", "others_gate", "set")
 
     def __init__(self, patterns: tuple[Pattern, ...]) -> None:
         self.linear = [_Linear(p, i) for i, p in enumerate(patterns) if p.linear]
@@ -232,6 +250,8 @@ class _Compiled:
         self.gate: Callable[[bytes, int], _Spans | None] | None = None
         self.set: re2.Set | None = None
         self.few: _FewMatches | None = None
+        self.others_gate: Callable[[bytes, int], _Spans | None] | None = None
+        self.email: _Linear | None = None
         if not self.linear:
             return
         sources = [p.regex.encode("utf-8") for p in patterns if p.linear]
@@ -247,6 +267,13 @@ class _Compiled:
         if len(lone) == 1 and all(p in BUILTIN for p in linear) and linear[lone[0]].locate is None:
             shortcut = (lone[0], linear[lone[0]].lone_body or b"")
         self.few = _FewMatches(self.linear, sources, self.gate, shortcut)
+        email = [p for p in self.linear if patterns[p.order] == _EMAIL]
+        if email and len(self.linear) > 1:
+            others = b"|".join(
+                b"(?:" + s + b")" for p, s in zip(self.linear, sources, strict=True) if p is not email[0]
+            )
+            self.others_gate = _searcher(re2.compile(others, _options(capture=False)))
+            self.email = email[0]
 
 
 @functools.lru_cache(maxsize=32)
@@ -255,6 +282,8 @@ def _compile(patterns: tuple[Pattern, ...]) -> _Compiled:
     thread-safe; compiling the built-ins takes ~30 ms, and a CapturePolicy makes a Redactor)."""
     return _Compiled(patterns)
 
+
+_EMAIL = next(p for p in BUILTIN if p.name == "email")
 
 # More matches than this, and the full path is cheaper than a few calls per match.
 _FEW = 8
@@ -389,6 +418,35 @@ def _char_offsets(text: str, raw: bytes, offsets: list[int]) -> Callable[[int], 
         last_byte = boundary
         mapping[offset] = last_char
     return mapping.__getitem__
+
+
+def _first(native: tuple[Callable[..., _Spans], Any] | None, gate: Any, raw: bytes) -> _Spans | None:
+    """A gate's first match in `raw`: through its extension method when there is one (no wrapper frame)."""
+    if native is None:
+        return gate(raw, 0)  # type: ignore[no-any-return]
+    first = native[0](native[1], raw, 0, len(raw))
+    return None if first[0][0] < 0 else first
+
+
+def _chars(text: str, raw: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Byte spans of ASCII bytes as character spans."""
+    if len(raw) == len(text):
+        return spans
+    to_char = _char_offsets(text, raw, [x for span in spans for x in span])
+    return [(to_char(s), to_char(e)) for s, e in spans]
+
+
+def _replace_spans(text: str, raw: bytes, spans: list[tuple[int, int]], replacement: str) -> tuple[str, int]:
+    """`_replace` for spans of one kind, in order, none overlapping (an e-mail address per span)."""
+    pieces: list[str] = []
+    last = 0
+    for start, end in spans if len(raw) == len(text) else _chars(text, raw, spans):
+        pieces += (text[last:start], replacement)
+        last = end
+    if not pieces:
+        return text, 0
+    pieces.append(text[last:])
+    return "".join(pieces), len(spans)
 
 
 _START_THEN_ORDER = operator.itemgetter(0, 2)

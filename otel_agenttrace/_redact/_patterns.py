@@ -57,6 +57,12 @@ class Pattern:
 LONE_STARTS = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.%+-\\")
 
 
+# An e-mail address's local part (its bytes) and domain: the `email` pattern's, and `_emails`' (which finds the
+# pattern's matches without RE2).
+EMAIL_LOCAL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-"
+EMAIL_DOMAIN = r"[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}"
+
+
 # --- helpers of the card and assignment patterns ------------------------------------------------
 
 _DOUBLED = str.maketrans("0123456789", "0246813579")  # each digit doubled, digits of the result summed
@@ -323,7 +329,7 @@ BUILTIN: tuple[Pattern, ...] = (
     # The password of `scheme://user:password@host` (the user and the host stay).
     _builtin(
         "url_credentials",
-        r"\b[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s:/?#@\"'<>\\]*:([^\s/?#@\"'<>\\]+)@",
+        r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@\"'<>\\]*:([^\s/?#@\"'<>\\]+)@",
         shadows=("email",),
     ),
     _builtin("bearer_token", _T + r"(?i:bearer)\s+([A-Za-z0-9._~+/=\-]{8,})", restart="bearer"),
@@ -355,9 +361,8 @@ BUILTIN: tuple[Pattern, ...] = (
     # A local part may start after a backslash, but not on the letter of a JSON escape (`\n`): after it.
     _builtin(
         "email",
-        r"(?:^|[^A-Za-z0-9._%+\-\\]|\\[nrtbf]|\\)([A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+"
-        r"(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24})",
-        lone_body=b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._%+-@",
+        r"(?:^|[^A-Za-z0-9._%+\-\\]|\\[nrtbf]|\\)([A-Za-z0-9._%+\-]+@" + EMAIL_DOMAIN + ")",
+        lone_body=EMAIL_LOCAL + b"@",
     ),
     # A whole run of digit groups (leftmost match: it starts on the run's first digit); the card numbers in
     # it are found by _card_spans.
