@@ -184,9 +184,10 @@ class ContentChannel:
         with self._lock:
             self._consumers = max(0, self._consumers - 1)
 
-    def put(self, span: Any, policy: CapturePolicy | None, pieces: tuple[Piece, ...]) -> None:
+    def put(self, span: Any, policy: CapturePolicy | None, pieces: tuple[Piece, ...], wake: bool = True) -> None:
         """Called before the span ends (a synchronous processor exports inside `end()`). `policy` None:
-        the pieces are content attributes rendered already."""
+        the pieces are content attributes rendered already. `wake` False: the folding thread is not woken
+        for this entry (the call never blocked: `_folder.BLOCKED_S`)."""
         if not self._consumers or not span.is_recording():
             return
         entry = Entry((policy, pieces, None, None))
@@ -196,7 +197,10 @@ class ContentChannel:
             self.refused += 1
             return
         if policy is not None and FOLDER.waiting() < FOLDING_LIMIT:
-            FOLDER.put(entry)
+            if wake:
+                FOLDER.put(entry)
+            else:
+                FOLDER.hold(entry)
 
     def take(self, span: Any) -> dict[str, Any] | None:
         """The span's content attributes (serialised, redacted, capped), or None; removes the entry."""

@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
@@ -35,6 +36,14 @@ LIMIT = 1024
 BEHIND = 8
 # How long the thread waits, once woken, before it folds what came meanwhile (seconds).
 PAUSE = 0.02
+# A call whose thread waited (wall time minus its CPU time) less than this (seconds) hands its content over
+# without waking the thread (`hold`): the caller never blocked in it, so it will likely not block soon, and a
+# thread woken now would wait for the GIL while the caller runs on. Such a waiter is woken again each time
+# the caller releases the GIL for a moment (the SDKs' one `getrandom` per call), a futex wake on the caller's
+# thread every time, and never gets it (CPython hands the GIL over only after a whole switch interval with
+# no release). A call to a provider waits on its socket for far longer (a loopback server: 150 us at least;
+# a mock transport: 60 us at most); it wakes the thread, which folds what was held as well.
+BLOCKED_S = 0.0001
 
 
 class Foldable(Protocol):
@@ -44,9 +53,11 @@ class Foldable(Protocol):
 
 
 class Folder:
-    """One daemon thread, started on first use, that folds what `put()` hands it, in order.
+    """One daemon thread, started on first use, that folds what `put()` hands it, and what `hold()` kept
+    without waking it.
 
-    `put` is the queue's own (C) `put` once the thread runs: the caller's part is that one call."""
+    `put` is the queue's own (C) `put` once the thread runs, `hold` a deque's `append`: the caller's part is
+    that one call."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -57,17 +68,23 @@ class Folder:
         # Also in a forked child, which has no thread: what the parent had queued is folded by the child's
         # exporter, if any.
         self._queue: queue.SimpleQueue[Foldable] = queue.SimpleQueue()
+        self._held: deque[Foldable] = deque()
         self._thread: threading.Thread | None = None
         self.put: Callable[[Foldable], None] = self._first_put
-        # What waits to be folded (C, like `put`): a caller puts nothing more past `LIMIT`, so a program that
-        # makes calls faster than this thread folds them (a tight loop that never releases the GIL) holds a
-        # bounded amount here; the rest is folded by the exporter, or goes with a dropped span.
-        self.waiting: Callable[[], int] = self._queue.qsize
+        self.hold: Callable[[Foldable], None] = self._held.append
+
+    def waiting(self) -> int:
+        """What waits to be folded: a caller hands nothing more over past `LIMIT`, so a program that makes
+        calls faster than this thread folds them (a loop that never blocks) keeps a bounded amount here; the
+        rest is folded by the exporter, or goes with a dropped span."""
+        return self._queue.qsize() + len(self._held)
 
     def _first_put(self, task: Foldable) -> None:
         with self._lock:
             if self._thread is None:
-                thread = threading.Thread(target=self._run, args=(self._queue,), name="AgentTraceFolder", daemon=True)
+                thread = threading.Thread(
+                    target=self._run, args=(self._queue, self._held), name="AgentTraceFolder", daemon=True
+                )
                 try:
                     thread.start()
                 except RuntimeError as exc:  # interpreter shutdown, or no more threads
@@ -79,8 +96,8 @@ class Folder:
         self.put(task)
 
     @staticmethod
-    def _run(tasks: queue.SimpleQueue[Foldable]) -> None:
-        get, empty = tasks.get, tasks.empty
+    def _run(tasks: queue.SimpleQueue[Foldable], held: deque[Foldable]) -> None:
+        get, empty, take = tasks.get, tasks.empty, held.popleft
         while True:
             task = get()
             # Woken by a call's put: the calls of the next PAUSE are folded with it, in one turn. A thread woken
@@ -89,6 +106,8 @@ class Folder:
             # that blocks on its socket lets this turn run in its wait.
             time.sleep(PAUSE)
             while True:
+                while held:  # first: a drain's signal comes after what was held before it
+                    take().fold()
                 task.fold()
                 del task  # the chunks go now, not when the next task arrives
                 if empty():
@@ -97,7 +116,7 @@ class Folder:
 
     def drain(self, timeout: float = 5.0) -> None:
         """Wait until what was handed over so far is folded (tests)."""
-        if self._thread is None:
+        if self._thread is None and not self._held:
             return
         done = threading.Event()
         self.put(_Signal(done))

@@ -30,6 +30,7 @@ from otel_agenttrace import _logging, _settings, semconv
 from otel_agenttrace._beside import CHANNEL, Later, Piece, resolve, snapshot_values
 from otel_agenttrace._capture import BESIDE, CapturePolicy, env_snapshot
 from otel_agenttrace._code import KEYS as CODE_KEYS
+from otel_agenttrace._folder import BLOCKED_S
 from otel_agenttrace._metrics import MetricsRecorder
 
 _log = logging.getLogger("otel_agenttrace")
@@ -222,7 +223,19 @@ _METRIC_KEYS = (
 class Invocation:
     """A started span with the attributes and content that will be set when it ends."""
 
-    __slots__ = ("_ctx_token", "_start", "attributes", "capture", "content", "done", "inner", "policy", "span", "tel")
+    __slots__ = (
+        "_cpu",
+        "_ctx_token",
+        "_start",
+        "attributes",
+        "capture",
+        "content",
+        "done",
+        "inner",
+        "policy",
+        "span",
+        "tel",
+    )
 
     def __init__(
         self,
@@ -249,6 +262,8 @@ class Invocation:
         # Nested instrumented calls' views (an LLM call's: `LLMInvocation.absorb`), merged when it ends.
         self.inner: dict[str, Any] | None = None
         self._start = time.perf_counter()
+        # The thread's CPU time, for `blocked()` (content beside the span only: ~0.6 us a read).
+        self._cpu = time.thread_time() if capture == BESIDE else 0.0
         # The current context, looked up once (`current`: the caller did) and handed to the SDK, which
         # otherwise looks it up again for the parent, the sampler and the span's own context.
         if current is None:
@@ -261,6 +276,11 @@ class Invocation:
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._start
+
+    def blocked(self) -> bool:
+        """Whether this thread waited (wall time it did not run) for `_folder.BLOCKED_S` or more since the
+        call started: then the folding thread is woken for its content, as it can run in such waits."""
+        return time.perf_counter() - self._start - (time.thread_time() - self._cpu) >= BLOCKED_S
 
     def detach(self) -> None:
         """Leave the span's context: the call has returned (a stream's span stays open until it ends)."""
@@ -277,7 +297,7 @@ class Invocation:
         if not pieces:
             return
         if capture == BESIDE:
-            CHANNEL.put(self.span, self.policy, pieces)
+            CHANNEL.put(self.span, self.policy, pieces, self.blocked())
         else:
             record_content(self.tel, self.span, pieces, self.attributes)
 

@@ -63,6 +63,9 @@ class Absorb:
     def elapsed(self) -> float:
         return self.outer.elapsed()
 
+    def blocked(self) -> bool:
+        return self.outer.blocked()
+
     def stop(self, attributes: Any = None, output: dict[str, Any] | None = None) -> None:
         if self.done:
             return

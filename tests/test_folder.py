@@ -9,11 +9,13 @@ import gc
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 from fakes import FakeResponse, fake_transport, openai_client
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
@@ -197,9 +199,10 @@ def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp
     assert results == {f"call-{i}" for i in range(LIMIT + 200)}
 
 
-def _chunks_kept_by_a_stream(tmp_path: Path, waiting: int) -> tuple[int | None, str]:
+def _chunks_kept_by_a_stream(tmp_path: Path, waiting: int, chunk_delay: float = 0.001) -> tuple[int | None, str]:
     """A real OpenAI stream read to its end while `waiting` entries wait for a folding thread that does not
-    run: how many chunks its span's Pending keeps then (None: folded already), and the text the caller read."""
+    run: how many chunks its span's Pending keeps then (None: folded already), and the text the caller read.
+    `chunk_delay`: the wait for each chunk after the first (0: a stream that never blocks)."""
 
     class _Idle:
         def fold(self) -> None:
@@ -210,7 +213,8 @@ def _chunks_kept_by_a_stream(tmp_path: Path, waiting: int) -> tuple[int | None, 
         for _ in range(waiting):
             FOLDER.put(_Idle())
         body = (DATA / "openai/chat_stream_text.sse").read_bytes()
-        client = openai_client(fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True)))
+        response = FakeResponse(200, body, content_type="text/event-stream", streamed=True, chunk_delay=chunk_delay)
+        client = openai_client(fake_transport(response))
         stream = client.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
         )
@@ -237,6 +241,46 @@ def test_a_streams_chunks_are_left_to_the_folding_thread_when_it_keeps_up(tmp_pa
     assert kept is not None and kept > 1  # the chunks, as the stream handed them out
     (message,) = json.loads(_stored(tmp_path / "home")[0].attributes[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": text}] and text
+
+
+def test_a_stream_that_never_blocked_folds_its_chunks_on_the_callers_thread(tmp_path: Path) -> None:
+    """The folding thread is not woken for it (`BLOCKED_S`): kept, its chunks would wait for a later call or the
+    exporter."""
+    kept, text = _chunks_kept_by_a_stream(tmp_path, 0, chunk_delay=0.0)
+    assert kept is None
+    (message,) = json.loads(_stored(tmp_path / "home")[0].attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": text}] and text
+
+
+class _SlowTransport(httpx2.BaseTransport):
+    """The fake transport, 2 ms late: the caller waits, as for a provider's answer."""
+
+    def __init__(self, inner: httpx2.BaseTransport) -> None:
+        self.inner = inner
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        time.sleep(0.002)
+        return self.inner.handle_request(request)
+
+
+@pytest.mark.parametrize("blocks", [False, True])
+def test_a_call_wakes_the_folding_thread_only_when_it_blocked(tmp_path: Path, blocks: bool) -> None:
+    """A call that never waited (a mock transport, a cache) holds its content without waking the folding thread,
+    which would wait for the GIL while the caller runs on; one that waited puts it, and the thread folds both."""
+    body = (DATA / "openai/chat_text.json").read_bytes()
+    transport: httpx2.BaseTransport = fake_transport(FakeResponse(200, body))
+    if blocks:
+        transport = _SlowTransport(transport)
+    client = openai_client(transport)
+    with _held_export(tmp_path / "home"):
+        with _stuck_folder():
+            queued, held = FOLDER._queue.qsize(), len(FOLDER._held)
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            assert (FOLDER._queue.qsize() - queued, len(FOLDER._held) - held) == ((1, 0) if blocks else (0, 1))
+        FOLDER.drain()
+        assert not FOLDER._held  # folded with what was put
+    (record,) = _stored(tmp_path / "home")
+    assert json.loads(record.attributes[sc.GEN_AI_INPUT_MESSAGES])[0]["parts"][0]["content"] == "hi"
 
 
 class _Acc:

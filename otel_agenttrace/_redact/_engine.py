@@ -10,9 +10,10 @@ and a few `@` (the author lines of a source file) has its addresses found by `_e
 A text with a few matches (a key in a prompt) goes on with the gate: one call per match gives the next
 match, and for each an anchored set and that kind's pattern give its secrets (its own groups). That is
 every pattern's own matches, as long as no match starts inside another (the next search starts one byte
-after the last match's start) and one kind only matches where each match starts (the set says which). Otherwise (a key inside a URL,
-a card-shaped run of digits, text full of secrets) the full path runs: an RE2 set says in one pass which
-patterns match, and each of those runs over the text on its own from the first start.
+after the last match's start) and one kind only matches where each match starts (the set says which).
+Otherwise (a key inside a URL, a card-shaped run of digits, text full of secrets) the full path runs: an
+RE2 set says in one pass which patterns match, and each of those runs over the text on its own from the
+first start.
 
 The patterns match the text's UTF-8 bytes; matches are mapped back to character offsets. Every pattern
 is matched against the original text and the matches are replaced together, so a greedy match of one
