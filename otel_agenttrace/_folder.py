@@ -10,8 +10,10 @@ the whole heap on whatever thread allocates next: the caller's, mostly. Rendered
 interval of the span's end (the caller's next blocking I/O, in a program calling a provider), they die
 young, as an uninstrumented program's do, and what waits for the exporter is a few strings.
 
-The caller's part is the queue's size and one `SimpleQueue.put` (both C) per call. Whichever comes first
-renders an entry, this thread or the exporter; the other finds it rendered.
+The caller's part is the count of what waits and one `SimpleQueue.put` (C) per call, or a deque's `append`
+for a call that never blocked (`BLOCKED_S`): this thread is woken only by a call that waited, in whose
+next wait it can run. Whichever comes first renders an entry, this thread or the exporter; the other
+finds it rendered.
 """
 
 from __future__ import annotations
