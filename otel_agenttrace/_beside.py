@@ -221,6 +221,9 @@ class ContentChannel:
             internal_error("content beside the span", error)
             return None
         content: dict[str, Any] | None = entry[_CONTENT]
+        # The folding thread may still hold the entry (`Folder.hold`: it is woken by a call that waited):
+        # it holds a husk from now on, not the content.
+        entry[_CONTENT] = None
         return content
 
     def clear(self) -> None:

@@ -181,6 +181,21 @@ def test_an_entry_that_fails_to_render_is_reported_by_the_exporter_not_the_foldi
     assert CHANNEL.take(span) is None and len(reported) == 1  # taken once: reported once
 
 
+def test_an_entry_taken_by_the_exporter_keeps_no_content_for_the_folding_thread() -> None:
+    """A held entry waits for a call that blocks (`Folder.hold`); once exported, what it holds is a husk."""
+
+    class _Span:
+        _attributes = type("Attrs", (), {})()
+
+    entry = Entry((_Policy(), ({"a": 1},), None, None))
+    span = _Span()
+    span._attributes._agenttrace_content = entry
+    assert CHANNEL.take(span) == {"a": "rendered 1"}
+    assert list(entry) == [entry[0], None, None, None]
+    entry.fold()  # the folding thread's turn, later: nothing left to do
+    assert entry[2] is None
+
+
 def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp_path: Path) -> None:
     """A program that makes calls faster than the folding thread renders them holds a bounded queue; what was
     not queued is rendered by the exporter, and nothing is lost."""
