@@ -3,7 +3,7 @@
 The wrapper never sets content on the span. It hands a cheap snapshot (references, and shallow
 copies of the mutable containers an agent keeps appending to) to the run-trace exporter through
 `CHANNEL`, keyed by the span; the content is built, serialised, redacted and capped off the caller's
-thread, by the folding thread as soon as the span ends (`Entry`, `_folder`) or by the exporter when
+thread, by the folding thread soon after the span ends (`Entry`, `_folder`) or by the exporter when
 the span reaches it, whichever comes first. So any other exporter or processor in the process sees
 metadata only, and the caller pays for a few copies.
 
