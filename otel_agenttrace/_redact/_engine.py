@@ -160,10 +160,10 @@ class Redactor:
         compiled = _compile(self.patterns)
         self._linear, self._other, self._gate, self._set = compiled.linear, compiled.other, compiled.gate, compiled.set
         self._few = compiled.few
-        # The gate's extension method: every text pays this call, without a wrapper frame around it.
+        # With the built-in `email` on: that pattern (found by `_emails`), and the gate of the other kinds.
+        self._email, self._others_gate = compiled.email, compiled.others_gate
+        # The gates' extension methods: every text pays one of these calls, without a wrapper frame around it.
         self._gate_native: tuple[Callable[..., _Spans], Any] | None = getattr(self._gate, "native", None)
-        # With the built-in `email` on: the gate of the other kinds, and that pattern (found by `_emails`).
-        self._others_gate, self._email = compiled.others_gate, compiled.email
         self._others_native: tuple[Callable[..., _Spans], Any] | None = getattr(self._others_gate, "native", None)
 
     @property
@@ -175,26 +175,26 @@ class Redactor:
         found: list[_Found] = []
         if self._gate is not None:
             raw = text.encode("utf-8", "surrogatepass")
-            first: _Spans | None
             email = self._email
-            if email is not None:
-                native = self._others_native
-                if native is None:
-                    first = self._others_gate(raw, 0)  # type: ignore[misc]
-                else:
-                    first = native[0](native[1], raw, 0, len(raw))
-                    if first[0][0] < 0:
-                        first = None
-                if b"@" in raw:
-                    addresses = email_spans(raw, _FEW) if first is None else None
-                    if addresses is None:  # an address may come before that match, or there are many
-                        first = self._gate(raw, 0)
-                    elif not self._other:
-                        return _replace_spans(text, raw, addresses, email.replacement)
-                    else:
-                        found.extend((s, e, email.order, email.replacement) for s, e in _chars(text, raw, addresses))
+            # The first pass: the gate of the kinds other than `email` when it is found apart, else of every kind.
+            gate, native = (
+                (self._others_gate, self._others_native) if email is not None else (self._gate, self._gate_native)
+            )
+            first: _Spans | None
+            if native is None:
+                first = gate(raw, 0)  # type: ignore[misc]
             else:
-                first = _first(self._gate_native, self._gate, raw)
+                first = native[0](native[1], raw, 0, len(raw))
+                if first[0][0] < 0:
+                    first = None
+            if email is not None and b"@" in raw:
+                addresses = email_spans(raw, _FEW) if first is None else None
+                if addresses is None:  # an address may come before that match, or there are many
+                    first = self._gate(raw, 0)
+                elif not self._other:
+                    return _replace_spans(text, raw, addresses, email.replacement)
+                else:
+                    found.extend((s, e, email.order, email.replacement) for s, e in _chars(text, raw, addresses))
             if first is not None and not (self._few is not None and self._few.find(text, raw, first, found)):
                 self._find_linear(text, raw, first[0][0], found)
         for p in self._other:
@@ -421,14 +421,6 @@ def _char_offsets(text: str, raw: bytes, offsets: list[int]) -> Callable[[int], 
     return mapping.__getitem__
 
 
-def _first(native: tuple[Callable[..., _Spans], Any] | None, gate: Any, raw: bytes) -> _Spans | None:
-    """A gate's first match in `raw`: through its extension method when there is one (no wrapper frame)."""
-    if native is None:
-        return gate(raw, 0)  # type: ignore[no-any-return]
-    first = native[0](native[1], raw, 0, len(raw))
-    return None if first[0][0] < 0 else first
-
-
 def _chars(text: str, raw: bytes, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Byte spans of ASCII bytes as character spans."""
     if len(raw) == len(text):
@@ -441,7 +433,7 @@ def _replace_spans(text: str, raw: bytes, spans: list[tuple[int, int]], replacem
     """`_replace` for spans of one kind, in order, none overlapping (an e-mail address per span)."""
     pieces: list[str] = []
     last = 0
-    for start, end in spans if len(raw) == len(text) else _chars(text, raw, spans):
+    for start, end in _chars(text, raw, spans):
         pieces += (text[last:start], replacement)
         last = end
     if not pieces:
