@@ -22,8 +22,8 @@ gets (wrapt's own call, the same for any wrapper, is not counted), against bench
 
 --sdk counts bench_overhead.py's own variants instead: the real openai/anthropic clients over a mock transport,
 parsing and all, called through the real instrumentation (`instrument()`, wrapt included); `--separate-threads`
-counts the calling thread alone (the export and metrics threads run, uncounted), SDK_N calls per variant after
-10 warm-up calls. Slower (the SDKs' import alone is ~10^10 instructions, not counted) and closer to what a caller
+counts the calling thread alone (the export and metrics threads run, uncounted), SDK_N calls per variant (the
+environment's SDK_N, default 40: the collector's share shows over a few hundred) after 10 warm-up calls. Slower (the SDKs' import alone is ~10^10 instructions, not counted) and closer to what a caller
 pays: the SDK's own objects are made and freed per call, as in a program. Less exact than the harness: the
 export thread's allocations start the cyclic collector too, at moments that differ between runs (repeat runs of
 a stream scenario differ by up to ~10 %). Both modes run the children with PYTHONHASHSEED=0. --loopback (with
@@ -57,7 +57,7 @@ SCENARIOS = (
     "target-tool",
 )
 N = 500
-SDK_N = 40
+SDK_N = int(os.environ.get("SDK_N", "40"))
 # The provider's answer: each SDK scenario's call waits this long, the GIL released, in every variant alike (the
 # same instructions, taken out with the bare call's). A real call blocks on its socket; without a wait no other
 # thread would ever run mid-loop, and the folding thread's work (`_folder`: what it frees, the content it renders)

@@ -35,8 +35,9 @@ class Endpoint:
     response: Callable[[Any, bool], tuple[Attrs, Content]]
     # the arguments `request_content` reads: beside the span only these are snapshot (None: every argument)
     content_args: tuple[str, ...] | None = None
-    # (capture) -> a fresh accumulator for a streamed result; None: the endpoint never streams
-    accumulator: Callable[[bool], Accumulator] | None = None
+    # (capture[, attributes]) -> a fresh accumulator for a streamed result (`_stream.Accumulator`); None: the
+    # endpoint never streams
+    accumulator: Callable[..., Accumulator] | None = None
     # result -> whether it is a stream to proxy
     is_stream: Callable[[Any], bool] | None = None
     # (kept chunks, the request's `n`) -> a whole stream's response attributes, no content, read from its first
@@ -114,7 +115,7 @@ def _deferred(tel: Telemetry, endpoint: Endpoint, sink: Sink, result: Any, is_as
 def _stream(
     tel: Telemetry,
     endpoint: Endpoint,
-    accumulator: Callable[[bool], Accumulator],
+    accumulator: Callable[..., Accumulator],
     sink: Sink,
     result: Any,
     is_async: bool,

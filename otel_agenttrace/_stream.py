@@ -43,6 +43,10 @@ class Sink(Protocol):
 
 
 class Accumulator(Protocol):
+    """Made by its factory as `make(capture)`, or `make(True, False)`: the output content alone (content beside
+    the span, whose response attributes another accumulator or the stream's ends give; `result()`'s
+    attributes are then empty)."""
+
     def add(self, chunk: Any) -> None: ...
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -85,7 +89,7 @@ class Pending(list):  # type: ignore[type-arg]
             try:
                 acc = self[_ACC]
                 if acc is None:
-                    acc = self[_ACC] = self[_MAKE](True)
+                    acc = self[_ACC] = self[_MAKE](True, False)
                 fold(acc, chunks)
             except Exception as exc:  # reported where the content is asked for: the exporter's thread
                 self[_ERROR] = exc
@@ -113,7 +117,7 @@ class StreamState:
     Per chunk only a reference is kept (`chunks`); the accumulator folds them when the stream ends (or a
     batch is full). With content beside the span (`beside`), the accumulator here reads the response
     attributes only, and the content is folded from the kept chunks off this thread (`_beside.Entry`), by an
-    accumulator `make(True)` makes there.
+    accumulator `make(True, False)` makes there.
 
     Without content on this thread the accumulator may be left to be made (`acc` None, `make(False)`): a
     stream that ends before a batch is full is then read by `ends(chunks, choices)` alone, the provider's
@@ -126,7 +130,7 @@ class StreamState:
         inv: Sink,
         acc: Accumulator | None,
         beside: bool = False,
-        make: Callable[[bool], Accumulator] | None = None,
+        make: Callable[..., Accumulator] | None = None,
         ends: Callable[[list[Any], int], dict[str, Any]] | None = None,
         choices: int = 1,
     ) -> None:
@@ -175,7 +179,7 @@ class StreamState:
                 # A long stream: its content is folded here too, batch by batch, to keep memory bounded.
                 if self.content is None:
                     assert self.make is not None, "content beside the span needs the accumulator's factory"
-                    self.content = self.make(True)
+                    self.content = self.make(True, False)
                 fold(self.content, chunks)
                 return []
         except Exception as exc:

@@ -317,8 +317,8 @@ class _Acc:
 def test_pending_folds_once_whoever_asks_first() -> None:
     made: list[_Acc] = []
 
-    def make(capture: bool) -> _Acc:
-        assert capture
+    def make(capture: bool, attributes: bool = True) -> _Acc:
+        assert capture and not attributes  # the output content alone: the stream's ends gave the attributes
         made.append(_Acc())
         return made[-1]
 
@@ -337,13 +337,13 @@ def test_pending_folds_once_whoever_asks_first() -> None:
 
 def test_pending_folded_from_many_threads_at_once_folds_once() -> None:
     acc = _Acc()
-    pending = Pending((acc, lambda capture: _Acc(), list("abc"), None))
+    pending = Pending((acc, lambda capture, attributes=True: _Acc(), list("abc"), None))
     _race(pending.fold)
     assert acc.folds == 1 and pending.output() == {"text": "abc"}
 
 
 def test_a_fold_that_fails_is_reported_where_the_content_is_asked_for() -> None:
-    def make(capture: bool) -> _Acc:
+    def make(capture: bool, attributes: bool = True) -> _Acc:
         raise ValueError("accumulator cannot be made")
 
     pending = Pending((None, make, ["a"], None))

@@ -188,3 +188,86 @@ def test_anthropic_stream_ends_equal_the_fold_on_other_shapes(name: str) -> None
     if name == "two_deltas":
         assert ends[semconv.GEN_AI_USAGE_INPUT_TOKENS] == 5 + 4 and ends[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] == 9
         assert semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS not in ends
+
+
+# Content beside the span folds a stream's output alone (`make(True, False)`): the same messages the full
+# accumulator gives, on every shape above and on deltas the recordings lack (a refusal, tool calls of two choices).
+_OPENAI_CONTENT_ONLY: dict[str, list[dict[str, Any]]] = {
+    **{name: data for name, (data, _) in _OPENAI_STREAMS.items()},
+    "refusal_and_two_choices_tools": [
+        {
+            "id": "chatcmpl-3",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {"index": 1, "delta": {"refusal": "I can"}, "finish_reason": None},
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {"index": 0, "id": "call_a", "function": {"name": "get_weather", "arguments": '{"lo'}}
+                        ]
+                    },
+                    "finish_reason": None,
+                },
+            ],
+        },
+        {
+            "id": "chatcmpl-3",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4o-mini",
+            "choices": [
+                {"index": 1, "delta": {"refusal": "not help"}, "finish_reason": "stop"},
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": 'cation": "Paris"}'}}]},
+                    "finish_reason": "tool_calls",
+                },
+            ],
+        },
+    ],
+}
+
+
+def _outputs(accumulator: Any, chunks: list[Any]) -> tuple[Any, Any, dict[str, Any]]:
+    full = accumulator(True)
+    full.add_all(chunks)
+    alone = accumulator(True, False)
+    alone.add_all(chunks)
+    attrs, output = alone.result()
+    return full.result()[1], output, attrs
+
+
+@pytest.mark.parametrize("form", ["model", "fields"])
+@pytest.mark.parametrize("name", sorted(_OPENAI_CONTENT_ONLY))
+def test_openai_content_alone_equals_the_full_fold(name: str, form: str) -> None:
+    data = _OPENAI_CONTENT_ONLY[name]
+    if form == "model":
+        chunks = [construct_type(type_=openai.types.chat.ChatCompletionChunk, value=d) for d in data]
+    else:
+        chunks = [fields(d) for d in data]
+    full, alone, attrs = _outputs(openai_provider.ChatStreamAccumulator, chunks)
+    assert alone == full
+    assert attrs == {}  # the stream's ends give them
+    if name == "refusal_and_two_choices_tools":
+        messages = alone[semconv.GEN_AI_OUTPUT_MESSAGES]
+        assert [m["finish_reason"] for m in messages] == ["tool_call", "stop"]
+        assert messages[0]["parts"][0]["arguments"] == {"location": "Paris"}
+        assert messages[1]["parts"] == [{"type": "refusal", "content": "I cannot help"}]
+
+
+@pytest.mark.parametrize("form", ["model", "fields"])
+@pytest.mark.parametrize("name", ["messages_stream_text.sse", "messages_stream_tool_use.sse"])
+def test_anthropic_content_alone_equals_the_full_fold(name: str, form: str) -> None:
+    data = _sse_data(f"anthropic/{name}")
+    if form == "model":
+        chunks = [_ANTHROPIC_EVENT.validate_python(d) for d in data if d["type"] != "ping"]
+    else:
+        chunks = [fields(d) for d in data]
+    full, alone, attrs = _outputs(anthropic_provider.StreamAccumulator, chunks)
+    assert alone == full
+    assert alone[semconv.GEN_AI_OUTPUT_MESSAGES][0]["parts"]
+    assert alone[semconv.GEN_AI_OUTPUT_MESSAGES][0]["finish_reason"] in ("stop", "tool_call")
+    assert attrs == {}

@@ -247,10 +247,12 @@ def stream_response(events: list[Any], choices: int) -> dict[str, Any]:
 class StreamAccumulator:
     """Raw message events → the attributes and message a non-streamed response gives."""
 
-    __slots__ = ("blocks", "capture", "id", "model", "stop_reason", "usage")
+    __slots__ = ("attributes", "blocks", "capture", "id", "model", "stop_reason", "usage")
 
-    def __init__(self, capture: bool) -> None:
+    def __init__(self, capture: bool, attributes: bool = True) -> None:
         self.capture = capture
+        # False: the output content alone (content beside the span, whose attributes the stream's ends gave).
+        self.attributes = attributes
         self.id: str | None = None
         self.model: str | None = None
         self.stop_reason: str | None = None
@@ -284,8 +286,11 @@ class StreamAccumulator:
         the message's start and its last delta matter (id, model, stop reason, cumulative usage): the start
         comes first and the delta last, so they are looked for from either end, not in every event."""
         if self.capture:
-            for event in events:
-                self.add(event)
+            if self.attributes:
+                for event in events:
+                    self.add(event)
+            else:
+                self._add_content(events)
             return
         start, deltas = _stream_ends(events)
         if start is not None:
@@ -293,9 +298,29 @@ class StreamAccumulator:
         for event in deltas:
             self.add(event)
 
+    def _add_content(self, events: list[Any]) -> None:
+        """`add()`'s content blocks and stop reason alone, in one frame: a stream's content beside its span is
+        folded here, on the caller's thread when the stream never blocked."""
+        blocks = self.blocks
+        for event in events:
+            kind = event.type
+            if kind == "content_block_delta":
+                block = blocks.get(event.index)
+                if block is not None:
+                    delta = event.delta
+                    piece = get(delta, "text") or get(delta, "partial_json") or get(delta, "thinking")
+                    if piece:
+                        block["pieces"].append(piece)
+            elif kind == "content_block_start":
+                blocks[event.index] = {"block": event.content_block, "pieces": []}
+            elif kind == "message_delta":
+                self.stop_reason = get(event.delta, "stop_reason") or self.stop_reason
+
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        attrs = response_attributes(self.id, self.model, [self.stop_reason] if self.stop_reason else None)
-        _usage(self.usage, attrs)
+        attrs: dict[str, Any] = {}
+        if self.attributes:
+            attrs = response_attributes(self.id, self.model, [self.stop_reason] if self.stop_reason else None)
+            _usage(self.usage, attrs)
         if not self.capture:
             return attrs, None
         parts = []

@@ -316,6 +316,7 @@ class ChatStreamAccumulator:
     """Chat chunks → the same attributes and messages a non-streamed response gives."""
 
     __slots__ = (
+        "attributes",
         "capture",
         "choices",
         "finish",
@@ -328,8 +329,10 @@ class ChatStreamAccumulator:
         "usage",
     )
 
-    def __init__(self, capture: bool) -> None:
+    def __init__(self, capture: bool, attributes: bool = True) -> None:
         self.capture = capture
+        # False: the output content alone (content beside the span, whose attributes the stream's ends gave).
+        self.attributes = attributes
         # How many choices the request asked for (`n`), when the caller knows: the folding of kept chunks
         # then reads them from the end and stops once it has the usage and every choice's finish reason.
         self.choices: int | None = None
@@ -368,8 +371,11 @@ class ChatStreamAccumulator:
         choice's last finish reason, from the end (they come last: a stream of n chunks costs a few reads,
         not n)."""
         if self.capture:
-            for chunk in chunks:
-                self.add(chunk)
+            if self.attributes:
+                for chunk in chunks:
+                    self.add(chunk)
+            else:
+                self._add_content(chunks)
             return
         for chunk in chunks:
             if self.id is not None:
@@ -382,6 +388,29 @@ class ChatStreamAccumulator:
         if usage is not None:
             self.usage = usage
         self.finish.update(finish)
+
+    def _add_content(self, chunks: list[Any]) -> None:
+        """`add()`'s content and finish reasons alone, in one frame: a stream's content beside its span is
+        folded here, on the caller's thread when the stream never blocked."""
+        texts, finish = self.texts, self.finish
+        for chunk in chunks:
+            for choice in chunk.choices:
+                delta = choice.delta
+                if delta is not None:
+                    text = delta.content
+                    if text:
+                        pieces = texts.get(choice.index)
+                        if pieces is None:
+                            texts[choice.index] = [text]
+                        else:
+                            pieces.append(text)
+                    if delta.refusal:
+                        self.refusals.setdefault(choice.index, []).append(delta.refusal)
+                    if delta.tool_calls:
+                        self._add_tool_calls(choice.index, delta.tool_calls)
+                reason = choice.finish_reason
+                if reason:
+                    finish[choice.index] = reason
 
     def _add_tool_calls(self, index: int, deltas: Any) -> None:
         calls = self.tool_calls.setdefault(index, {})
@@ -397,9 +426,11 @@ class ChatStreamAccumulator:
                     call["arguments"].append(function.arguments)
 
     def result(self) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        attrs = response_attributes(self.id, self.model, [self.finish[i] for i in sorted(self.finish)])
-        attrs.update(self.openai)
-        _usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details", attrs)
+        attrs: dict[str, Any] = {}
+        if self.attributes:
+            attrs = response_attributes(self.id, self.model, [self.finish[i] for i in sorted(self.finish)])
+            attrs.update(self.openai)
+            _usage_attributes(self.usage, "prompt_tokens", "completion_tokens", "prompt_tokens_details", attrs)
         if not self.capture:
             return attrs, None
         messages = []
@@ -532,7 +563,7 @@ class ResponsesStreamAccumulator:
 
     _FINAL = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
-    def __init__(self, capture: bool) -> None:
+    def __init__(self, capture: bool, attributes: bool = True) -> None:  # the final event has both: read as one
         self.capture = capture
         self.final: Any = None
         self.texts: list[str] = []
