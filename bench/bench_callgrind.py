@@ -21,15 +21,15 @@ The target-* scenarios are bench_targets.py's user classes (no SDK), wrapped by 
 gets (wrapt's own call, the same for any wrapper, is not counted), against bench_targets.py's floors.
 
 --sdk counts bench_overhead.py's own variants instead: the real openai/anthropic clients over a mock transport,
-parsing and all, called through the real instrumentation (`instrument()`, wrapt included); `--separate-threads`
-counts the calling thread alone (the export and metrics threads run, uncounted), SDK_N calls per variant (the
-environment's SDK_N, default 40: the collector's share shows over a few hundred) after 10 warm-up calls. Slower (the SDKs' import alone is ~10^10 instructions, not counted) and closer to what a caller
-pays: the SDK's own objects are made and freed per call, as in a program. Less exact than the harness: the
-export thread's allocations start the cyclic collector too, at moments that differ between runs (repeat runs of
-a stream scenario differ by up to ~10 %). Both modes run the children with PYTHONHASHSEED=0. --loopback (with
---sdk): the responses come over a real socket from bench/loopback_server.py, a process valgrind does not trace; the
-calling thread blocks in recv, releasing the GIL, as against a real provider.
-"""
+parsing and all, called through the real instrumentation (`instrument()`, wrapt included); `--separate-threads` counts
+the calling thread alone (the export and metrics threads run, uncounted), SDK_N calls per variant (the environment's
+SDK_N, default 40: the collector's share shows over a few hundred) after 10 warm-up calls. Slower (the SDKs' import
+alone is ~10^10 instructions, not counted) and closer to what a caller pays: the SDK's own objects are made and freed
+per call, as in a program. Less exact than the harness: the export thread's allocations start the cyclic collector
+too, at moments that differ between runs (repeat runs of a stream scenario differ by up to ~10 %). Both modes run the
+children with PYTHONHASHSEED=0. --loopback (with --sdk): the responses come over a real socket from
+bench/loopback_server.py, a process valgrind does not trace; the calling thread blocks in recv, releasing the GIL, as
+against a real provider."""
 
 from __future__ import annotations
 

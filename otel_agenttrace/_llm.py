@@ -33,6 +33,11 @@ class Endpoint:
     request_content: Callable[[dict[str, Any]], Content]
     # (result, capture) -> (response attributes, output content)
     response: Callable[[Any, bool], tuple[Attrs, Content]]
+    # With content beside the span: (result -> what of it the output content is built from, kept until the
+    # content is rendered off the caller's thread; that -> the output content, as `response(result, True)[1]`).
+    # The less of the response is kept, the fewer objects the cyclic collector walks meanwhile. None: the whole
+    # result is kept, and `response` builds the output from it.
+    output_from: tuple[Callable[[Any], Any], Callable[[Any], Content]] | None = None
     # the arguments `request_content` reads: beside the span only these are snapshot (None: every argument)
     content_args: tuple[str, ...] | None = None
     # (capture[, attributes]) -> a fresh accumulator for a streamed result (`_stream.Accumulator`); None: the
@@ -161,12 +166,17 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
         capture = inv.capture
         if capture == BESIDE:
             # Beside the span (the default): the output is built from the response off this thread.
+            output_from = endpoint.output_from
             try:  # _response(), inlined: on every call's path
                 attrs = endpoint.response(result, False)[0]
+                if output_from is None:
+                    output = Later(_output, endpoint, result)
+                else:
+                    output = Later(output_from[1], output_from[0](result))
             except Exception as exc:
                 internal_error(f"{endpoint.operation} response", exc)
-                attrs = {}
-            inv.stop(attrs, Later(_output, endpoint, result))
+                attrs, output = {}, Later(_output, endpoint, result)
+            inv.stop(attrs, output)
         else:
             inv.stop(*_response(endpoint, result, bool(capture)))
     except Exception as exc:

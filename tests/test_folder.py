@@ -141,6 +141,28 @@ def test_a_responses_model_is_let_go_soon_after_the_call_and_its_content_is_stor
     assert "EDITED-AFTER" not in record.attributes[sc.GEN_AI_INPUT_MESSAGES]
 
 
+def test_a_held_entry_keeps_the_choices_not_the_whole_response(tmp_path: Path) -> None:
+    """While a call's entry waits for the folding thread (a call that never blocked holds it for the thread's next
+    turn), the response (with its usage and details models) goes with the caller's last reference; its choices
+    wait."""
+    from openai.types.chat.chat_completion import Choice
+
+    with _held_export(tmp_path / "home"):
+        client = openai_client(fake_transport(FakeResponse(200, (DATA / "openai/chat_text.json").read_bytes())))
+        before, choices_before = _chunks_alive(ChatCompletion), _chunks_alive(Choice)
+        with _stuck_folder():  # the entry waits (held or put: the call may have been preempted on a busy machine)
+            response = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+            text = response.choices[0].message.content
+            del response
+            assert _chunks_alive(ChatCompletion) == before
+            assert _chunks_alive(Choice) == choices_before + 1
+        FOLDER.drain()
+        assert _chunks_alive(Choice) == choices_before
+    (record,) = _stored(tmp_path / "home")
+    (message,) = json.loads(record.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": text}]
+
+
 class _Policy:
     def __init__(self) -> None:
         self.calls = 0

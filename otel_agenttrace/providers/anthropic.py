@@ -162,18 +162,22 @@ def response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str, Any]
     response_id, model, stop_reason, usage = _RESPONSE_FIELDS(result)
     attrs = response_attributes(response_id, model, [stop_reason] if stop_reason else None)
     _usage(usage, attrs)
-    output = None
-    if capture:
-        output = {
-            semconv.GEN_AI_OUTPUT_MESSAGES: [
-                {
-                    "role": "assistant",
-                    "parts": _parts(get(result, "content")),
-                    "finish_reason": finish_reason(stop_reason),
-                }
-            ]
-        }
-    return attrs, output
+    return attrs, _output(get(result, "content"), stop_reason) if capture else None
+
+
+_OUTPUT_FIELDS = fields("content", "stop_reason")
+
+
+def message_output(source: Any) -> dict[str, Any]:
+    """A message's output content from its content blocks and stop reason alone (`_OUTPUT_FIELDS`: what content
+    beside the span keeps of it)."""
+    content, stop_reason = source
+    return _output(content, stop_reason)
+
+
+def _output(content: Any, stop_reason: Any) -> dict[str, Any]:
+    message = {"role": "assistant", "parts": _parts(content), "finish_reason": finish_reason(stop_reason)}
+    return {semconv.GEN_AI_OUTPUT_MESSAGES: [message]}
 
 
 _STREAM_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
@@ -345,6 +349,7 @@ MESSAGES = Endpoint(
     request_content=request_content,
     content_args=("messages", "system", "tools"),
     response=response,
+    output_from=(_OUTPUT_FIELDS, message_output),
     accumulator=StreamAccumulator,
     is_stream=_is_stream,
     stream_response=stream_response,

@@ -228,14 +228,25 @@ def chat_response(result: Any, capture: bool) -> tuple[dict[str, Any], dict[str,
     choices = choices or ()
     reasons = get_each(choices, "finish_reason")
     attrs = _chat_attributes(response_id, model, reasons, usage, tier, fingerprint)
-    output = None
-    if capture:
-        output = {
-            semconv.GEN_AI_OUTPUT_MESSAGES: [
-                _chat_output_message(get(c, "message"), r) for c, r in zip(choices, reasons, strict=True)
-            ]
-        }
-    return attrs, output
+    return attrs, _chat_output(choices, reasons) if capture else None
+
+
+def _chat_choices(result: Any) -> Any:
+    return get(result, "choices")
+
+
+def chat_output(choices: Any) -> dict[str, Any]:
+    """A response's output content from its choices alone (content beside the span keeps no more of it)."""
+    choices = choices or ()
+    return _chat_output(choices, get_each(choices, "finish_reason"))
+
+
+def _chat_output(choices: Any, reasons: list[Any]) -> dict[str, Any]:
+    return {
+        semconv.GEN_AI_OUTPUT_MESSAGES: [
+            _chat_output_message(get(c, "message"), r) for c, r in zip(choices, reasons, strict=True)
+        ]
+    }
 
 
 def _chat_attributes(
@@ -454,6 +465,7 @@ CHAT = Endpoint(
     request_content=chat_content,
     content_args=("messages", "tools"),
     response=chat_response,
+    output_from=(_chat_choices, chat_output),
     accumulator=ChatStreamAccumulator,
     is_stream=_is_stream,
     stream_response=chat_stream_response,
