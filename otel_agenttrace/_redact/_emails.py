@@ -26,13 +26,15 @@ _BACKSLASH = ord("\\")
 _ESCAPES = b"nrtbf"
 
 
-def email_spans(raw: bytes, most: int) -> list[tuple[int, int]] | None:
-    """The byte spans of the addresses in `raw` (UTF-8), in order, none overlapping; None past `most` `@`."""
+def email_spans(raw: bytes, most: int, at: int | None = None) -> list[tuple[int, int]] | None:
+    """The byte spans of the addresses in `raw` (UTF-8), in order, none overlapping; None past `most` `@`.
+    `at`: where the first `@` is, when the caller looked already."""
     spans: list[tuple[int, int]] = []
     match = _DOMAIN.match
     resume = 0  # where the next search would start: the last match's end
     after = 0  # the byte after the last `@`: a local part does not hold one
-    at = raw.find(b"@")
+    if at is None:
+        at = raw.find(b"@")
     while at >= 0:
         most -= 1
         if most < 0:

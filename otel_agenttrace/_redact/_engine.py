@@ -187,8 +187,10 @@ class Redactor:
                 first = native[0](native[1], raw, 0, len(raw))
                 if first[0][0] < 0:
                     first = None
-            if email is not None and b"@" in raw:
-                addresses = email_spans(raw, _FEW) if first is None else None
+            at = raw.find(b"@") if email is not None else -1
+            if at >= 0:
+                assert email is not None
+                addresses = email_spans(raw, _FEW, at) if first is None else None
                 if addresses is None:  # an address may come before that match, or there are many
                     first = self._gate(raw, 0)
                 elif not self._other:
@@ -431,14 +433,16 @@ def _chars(text: str, raw: bytes, spans: list[tuple[int, int]]) -> list[tuple[in
 
 def _replace_spans(text: str, raw: bytes, spans: list[tuple[int, int]], replacement: str) -> tuple[str, int]:
     """`_replace` for spans of one kind, in order, none overlapping (an e-mail address per span)."""
-    pieces: list[str] = []
-    last = 0
-    for start, end in _chars(text, raw, spans):
-        pieces += (text[last:start], replacement)
-        last = end
-    if not pieces:
+    if not spans:
         return text, 0
-    pieces.append(text[last:])
+    pieces: list[str] = []
+    append = pieces.append
+    last = 0
+    for start, end in spans if len(raw) == len(text) else _chars(text, raw, spans):
+        append(text[last:start])
+        append(replacement)
+        last = end
+    append(text[last:])
     return "".join(pieces), len(spans)
 
 
