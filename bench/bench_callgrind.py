@@ -100,7 +100,9 @@ def _write_fixtures(path: str) -> None:
 def _child(names: list[str], versus: bool) -> None:
     import otel_agenttrace._metrics as metrics_module
 
-    metrics_module._INTERVAL_S = 1e6  # the metrics thread stays asleep: its work is not the caller's
+    # The metrics thread stays asleep: its work is not the caller's, and under valgrind every call is slow
+    # enough to wake it (`_SLOW_S`), and while it runs the calling thread waits, which `blocked()` then sees.
+    metrics_module._IDLE_S = metrics_module._SLOW_S = 1e6
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
     from opentelemetry.sdk.trace import TracerProvider
@@ -410,7 +412,9 @@ def _sdk_child(names: list[str]) -> None:
 
     import otel_agenttrace._metrics as metrics_module
 
-    metrics_module._INTERVAL_S = 1e6  # the metrics thread stays asleep: its work is not the caller's
+    # The metrics thread stays asleep: its work is not the caller's, and under valgrind every call is slow
+    # enough to wake it (`_SLOW_S`), and while it runs the calling thread waits, which `blocked()` then sees.
+    metrics_module._IDLE_S = metrics_module._SLOW_S = 1e6
     if "--loopback" in sys.argv:
         bo.use_loopback()  # the server runs outside valgrind (its children are not traced)
     bench = bo.Bench()
