@@ -166,17 +166,19 @@ def _finish(tel: Telemetry, endpoint: Endpoint, inv: LLMInvocation, result: Any,
         capture = inv.capture
         if capture == BESIDE:
             # Beside the span (the default): the output is built from the response off this thread.
-            output_from = endpoint.output_from
+            output_from, output = endpoint.output_from, None
             try:  # _response(), inlined: on every call's path
                 attrs = endpoint.response(result, False)[0]
-                if output_from is None:
-                    output = Later(_output, endpoint, result)
-                else:
-                    output = Later(output_from[1], output_from[0](result))
             except Exception as exc:
                 internal_error(f"{endpoint.operation} response", exc)
-                attrs, output = {}, Later(_output, endpoint, result)
-            inv.stop(attrs, output)
+                # The output is built by `response` too, then: the same error, reported once.
+                attrs, output_from = {}, None
+            if output_from is not None:
+                try:
+                    output = Later(output_from[1], output_from[0](result))
+                except Exception as exc:  # the whole result is kept instead: its attributes are read already
+                    internal_error(f"{endpoint.operation} response", exc)
+            inv.stop(attrs, Later(_output, endpoint, result) if output is None else output)
         else:
             inv.stop(*_response(endpoint, result, bool(capture)))
     except Exception as exc:

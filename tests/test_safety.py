@@ -234,6 +234,28 @@ async def test_internal_error_at_anthropic_request_async(tel, lenient, monkeypat
     assert tel.llm_spans() == []
 
 
+def test_internal_error_keeping_the_output_apart_keeps_the_attributes_and_the_content(tel, lenient, caplog) -> None:
+    """`Endpoint.output_from`'s reader failing: the whole response is kept for the output instead, and the
+    response attributes read before it stay on the span."""
+    from otel_agenttrace.providers import openai as openai_provider
+
+    endpoint = openai_provider.CHAT
+    kept = endpoint.output_from
+    assert kept is not None
+    object.__setattr__(endpoint, "output_from", (_boom, kept[1]))  # a frozen dataclass, shared by the wrappers
+    try:
+        caplog.set_level(logging.WARNING, logger=LOGGER)
+        client = openai_client(fake_transport(json_response("openai/chat_text.json")))
+        result = client.chat.completions.create(model="gpt-4o", messages=USER)
+    finally:
+        object.__setattr__(endpoint, "output_from", kept)
+    assert len(our_warnings(caplog)) == 1
+    span = tel.only_span()
+    assert span.attributes[sc.GEN_AI_RESPONSE_ID] == result.id
+    (message,) = json.loads(span.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": result.choices[0].message.content}]
+
+
 def test_internal_error_in_stream_accumulator_keeps_the_stream(tel, lenient, monkeypatch, caplog) -> None:
     from otel_agenttrace.providers.openai import ChatStreamAccumulator
 
