@@ -261,7 +261,7 @@ def test_internal_error_in_stream_accumulator_keeps_the_stream(tel, lenient, mon
 
     # Per chunk (content on the span) and the output alone (content beside it, folded as the stream ends).
     monkeypatch.setattr(ChatStreamAccumulator, "add", _boom)
-    monkeypatch.setattr(ChatStreamAccumulator, "_add_content", _boom)
+    monkeypatch.setattr(ChatStreamAccumulator, "_add_choices", _boom)
     caplog.set_level(logging.WARNING, logger=LOGGER)
     client = openai_client(fake_transport(sse_response("openai/chat_stream_text.sse")))
     stream = client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)

@@ -266,24 +266,15 @@ class StreamAccumulator:
     # Attribute access, not get(): this runs per event (decoded bodies arrive as `_raw.Fields`).
     def add(self, event: Any) -> None:
         kind = event.type
-        if kind == "content_block_delta":
-            if self.capture:
-                block = self.blocks.get(event.index)
-                if block is not None:
-                    delta = event.delta
-                    piece = get(delta, "text") or get(delta, "partial_json") or get(delta, "thinking")
-                    if piece:
-                        block["pieces"].append(piece)
-        elif kind == "message_start":
+        if kind == "message_start":
             message = event.message
             self.id = message.id
             self.model = message.model
             _add_usage(self.usage, message.usage)
-        elif kind == "content_block_start":
-            self.blocks[event.index] = {"block": event.content_block, "pieces": []}
-        elif kind == "message_delta":
-            self.stop_reason = get(event.delta, "stop_reason") or self.stop_reason
+            return
+        if kind == "message_delta":
             _add_usage(self.usage, event.usage)
+        self._add_blocks((event,), self.capture)
 
     def add_all(self, events: list[Any]) -> None:
         """Events kept by the stream (a batch of them, in order), folded when it ends. Without content only
@@ -294,7 +285,7 @@ class StreamAccumulator:
                 for event in events:
                     self.add(event)
             else:
-                self._add_content(events)
+                self._add_blocks(events, True)
             return
         start, deltas = _stream_ends(events)
         if start is not None:
@@ -302,13 +293,16 @@ class StreamAccumulator:
         for event in deltas:
             self.add(event)
 
-    def _add_content(self, events: list[Any]) -> None:
-        """`add()`'s content blocks and stop reason alone, in one frame: a stream's content beside its span is
-        folded here, on the caller's thread when the stream never blocked."""
+    def _add_blocks(self, events: Any, content: bool) -> None:
+        """The events' content blocks and stop reason, and with `content` the blocks' deltas. A stream's content
+        beside its span is folded here alone, a batch in one frame, on the caller's thread when the stream never
+        blocked."""
         blocks = self.blocks
         for event in events:
             kind = event.type
             if kind == "content_block_delta":
+                if not content:
+                    continue
                 block = blocks.get(event.index)
                 if block is not None:
                     delta = event.delta

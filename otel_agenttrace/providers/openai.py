@@ -364,17 +364,7 @@ class ChatStreamAccumulator:
             self.openai = _openai_response_attributes(chunk)
         if chunk.usage is not None:
             self.usage = chunk.usage
-        for choice in chunk.choices:
-            delta = choice.delta
-            if delta is not None and self.capture:
-                if delta.content:
-                    self.texts.setdefault(choice.index, []).append(delta.content)
-                if delta.refusal:
-                    self.refusals.setdefault(choice.index, []).append(delta.refusal)
-                if delta.tool_calls:
-                    self._add_tool_calls(choice.index, delta.tool_calls)
-            if choice.finish_reason:
-                self.finish[choice.index] = choice.finish_reason
+        self._add_choices((chunk,), self.capture)
 
     def add_all(self, chunks: list[Any]) -> None:
         """Chunks kept by the stream (a batch of them, in order), folded when it ends. Without content only
@@ -386,7 +376,7 @@ class ChatStreamAccumulator:
                 for chunk in chunks:
                     self.add(chunk)
             else:
-                self._add_content(chunks)
+                self._add_choices(chunks, True)
             return
         for chunk in chunks:
             if self.id is not None:
@@ -400,14 +390,14 @@ class ChatStreamAccumulator:
             self.usage = usage
         self.finish.update(finish)
 
-    def _add_content(self, chunks: list[Any]) -> None:
-        """`add()`'s content and finish reasons alone, in one frame: a stream's content beside its span is
-        folded here, on the caller's thread when the stream never blocked."""
+    def _add_choices(self, chunks: Any, content: bool) -> None:
+        """The chunks' choices: finish reasons, and with `content` their deltas. A stream's content beside its
+        span is folded here alone, a batch in one frame, on the caller's thread when the stream never blocked."""
         texts, finish = self.texts, self.finish
         for chunk in chunks:
             for choice in chunk.choices:
                 delta = choice.delta
-                if delta is not None:
+                if content and delta is not None:
                     text = delta.content
                     if text:
                         pieces = texts.get(choice.index)
