@@ -1,9 +1,11 @@
 """Records span starts, so a process killed mid-run leaves its open steps in the store as incomplete.
 
 `on_start` only appends the span to a deque (it runs on the instrumented program's thread); a
-daemon thread wakes every ~100 ms and writes start records of the spans that are still open. A
-span that has already ended by then is skipped: the exporter writes its finished form, and a start
-record would only double the store's write load. Nothing else is written here.
+daemon thread, woken by the first start since its last write, waits ~100 ms and writes start records
+of the spans that are still open. A span that has already ended by then is skipped: the exporter
+writes its finished form, and a start record would only double the store's write load. Nothing else
+is written here. A process that starts no span never wakes the thread (it used to poll every 100 ms:
+ten wake-ups a second, each taking the GIL, in every idle process that loaded the exporter).
 
 How the recorder gets onto the TracerProvider: `opentelemetry-instrument` builds the SDK
 TracerProvider, makes it global, and only then constructs the exporter (with no arguments) for its
@@ -46,7 +48,8 @@ class InFlightRecorder(SpanProcessor):
         self._interval_s = interval_s
         self._pending: collections.deque[Span] = collections.deque(maxlen=max_pending)
         self._flush_lock = threading.Lock()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # set by a span start the thread has not yet written (or by shutdown)
+        self._stopping = threading.Event()
         self._stopped = False
         self._failures = FailureStreak(_log)
         self._thread = self._start_thread()
@@ -60,6 +63,7 @@ class InFlightRecorder(SpanProcessor):
                     recorder._pending.clear()
                     recorder._flush_lock = threading.Lock()
                     recorder._wake = threading.Event()
+                    recorder._stopping = threading.Event()
                     recorder._thread = recorder._start_thread()
 
             os.register_at_fork(after_in_child=_after_fork)
@@ -76,6 +80,10 @@ class InFlightRecorder(SpanProcessor):
         # Unsampled spans are never exported: recording their start would leave them incomplete forever.
         if not self._stopped and context is not None and context.trace_flags.sampled:
             self._pending.append(span)
+            # After the append: a flush that cleared the flag before it either drains this span or is
+            # followed by this set (one syscall-free read a span; a wake-up at most once a flush).
+            if not self._wake.is_set():
+                self._wake.set()
 
     def on_end(self, span: ReadableSpan) -> None:
         pass
@@ -84,6 +92,7 @@ class InFlightRecorder(SpanProcessor):
         if self._stopped:
             return
         self._stopped = True
+        self._stopping.set()
         self._wake.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)
@@ -96,10 +105,14 @@ class InFlightRecorder(SpanProcessor):
     # -- writing ------------------------------------------------------------------------------
 
     def _run(self) -> None:
-        while not self._stopped:
-            self._wake.wait(self._interval_s)
+        while True:
+            self._wake.wait()
             if self._stopped:
                 break
+            # Starts gather for an interval; a span that ends within it is never written here.
+            if self._stopping.wait(self._interval_s):
+                break
+            self._wake.clear()  # before the drain: a start from now on sets it again
             self.flush()
 
     def flush(self) -> bool:

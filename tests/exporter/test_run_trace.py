@@ -204,6 +204,48 @@ def test_the_recorder_keeps_spans_open_at_shutdown_as_incomplete(tmp_path: Path)
     store.close()
 
 
+def test_an_idle_recorder_sleeps_and_a_start_wakes_it(tmp_path: Path) -> None:
+    """No span started, no wake-up (it polled ten times a second); a span still open an interval after its
+    start is written then, without waiting for another start or for shutdown."""
+    import threading
+    import time
+
+    store = RunStore(tmp_path)
+    recorder = InFlightRecorder(store, interval_s=0.05)
+    flushes: list[int] = []
+    flush = recorder.flush
+    written = threading.Event()
+
+    def counted() -> bool:
+        flushes.append(len(recorder._pending))
+        ok = flush()
+        if flushes[-1]:
+            written.set()
+        return ok
+
+    recorder.flush = counted  # type: ignore[method-assign]
+    provider = TracerProvider()
+    provider.add_span_processor(recorder)
+    time.sleep(0.4)  # eight intervals
+    assert flushes == []
+    span = provider.get_tracer("test").start_span("invoke_workflow wf")
+    assert written.wait(10)
+    assert flushes == [1]
+    (record,) = store.spans(f"{span.get_span_context().trace_id:032x}")
+    assert record.end_ns is None
+    time.sleep(0.3)
+    assert flushes == [1]  # back asleep
+    second = provider.get_tracer("test").start_span("chat m")
+    deadline = time.monotonic() + 10
+    while len(store.spans(f"{second.get_span_context().trace_id:032x}")) < 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert flushes[-1] == 1 and len(flushes) == 2
+    span.end()
+    second.end()
+    provider.shutdown()
+    store.close()
+
+
 def test_install_needs_an_sdk_provider(tmp_path: Path) -> None:
     with RunStore(tmp_path) as store:
         assert install_inflight_recorder(trace_api.NoOpTracerProvider(), store) is None
