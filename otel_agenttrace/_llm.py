@@ -17,6 +17,7 @@ from otel_agenttrace._lifecycle import LLMInvocation, Telemetry, current_llm, gu
 from otel_agenttrace._raw import is_raw_response, wrap_raw
 from otel_agenttrace._stream import Accumulator, Sink, StreamState
 from otel_agenttrace._stream import proxy as stream_proxy
+from otel_agenttrace._tap import tap
 
 Attrs = dict[str, Any]
 Content = dict[str, Any] | None
@@ -140,6 +141,13 @@ def _stream(
                 endpoint.stream_response,
                 sink.attributes.get(semconv.GEN_AI_REQUEST_CHOICE_COUNT, 1),
             )
+            if capture and endpoint.raw_responses:
+                # Its accumulator folds decoded events (it reads `with_raw_response` streams): the content of a
+                # stream read to its end is decoded from the body's bytes off this thread (`_tap`).
+                try:
+                    state.tap = tap(result, is_async)
+                except Exception as exc:
+                    internal_error("stream body", exc)
         else:
             state = StreamState(sink, accumulator(True))
     else:

@@ -116,14 +116,15 @@ class StreamState:
 
     Per chunk only a reference is kept (`chunks`); the accumulator folds them when the stream ends (or a
     batch is full). With content beside the span (`beside`), the accumulator here reads the response
-    attributes only, and the content is folded from the kept chunks off this thread (`_beside.Entry`), by an
-    accumulator `make(True, False)` makes there.
+    attributes only, and the content is built off this thread (`_beside.Entry`) by an accumulator
+    `make(True, False)` makes there: from the response body's bytes (`tap`) when the stream was read to its
+    end, else from the kept chunks.
 
     Without content on this thread the accumulator may be left to be made (`acc` None, `make(False)`): a
     stream that ends before a batch is full is then read by `ends(chunks, choices)` alone, the provider's
     reader of the response attributes from the first and last chunks (`choices`: the request's `n`)."""
 
-    __slots__ = ("acc", "beside", "choices", "chunks", "content", "ends", "first_chunk", "inv", "make")
+    __slots__ = ("acc", "beside", "choices", "chunks", "content", "ends", "first_chunk", "inv", "make", "tap")
 
     def __init__(
         self,
@@ -143,6 +144,9 @@ class StreamState:
         self.content: Accumulator | None = None  # the content's accumulator, once a full batch was folded here
         self.chunks: list[Any] = []
         self.first_chunk: float | None = None
+        # Beside the span: the response body's bytes as the SDK reads them (`_tap`), which a stream read to its
+        # end has its content decoded from, off this thread; None: the content is folded from the chunks.
+        self.tap: Any = None
 
     def accumulator(self) -> Accumulator:
         """The accumulator of this stream's chunks, made on first use."""
@@ -181,12 +185,16 @@ class StreamState:
                     assert self.make is not None, "content beside the span needs the accumulator's factory"
                     self.content = self.make(True, False)
                 fold(self.content, chunks)
+                if self.tap is not None:  # the chunks give the content now: our copy of the body goes
+                    self.tap.trim()
                 return []
         except Exception as exc:
             internal_error("stream chunk", exc)
         return chunks
 
-    def _result(self) -> tuple[dict[str, Any], Piece | None]:
+    def _result(self, complete: bool = False) -> tuple[dict[str, Any], Piece | None]:
+        """The response attributes and output content; `complete`: the stream was read to its end (its body,
+        if tapped, holds exactly the events the user was handed)."""
         output: Piece | None = None
         ends = self.ends
         if self.acc is None and ends is not None:  # nothing folded here yet: read the stream's ends
@@ -205,22 +213,30 @@ class StreamState:
                 attrs, output = {}, None
         if self.beside:
             assert self.make is not None, "content beside the span needs the accumulator's factory"
-            # Folded with the rest of the span's content, soon after it ends (`_beside.Entry`).
-            pending = Pending((self.content, self.make, rest, None))
-            if not self.inv.blocked() or FOLDER.waiting() >= BEHIND:
-                # The folding thread will not be woken for this stream (it never blocked), or has not run for a
-                # while: kept, the chunks outlive collections (measured in a loop of streams that never
-                # blocks: 300-570 us a call in collections), folded here 40-90 us.
-                pending.fold()
-            output = Later(pending.output)
+            tap, self.tap = self.tap, None
+            if tap is not None and complete and self.content is None:
+                try:  # decoded from the body off this thread: the chunks die with the user's last reference
+                    output = tap.output(self.make)
+                except Exception as exc:
+                    internal_error("stream body", exc)
+            if output is None:
+                # Folded from the chunks with the rest of the span's content, soon after it ends (`_beside.Entry`).
+                pending = Pending((self.content, self.make, rest, None))
+                if not self.inv.blocked() or FOLDER.waiting() >= BEHIND:
+                    # The folding thread will not be woken for this stream (it never blocked), or has not run for
+                    # a while: kept, the chunks outlive collections (measured in a loop of streams that never
+                    # blocks: 300-570 us a call in collections), folded here 40-90 us.
+                    pending.fold()
+                output = Later(pending.output)
         if self.first_chunk is not None:
             attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
         return attrs, output
 
-    def finish(self) -> None:
+    def finish(self, complete: bool = False) -> None:
+        """The response ended well: read to its end (`complete`), or closed by the user, or its body read."""
         inv = self.inv
         if not inv.done:
-            attrs, output = self._result()
+            attrs, output = self._result(complete)
             try:  # guarded(), inlined: on every stream's path
                 inv.stop(attrs, output)
             except Exception as exc:
@@ -291,7 +307,7 @@ def _relay(source: Iterator[Any], state: StreamState) -> Iterator[Any]:
     except BaseException as exc:
         state.fail(exc)
         raise
-    state.finish()
+    state.finish(True)
 
 
 def _plain(self: Any) -> Iterator[Any]:  # the shape `source()` recognises (OpenAI's Stream.__iter__)
@@ -415,7 +431,7 @@ async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterat
     except BaseException as exc:
         state.fail(exc)
         raise
-    state.finish()
+    state.finish(True)
 
 
 class AsyncStreamProxy(wrapt.ObjectProxy):  # type: ignore[misc]

@@ -6,6 +6,7 @@ SDK, real pipeline."""
 from __future__ import annotations
 
 import gc
+import gzip
 import json
 import os
 import threading
@@ -116,7 +117,7 @@ def test_a_streams_chunks_are_let_go_soon_after_it_ends_and_its_content_is_store
         texts = [c.choices[0].delta.content or "" for c in stream if c.choices]
         del stream
         FOLDER.drain()
-        assert _chunks_alive() == before  # folded and freed, while the span waits in the queue
+        assert _chunks_alive() <= before  # freed, while the span waits in the queue
     (record,) = _stored(tmp_path / "home")
     (message,) = json.loads(record.attributes[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": "".join(texts)}]
@@ -239,7 +240,8 @@ def test_a_caller_queues_no_more_than_the_limit_when_the_folding_thread_lags(tmp
 def _chunks_kept_by_a_stream(tmp_path: Path, waiting: int, chunk_delay: float = 0.001) -> tuple[int | None, str]:
     """A real OpenAI stream read to its end while `waiting` entries wait for a folding thread that does not
     run: how many chunks its span's Pending keeps then (None: folded already), and the text the caller read.
-    `chunk_delay`: the wait for each chunk after the first (0: a stream that never blocks)."""
+    `chunk_delay`: the wait for each chunk after the first (0: a stream that never blocks). Its body is
+    gzip-encoded: its content is folded from the chunks (an uncompressed one is decoded from its bytes, `_tap`)."""
 
     class _Idle:
         def fold(self) -> None:
@@ -249,8 +251,16 @@ def _chunks_kept_by_a_stream(tmp_path: Path, waiting: int, chunk_delay: float = 
     with _held_export(tmp_path / "home", spans), _stuck_folder():
         for _ in range(waiting):
             FOLDER.put(_Idle())
-        body = (DATA / "openai/chat_stream_text.sse").read_bytes()
-        response = FakeResponse(200, body, content_type="text/event-stream", streamed=True, chunk_delay=chunk_delay)
+        body = gzip.compress((DATA / "openai/chat_stream_text.sse").read_bytes())
+        response = FakeResponse(
+            200,
+            body,
+            "text/event-stream",
+            {"content-encoding": "gzip"},
+            streamed=True,
+            chunk_size=64,
+            chunk_delay=chunk_delay,
+        )
         client = openai_client(fake_transport(response))
         stream = client.chat.completions.create(
             model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True

@@ -85,11 +85,18 @@ def _classes(module: Any) -> tuple[type, type, type, type]:
     if found is not None:
         return found
 
+    # Only the first pass over the body is recorded: the OpenAI SDK iterates the byte stream again after `[DONE]`
+    # to drain the connection, and an in-memory body (httpx's ByteStream) then yields all of it a second time.
     class Tee(module.SyncByteStream):  # type: ignore[misc,name-defined]
         def __init__(self, inner: Any, entry: Entry) -> None:
             self._inner, self._entry = inner, entry
+            self._read = False
 
         def __iter__(self) -> Iterator[bytes]:
+            if self._read:
+                yield from self._inner
+                return
+            self._read = True
             chunks = self._entry.data["chunks"]
             try:
                 for chunk in self._inner:
@@ -106,8 +113,14 @@ def _classes(module: Any) -> tuple[type, type, type, type]:
     class AsyncTee(module.AsyncByteStream):  # type: ignore[misc,name-defined]
         def __init__(self, inner: Any, entry: Entry) -> None:
             self._inner, self._entry = inner, entry
+            self._read = False
 
         async def __aiter__(self) -> AsyncIterator[bytes]:
+            if self._read:
+                async for chunk in self._inner:
+                    yield chunk
+                return
+            self._read = True
             chunks = self._entry.data["chunks"]
             try:
                 async for chunk in self._inner:
