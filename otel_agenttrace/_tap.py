@@ -69,17 +69,23 @@ class Tap:
         if self.own:
             self.data["chunks"].clear()
 
-    def output(self, make: Callable[..., Accumulator]) -> Later | None:
+    def decodable(self) -> bool:
+        """Whether the body's bytes are the events as sent: read whole already (decoded), or read as they come
+        with no content encoding (asked once the SDK reads them: httpx makes its decoder then)."""
+        response = self.response
+        return response is None or type(getattr(response, "_decoder", None)).__name__ == "IdentityDecoder"
+
+    def output(self, make: Callable[..., Accumulator], count: int | None = None) -> Later | None:
         """The stream's output content, decoded off the caller's thread from the body read (`make(True, False)`
-        folds its events), or None: the body does not decode as sent (a content encoding, a failed read). The
-        response is let go either way."""
-        response, self.response = self.response, None
+        folds its events), or None: the body does not decode as sent (a content encoding, a failed read).
+        `count`: the stream was left after that many chunks (its body read so far, including a broken one,
+        and maybe ahead of the user: only the events of those chunks). The response is let go either way."""
+        decodable = self.decodable()
+        self.response = None
         chunks = self.data.get("chunks")
-        if response is not None and type(getattr(response, "_decoder", None)).__name__ != "IdentityDecoder":
+        if not decodable or chunks is None or (count is None and self.data.get("broken")):
             return None
-        if self.data.get("broken") or chunks is None:
-            return None
-        return Later(_output, chunks, make)
+        return Later(_output, chunks, make, count)
 
 
 def tap(stream: Any, is_async: bool) -> Tap | None:
@@ -112,10 +118,26 @@ def decoded(chunks: list[bytes]) -> list[Any]:
     return events
 
 
-def _output(chunks: list[bytes], make: Callable[..., Accumulator]) -> dict[str, Any] | None:
+def _output(chunks: list[bytes], make: Callable[..., Accumulator], count: int | None = None) -> dict[str, Any] | None:
+    events = decoded(chunks)
+    if count is not None:
+        events = _handed(events, count)
     acc = make(True, False)
-    _stream.fold(acc, decoded(chunks))
+    _stream.fold(acc, events)
     return acc.result()[1]
+
+
+def _handed(events: list[Any], count: int) -> list[Any]:
+    """The events of the first `count` chunks an SDK handed out: each event but Anthropic's keep-alive `ping`,
+    which its SDK skips (the OpenAI SDK hands out every event but `[DONE]`, which `decoded` skips too)."""
+    out: list[Any] = []
+    for event in events:
+        if len(out) >= count:
+            break
+        if isinstance(event, dict) and event.get("type") == "ping":
+            continue
+        out.append(event)
+    return out
 
 
 __all__ = ["Tap", "decoded", "tap"]

@@ -482,10 +482,38 @@ def test_streamed_content_is_folded_off_the_callers_thread_in_bounded_batches(
     (message,) = json.loads(chat[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": "".join(texts)}] and message["finish_reason"] == "stop"
     chunks = len(texts) + 1  # the usage chunk has no choices
+    # No fold on the caller's thread, however long the stream (the response attributes are read from its ends,
+    # the first chunk and the last few kept), one of the content decoded from the body on the export thread.
+    assert folds == [chunks]
+    assert len(CHANNEL) == 0
+
+
+@pytest.mark.parametrize("repeats", [1, 150])
+def test_a_two_choice_stream_keeps_its_chunks_and_folds_long_ones_in_bounded_batches(
+    pipeline: Any, repeats: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`n=2`: the finish reasons may be anywhere, so the chunks are kept, and a long stream's are folded batch by
+    batch, its content too."""
+    from fakes import FakeResponse
+
+    from otel_agenttrace import _stream
+
+    p = pipeline()
+    folds: list[int] = []
+    real_fold = _stream.fold
+    monkeypatch.setattr(_stream, "fold", lambda acc, chunks: (folds.append(len(chunks)), real_fold(acc, chunks))[1])
+    body = _long_stream_body(repeats)
+    client = openai_client(fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True)))
+    stream = client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": QUESTION}], stream=True, n=2
+    )
+    texts = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    (chat,) = [a for a in p.stored() if a.get(sc.GEN_AI_OPERATION_NAME) == "chat"]
+    (message,) = json.loads(chat[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": "".join(texts)}] and message["finish_reason"] == "stop"
+    chunks = len(texts) + 1
     if chunks < _stream.BATCH:
-        # no fold on the caller's thread (the response attributes are read from the stream's ends), one of
-        # the content on the export thread
-        assert folds == [chunks]
+        assert folds == [chunks]  # the ends read here, the content decoded from the body there
     else:
         # full batches folded as they filled (attributes and content), memory bounded; the rest at the end
         full = chunks // _stream.BATCH

@@ -55,9 +55,9 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Paths:
     seen = Paths()
     real_output, real_fold = _tap._output, Pending.fold
 
-    def output(chunks: list[bytes], make: Any) -> Any:
+    def output(chunks: list[bytes], make: Any, count: int | None = None) -> Any:
         seen.tapped += 1
-        return real_output(chunks, make)
+        return real_output(chunks, make, count)
 
     def fold(self: Pending) -> None:
         if self[2] is not None:
@@ -236,7 +236,7 @@ def test_a_compressed_body_keeps_the_chunks_for_the_content(tmp_path: Path, path
 
 def test_a_stream_left_early_has_the_content_the_user_read_not_the_bodys(tmp_path: Path, paths: Paths) -> None:
     """The body came whole (the tee holds all of it), the user read two pieces and closed: those two are the
-    output, from the chunks."""
+    output, the events of the chunks handed out."""
     home = tmp_path / "home"
     body = load(OPENAI_TEXT)
     whole = FakeResponse(200, body, "text/event-stream", streamed=True, chunk_size=len(body))
@@ -250,23 +250,45 @@ def test_a_stream_left_early_has_the_content_the_user_read_not_the_bodys(tmp_pat
                     break
     assert stored_text(home) == "".join(texts)
     assert len("".join(texts)) < 40
-    assert (paths.tapped, paths.pending) == (0, 1)
+    assert (paths.tapped, paths.pending) == (1, 0)  # the events of the chunks handed out, from the body
 
 
-def test_a_long_streams_own_tee_is_trimmed_as_its_batches_are_folded(
-    tmp_path: Path, monkeypatch: Any, paths: Paths
-) -> None:
-    """More chunks than a batch: the content is folded from the chunks batch by batch (memory bounded), and our
-    copy of the body is let go at each batch; the content is the whole of what was read."""
+def _long_body(repeats: int) -> bytes:
     events = [e + b"\n\n" for e in load(OPENAI_TEXT).split(b"\n\n") if e.strip()]
     head, content, tail = events[:1], events[1:-3], events[-3:]
-    body = b"".join(head + content * 60 + tail)
+    return b"".join(head + content * repeats + tail)
+
+
+def test_a_long_one_choice_stream_keeps_a_few_chunks_and_its_body(tmp_path: Path, paths: Paths) -> None:
+    """More chunks than a batch, one choice: the first and the last few chunks are kept (its attributes), the
+    others die as the user lets them go; the content is decoded from the body."""
+    home = tmp_path / "home"
+    with instrumented(home, recordings=False) as ended:
+        stream = openai_stream(FakeResponse(200, _long_body(60), "text/event-stream", streamed=True))
+        texts = []
+        for i, chunk in enumerate(stream):
+            if chunk.choices:
+                texts.append(chunk.choices[0].delta.content or "")
+            if i == _stream.BATCH + 5:
+                assert alive(ChatCompletionChunk) <= _stream.RING + 2  # the ring, the first, the user's own
+        (span,) = ended.spans
+        assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert len(texts) > _stream.BATCH
+    assert stored_text(home) == "".join(texts)
+    assert (paths.tapped, paths.pending) == (1, 0)
+
+
+def test_a_long_two_choice_streams_own_tee_is_trimmed_as_its_batches_are_folded(
+    tmp_path: Path, monkeypatch: Any, paths: Paths
+) -> None:
+    """`n=2`, more chunks than a batch: the chunks are kept (the finish reasons may be anywhere) and folded
+    batch by batch, the content too (memory bounded), and our copy of the body is let go at each batch."""
     taps: list[_tap.Tap] = []
     real = _tap.tap
     monkeypatch.setattr("otel_agenttrace._llm.tap", lambda s, a: taps.append(real(s, a)) or taps[-1])
     home = tmp_path / "home"
     with instrumented(home, recordings=False):
-        stream = openai_stream(FakeResponse(200, body, "text/event-stream", streamed=True))
+        stream = openai_stream(FakeResponse(200, _long_body(60), "text/event-stream", streamed=True), n=2)
         texts = []
         for i, chunk in enumerate(stream):
             if chunk.choices:
