@@ -141,9 +141,11 @@ def _stream(
                 endpoint.stream_response,
                 sink.attributes.get(semconv.GEN_AI_REQUEST_CHOICE_COUNT, 1),
             )
-            if capture and endpoint.raw_responses:
-                # Its accumulator folds decoded events (it reads `with_raw_response` streams): the content of a
-                # stream read to its end is decoded from the body's bytes off this thread (`_tap`).
+            if capture and endpoint.raw_responses and not sink.blocked():
+                # Its accumulator folds decoded events (it reads `with_raw_response` streams): the content is
+                # decoded from the body's bytes off this thread (`_tap`), and the chunks die as the user lets
+                # them go. A call that waited for its answer (on its socket) leaves them to the folding thread
+                # instead, which runs in its waits and frees them there (no tee on every network read).
                 try:
                     state.tap = tap(result, is_async)
                 except Exception as exc:

@@ -122,8 +122,8 @@ class StreamState:
     Per chunk only a reference is kept (`chunks`); the accumulator folds them when the stream ends (or a
     batch is full). With content beside the span (`beside`), the accumulator here reads the response
     attributes only, and the content is built off this thread (`_beside.Entry`) by an accumulator
-    `make(True, False)` makes there: from the response body's bytes (`tap`) when the stream was read to its
-    end, else from the kept chunks.
+    `make(True, False)` makes there: from the response body's bytes (`tap`, for a call that never waited),
+    else from the kept chunks.
 
     Without content on this thread the accumulator may be left to be made (`acc` None, `make(False)`): a
     stream that ends before a batch is full is then read by `ends(chunks, choices)` alone, the provider's

@@ -9,7 +9,9 @@ as the user lets it go.
 
 The replay recorder keeps these bytes already when it records the call (its tee over the response's byte
 stream); otherwise a tee of the same kind is put over it here, before the SDK reads it. Only an httpx response
-read whole as sent (no content encoding) is decoded from its bytes; anything else keeps the chunk objects.
+read whole as sent (no content encoding) is decoded from its bytes; anything else keeps the chunk objects. A call
+that waited for its answer takes no tap: the folding thread runs in its waits, and folds and frees its chunks
+there (`_llm._stream`).
 """
 
 from __future__ import annotations

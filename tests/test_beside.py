@@ -460,6 +460,7 @@ def test_streamed_content_is_folded_off_the_callers_thread_in_bounded_batches(
 
     from otel_agenttrace import _stream
 
+    monkeypatch.setattr(_lifecycle, "BLOCKED_S", 1e9)  # never waited, as natively: its content from its body
     p = pipeline()
     folds: list[int] = []
     real_fold = _stream.fold

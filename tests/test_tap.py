@@ -42,6 +42,13 @@ class _Ended(SpanProcessor):
         self.spans.append(span)
 
 
+@pytest.fixture(autouse=True)
+def _never_waited(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test transport answers from memory: no call waits, as natively (a loaded machine could make one look
+    as if it had, and a call that waited leaves its chunks to the folding thread: the last test)."""
+    monkeypatch.setattr(_lifecycle, "BLOCKED_S", 1e9)
+
+
 class Paths:
     """Which way each stream's content went: decoded from its body (`_tap`), or folded from its chunks."""
 
@@ -318,3 +325,16 @@ def test_a_failing_decode_is_an_internal_error_not_the_users(tmp_path: Path, mon
         (record,) = [r for run in store.list_runs() for r in store.spans(run.run_id)]
     assert record.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ["stop"]
     assert sc.GEN_AI_OUTPUT_MESSAGES not in record.attributes
+
+
+def test_a_stream_that_waited_leaves_its_chunks_to_the_folding_thread(tmp_path: Path, paths: Paths) -> None:
+    """A call that waited for its answer (on its socket) takes no tee: the folding thread, which runs in its
+    waits, folds the chunks and frees them there."""
+    _lifecycle.BLOCKED_S = 0.0  # every call waited (the fixture puts it back)
+    home = tmp_path / "home"
+    with instrumented(home, recordings=False):
+        stream = openai_stream(sse_response(OPENAI_TEXT))
+        assert type(stream.response.stream).__name__ != "Tee"
+        texts = openai_texts(stream)
+    assert stored_text(home) == "".join(texts) != ""
+    assert (paths.tapped, paths.pending) == (0, 1)
