@@ -226,12 +226,13 @@ class StreamState:
     def _result(self, complete: bool = False) -> tuple[dict[str, Any], Piece | None]:
         """The response attributes and output content; `complete`: the stream was read to its end (its body,
         if tapped, holds exactly the events the user was handed)."""
-        if self.ring:
-            return self._ring_result(complete)
         output: Piece | None = None
         ends = self.ends
         if self.acc is None and ends is not None:  # nothing folded here yet: read the stream's ends
-            rest, self.chunks = self.chunks, []
+            if self.ring:
+                rest, self.chunks, self.first = [self.first, *self.chunks], [], None
+            else:
+                rest, self.chunks = self.chunks, []
             try:
                 attrs = ends(rest, self.choices)
             except Exception as exc:
@@ -247,12 +248,14 @@ class StreamState:
         if self.beside:
             assert self.make is not None, "content beside the span needs the accumulator's factory"
             tap, self.tap = self.tap, None
-            if tap is not None and complete and self.content is None:
-                try:  # decoded from the body off this thread: the chunks die with the user's last reference
-                    output = tap.output(self.make)
+            # Decoded from the body off this thread, the chunks dying with the user's last reference: a stream
+            # read to its end, or, keeping a ring, left early (the events of the chunks handed out).
+            if tap is not None and (self.ring or (complete and self.content is None)):
+                try:
+                    output = tap.output(self.make, None if complete else next(self.counter) - 1)
                 except Exception as exc:
                     internal_error("stream body", exc)
-            if output is None:
+            if output is None and not self.ring:  # a ring's chunks are not the stream's
                 # Folded from the chunks with the rest of the span's content, soon after it ends (`_beside.Entry`).
                 pending = Pending((self.content, self.make, rest, None))
                 if not self.inv.blocked() or FOLDER.waiting() >= BEHIND:
@@ -261,27 +264,6 @@ class StreamState:
                     # blocks: 300-570 us a call in collections), folded here 40-90 us.
                     pending.fold()
                 output = Later(pending.output)
-        if self.first_chunk is not None:
-            attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
-        return attrs, output
-
-    def _ring_result(self, complete: bool) -> tuple[dict[str, Any], Piece | None]:
-        assert self.ends is not None, "a ring is kept only for a stream whose ends give its attributes"
-        output: Piece | None = None
-        kept, self.chunks = [self.first, *self.chunks], []
-        self.first = None
-        try:
-            attrs = self.ends(kept, 1)
-        except Exception as exc:
-            internal_error("stream result", exc)
-            attrs = {}
-        tap, self.tap = self.tap, None
-        if self.beside and tap is not None:
-            assert self.make is not None, "content beside the span needs the accumulator's factory"
-            try:  # of a stream left early, the events the user was handed
-                output = tap.output(self.make, None if complete else next(self.counter) - 1)
-            except Exception as exc:
-                internal_error("stream body", exc)
         if self.first_chunk is not None:
             attrs[semconv.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = self.first_chunk
         return attrs, output

@@ -452,28 +452,30 @@ def _long_stream_body(repeats: int) -> bytes:
     return b"".join(head + content * repeats + tail)
 
 
-@pytest.mark.parametrize("repeats", [1, 150])
-def test_streamed_content_is_folded_off_the_callers_thread_in_bounded_batches(
-    pipeline: Any, repeats: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _read_with_folds(monkeypatch: pytest.MonkeyPatch, repeats: int, **kwargs: Any) -> tuple[list[str], list[int]]:
+    """A long stream (`_long_stream_body(repeats)`) read to its end: the texts read, and the size of every fold."""
     from fakes import FakeResponse
 
     from otel_agenttrace import _stream
 
     monkeypatch.setattr(_lifecycle, "BLOCKED_S", 1e9)  # never waited, as natively: its content from its body
-    p = pipeline()
     folds: list[int] = []
     real_fold = _stream.fold
     monkeypatch.setattr(_stream, "fold", lambda acc, chunks: (folds.append(len(chunks)), real_fold(acc, chunks))[1])
     body = _long_stream_body(repeats)
     client = openai_client(fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True)))
     stream = client.chat.completions.create(
-        model="gpt-4o",
-        messages=[{"role": "user", "content": QUESTION}],
-        stream=True,
-        stream_options={"include_usage": True},
+        model="gpt-4o", messages=[{"role": "user", "content": QUESTION}], stream=True, **kwargs
     )
-    texts = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    return [c.choices[0].delta.content or "" for c in stream if c.choices], folds
+
+
+@pytest.mark.parametrize("repeats", [1, 150])
+def test_streamed_content_is_folded_off_the_callers_thread_in_bounded_batches(
+    pipeline: Any, repeats: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    p = pipeline()
+    texts, folds = _read_with_folds(monkeypatch, repeats, stream_options={"include_usage": True})
     (span,) = [s for s in p.other.get_finished_spans() if s.attributes.get(sc.GEN_AI_OPERATION_NAME) == "chat"]
     # the response attributes were read on the caller's thread, the content is on no span
     assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
@@ -495,20 +497,10 @@ def test_a_two_choice_stream_keeps_its_chunks_and_folds_long_ones_in_bounded_bat
 ) -> None:
     """`n=2`: the finish reasons may be anywhere, so the chunks are kept, and a long stream's are folded batch by
     batch, its content too."""
-    from fakes import FakeResponse
-
     from otel_agenttrace import _stream
 
     p = pipeline()
-    folds: list[int] = []
-    real_fold = _stream.fold
-    monkeypatch.setattr(_stream, "fold", lambda acc, chunks: (folds.append(len(chunks)), real_fold(acc, chunks))[1])
-    body = _long_stream_body(repeats)
-    client = openai_client(fake_transport(FakeResponse(200, body, content_type="text/event-stream", streamed=True)))
-    stream = client.chat.completions.create(
-        model="gpt-4o", messages=[{"role": "user", "content": QUESTION}], stream=True, n=2
-    )
-    texts = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    texts, folds = _read_with_folds(monkeypatch, repeats, n=2)
     (chat,) = [a for a in p.stored() if a.get(sc.GEN_AI_OPERATION_NAME) == "chat"]
     (message,) = json.loads(chat[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": "".join(texts)}] and message["finish_reason"] == "stop"
