@@ -231,3 +231,15 @@ def test_sampling_parameters_through_extra_body(tel) -> None:
     a = tel.only_span().attributes
     assert (a[sc.GEN_AI_REQUEST_TEMPERATURE], a[sc.GEN_AI_REQUEST_TOP_K]) == (0.3, 5)
     assert sc.GEN_AI_REQUEST_TOP_P not in a
+
+
+def test_the_sdk_clients_base_url_is_read_without_its_property(tel) -> None:
+    from otel_agenttrace.providers import _common
+
+    client = anthropic_client(fake_transport(json_response("anthropic/messages_text.json")))
+    client.messages.create(model="claude-sonnet-4-6", max_tokens=64, messages=[{"role": "user", "content": "Hi"}])
+    assert _common._KEEPS_URL[type(client)] is True
+    assert (tel.only_span().attributes[sc.SERVER_ADDRESS], tel.only_span().attributes[sc.SERVER_PORT]) == (
+        "anthropic.test",
+        8443,
+    )

@@ -388,3 +388,59 @@ def test_stream_with_two_choices_finishing_apart(instrument, mode, usage) -> Non
         assert (a[sc.GEN_AI_USAGE_INPUT_TOKENS], a[sc.GEN_AI_USAGE_OUTPUT_TOKENS]) == (7, 23)
     else:
         assert sc.GEN_AI_USAGE_INPUT_TOKENS not in a
+
+
+def test_server_attributes_follow_a_client_given_a_new_base_url(tel) -> None:
+    client = openai_client(
+        fake_transport(json_response("openai/chat_text.json"), json_response("openai/chat_text.json"))
+    )
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    client.base_url = "http://127.0.0.1:9911/v1/"  # the SDK's setter: a new URL kept in `_base_url`
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    first, second = tel.spans()
+    assert (first.attributes[sc.SERVER_ADDRESS], first.attributes[sc.SERVER_PORT]) == ("llm.test", 8443)
+    assert (second.attributes[sc.SERVER_ADDRESS], second.attributes[sc.SERVER_PORT]) == ("127.0.0.1", 9911)
+
+
+class _ComputedURLClient(openai.OpenAI):
+    """A client whose `base_url` is computed, not the URL it keeps: read through its property."""
+
+    target = "http://127.0.0.2:9912/v1/"
+
+    @property  # type: ignore[override]
+    def base_url(self) -> Any:
+        import httpx2
+
+        return httpx2.URL(self.target)
+
+    @base_url.setter
+    def base_url(self, url: Any) -> None:
+        openai.OpenAI.base_url.fset(self, url)  # type: ignore[attr-defined]
+
+
+def test_a_computed_base_url_is_read_through_its_property(tel, monkeypatch) -> None:
+    import httpx2
+
+    transport = fake_transport(json_response("openai/chat_text.json"), json_response("openai/chat_text.json"))
+    client = _ComputedURLClient(
+        api_key="sk-test",
+        base_url="https://llm.test:8443/v1/",
+        max_retries=0,
+        http_client=httpx2.Client(transport=transport),
+    )
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    monkeypatch.setattr(_ComputedURLClient, "target", "http://127.0.0.3:9913/v1/")
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    first, second = tel.spans()
+    assert (first.attributes[sc.SERVER_ADDRESS], first.attributes[sc.SERVER_PORT]) == ("127.0.0.2", 9912)
+    assert (second.attributes[sc.SERVER_ADDRESS], second.attributes[sc.SERVER_PORT]) == ("127.0.0.3", 9913)
+
+
+def test_the_sdk_clients_base_url_is_read_without_its_property(tel) -> None:
+    """openai's own `base_url` property imports a module at every read: its clients' `_base_url` is read."""
+    from otel_agenttrace.providers import _common
+
+    client = openai_client(fake_transport(json_response("openai/chat_text.json")))
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    assert _common._KEEPS_URL[type(client)] is True
+    assert _common._KEEPS_URL.get(_ComputedURLClient, False) is False

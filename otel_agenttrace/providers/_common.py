@@ -125,10 +125,57 @@ _SERVERS: dict[int, tuple[Any, dict[str, Any]]] = {}
 _MAX_SERVERS = 64
 
 
+# The SDKs' own `base_url` properties (by their defining class), which return the URL the client keeps in
+# `_base_url`. The OpenAI client's imports a module and calls a function at every read (~1.1 us, openai
+# 3.x), on every call's path; the attribute is one lookup. Any other property is read as it is: one that
+# computes its URL (the `openai` module's client follows `openai.base_url`) may differ from `_base_url`.
+_OWN_URL_PROPERTIES = frozenset(
+    {
+        "openai._base_client.BaseClient",
+        "openai.OpenAI",  # defined in openai._client, whose classes name `openai` as their module
+        "openai.AsyncOpenAI",
+        "openai._client.OpenAI",
+        "openai._client.AsyncOpenAI",
+        "anthropic._base_client.BaseClient",
+    }
+)
+_KEEPS_URL: dict[type, bool] = {}  # client class -> whether its base URL is its `_base_url`
+
+
+def _keeps_url(client: Any) -> bool:
+    """Whether `client`'s `base_url` is an SDK's own property, and reading it gives `_base_url` (checked once
+    per class: an SDK version whose property does more is read through it)."""
+    for klass in type(client).__mro__:
+        if "base_url" in vars(klass):
+            if f"{klass.__module__}.{klass.__qualname__}" not in _OWN_URL_PROPERTIES:
+                return False
+            break
+    else:
+        return False
+    try:
+        return client.base_url is client._base_url is not None
+    except Exception:
+        return False
+
+
+def _base_url(client: Any) -> Any:
+    kind = type(client)
+    keeps = _KEEPS_URL.get(kind)
+    if keeps is None:
+        keeps = _keeps_url(client)
+        if len(_KEEPS_URL) < _MAX_SERVERS:
+            _KEEPS_URL[kind] = keeps
+    if keeps:
+        url = getattr(client, "_base_url", None)
+        if url is not None:
+            return url
+    return getattr(client, "base_url", None)
+
+
 def server_attributes(instance: Any) -> dict[str, Any]:
     """server.address/port from the SDK client's base URL (a dict the caller must not change)."""
     client = getattr(instance, "_client", None)
-    url = getattr(client, "base_url", None)
+    url = None if client is None else _base_url(client)
     if url is None:
         return {}
     entry = _SERVERS.get(id(url))
