@@ -330,6 +330,30 @@ def test_a_call_wakes_the_folding_thread_only_when_it_blocked(tmp_path: Path, bl
     assert json.loads(record.attributes[sc.GEN_AI_INPUT_MESSAGES])[0]["parts"][0]["content"] == "hi"
 
 
+@pytest.mark.parametrize(("threshold", "reads"), [(1e9, 1), (0.0, 2)])
+def test_a_call_shorter_than_the_threshold_reads_no_thread_cpu_time_at_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: float, reads: int
+) -> None:
+    """The thread's CPU time is a system call (~0.6 us); a call whose wall time is under BLOCKED_S cannot have
+    waited that long, so only its start reads it."""
+    import otel_agenttrace._lifecycle as lifecycle
+
+    body = (DATA / "openai/chat_text.json").read_bytes()
+    client = openai_client(fake_transport(FakeResponse(200, body)))
+    monkeypatch.setattr(lifecycle, "BLOCKED_S", threshold)
+    real, calls = time.thread_time, []
+
+    def counted() -> float:
+        calls.append(1)
+        return real()
+
+    with _held_export(tmp_path / "home"):
+        monkeypatch.setattr(lifecycle.time, "thread_time", counted)
+        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        monkeypatch.setattr(lifecycle.time, "thread_time", real)
+    assert len(calls) == reads
+
+
 class _Acc:
     def __init__(self) -> None:
         self.seen: list[Any] = []
