@@ -103,6 +103,7 @@ def bench_export(count: int, batch: int, content: bool, redact: bool = False) ->
     on the export thread when content is captured beside the span (issue 10)."""
     spans = list(make_spans(count, content))
     redactor = Redactor()
+    redactor.ready(60)
     keys = (sc.GEN_AI_INPUT_MESSAGES, sc.GEN_AI_OUTPUT_MESSAGES)
     with tempfile.TemporaryDirectory() as home:
         store = RunStore(home)

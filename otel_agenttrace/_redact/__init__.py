@@ -3,6 +3,7 @@
 - `_patterns`: the built-in patterns (RE2 syntax) and their checks (Luhn, assignments);
 - `_engine`: `Redactor`, which finds and replaces them in linear time;
 - `_emails`: e-mail addresses found without RE2 when they are a text's only matches;
+- `_prescan`: Hyperscan's answer to "does any pattern match at all?", before RE2's first pass;
 - `_paths`: JSON paths that drop or mask values of structured content;
 - `_policy`: the policy (`[tool.agenttrace.redaction]` or a policy file) and its errors.
 """

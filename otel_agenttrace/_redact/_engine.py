@@ -4,8 +4,10 @@ Python's `re` backtracks, and a crafted text (16 KB of `-eyJ`) made one pattern 
 a DFA (falling back to an NFA simulation, still linear, when a text exhausts the DFA's memory), so no
 input costs more than a pass per pattern. The common case, a text with no secret, costs one pass for
 all patterns at once: a gate, the alternation of every built-in pattern, says whether and where the
-first match starts. With the built-in `email` on, that pass leaves it out, and a text with nothing else
-and a few `@` (the author lines of a source file) has its addresses found by `_emails` without RE2.
+first match starts. Before it, Hyperscan's scan of the same patterns (`_prescan`) answers whether any
+matches at all, for about half the gate's cost, and a text with none skips the gate. With the built-in
+`email` on, both leave it out, and a text with nothing else and a few `@` (the author lines of a source
+file) has its addresses found by `_emails` without RE2.
 
 A text with a few matches (a key in a prompt) goes on with the gate: one call per match gives the next
 match, and for each an anchored set and that kind's pattern give its secrets (its own groups). That is
@@ -33,6 +35,7 @@ import re2
 
 from otel_agenttrace._redact._emails import email_spans
 from otel_agenttrace._redact._patterns import BUILTIN, LONE_STARTS, Pattern
+from otel_agenttrace._redact._prescan import Prescan, prescan_for
 
 # (start, end, pattern order, replacement) of one secret found, in characters
 _Found = tuple[int, int, int, str]
@@ -155,13 +158,15 @@ class _Backtracking:
 class Redactor:
     """Replaces every secret of the enabled patterns with `[REDACTED:<kind>]` (or the pattern's replacement)."""
 
-    def __init__(self, patterns: Iterable[Pattern] = BUILTIN) -> None:
+    def __init__(self, patterns: Iterable[Pattern] = BUILTIN, *, prescan: bool = True) -> None:
+        """`prescan=False`: the RE2 gate alone on every text (tests and benchmarks compare the two)."""
         self.patterns = tuple(patterns)
         compiled = _compile(self.patterns)
         self._linear, self._other, self._gate, self._set = compiled.linear, compiled.other, compiled.gate, compiled.set
         self._few = compiled.few
         # With the built-in `email` on: that pattern (found by `_emails`), and the gate of the other kinds.
         self._email, self._others_gate = compiled.email, compiled.others_gate
+        self._prescan = compiled.prescan if prescan else None
         # The gates' extension methods: every text pays one of these calls, without a wrapper frame around it.
         self._gate_native: tuple[Callable[..., _Spans], Any] | None = getattr(self._gate, "native", None)
         self._others_native: tuple[Callable[..., _Spans], Any] | None = getattr(self._others_gate, "native", None)
@@ -169,6 +174,11 @@ class Redactor:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(p.name for p in self.patterns)
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Waits for the prescan (compiled on a thread of its own, from the first text on): True when every
+        text now takes it, False when this Redactor has none (the gate alone, as correct and slower)."""
+        return self._prescan is not None and self._prescan.wait(timeout)
 
     def redact(self, text: str) -> tuple[str, int]:
         """Returns the redacted text and how many secrets were replaced."""
@@ -181,7 +191,9 @@ class Redactor:
                 (self._others_gate, self._others_native) if email is not None else (self._gate, self._gate_native)
             )
             first: _Spans | None
-            if native is None:
+            if self._prescan is not None and self._prescan.clear(raw):
+                first = None
+            elif native is None:
                 first = gate(raw, 0)  # type: ignore[misc]
             else:
                 first = native[0](native[1], raw, 0, len(raw))
@@ -245,7 +257,7 @@ class Redactor:
 
 
 class _Compiled:
-    __slots__ = ("email", "few", "gate", "linear", "other", "others_gate", "set")
+    __slots__ = ("email", "few", "gate", "linear", "other", "others_gate", "prescan", "set")
 
     def __init__(self, patterns: tuple[Pattern, ...]) -> None:
         self.linear = [_Linear(p, i) for i, p in enumerate(patterns) if p.linear]
@@ -255,6 +267,7 @@ class _Compiled:
         self.few: _FewMatches | None = None
         self.others_gate: Callable[[bytes, int], _Spans | None] | None = None
         self.email: _Linear | None = None
+        self.prescan: Prescan | None = None
         if not self.linear:
             return
         sources = [p.regex.encode("utf-8") for p in patterns if p.linear]
@@ -277,6 +290,8 @@ class _Compiled:
             )
             self.others_gate = _searcher(re2.compile(others, _options(capture=False)))
             self.email = email[0]
+        # Before the first pass: the patterns of its gate.
+        self.prescan = prescan_for([p.regex for p in patterns if p.linear and (self.email is None or p != _EMAIL)])
 
 
 @functools.lru_cache(maxsize=32)
