@@ -221,15 +221,19 @@ def _dquote(level: int, *, exact: bool) -> str:
 
 def _double_quoted(level: int) -> str:
     units = r'[^"\\\r\n]|\\+[^"\\\r\n]|' + _dquote(level + 1, exact=False)
-    return _run(2**level - 1) + '"((?:' + units + ")+)(?:" + _dquote(level, exact=True) + ")?"
+    # The escaped backslashes before the closing quote end the value (`"ab\\"` is `ab\`): in the secret.
+    escaped = "(?:" + _run(2 ** (level + 1)) + ")*"
+    return _run(2**level - 1) + '"((?:' + units + ")+" + escaped + ")(?:" + _run(2**level - 1) + '")?'
 
 
 # A single-quoted value (Python, shell): JSON never escapes `'`, so a `'` after any backslash is inside the
 # value and a bare one ends it (opened by an escaped one, as Python's repr writes it, `password=\\'x\\'`, the value
 # runs on to the end of its line or string). A double quote (after any run of backslashes) followed by text is inside it
-# (`'say "hi" 2'`); followed by `,`, `:`, `}`, `]` or a line end it is the end of a JSON string around the
+# (`'say "hi" 2'`, `'a""b'`); followed by `,`, `:`, `}`, `]` or a line end it is the end of a JSON string around the
 # value, at whatever level, and the value stops there.
-_SINGLE_QUOTED = r"\\*'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|\\*\"(?:[^,:}\]'\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
+_SINGLE_QUOTED = (
+    r"\\*'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\*\")+(?:[^,:}\]'\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
+)
 _QUOTED = "(?:" + "|".join([*(_double_quoted(level) for level in range(4)), _SINGLE_QUOTED]) + ")"
 
 
