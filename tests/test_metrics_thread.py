@@ -4,6 +4,7 @@ one of the caller's brief releases of it."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -54,5 +55,35 @@ def test_quick_calls_wait_for_a_slow_one_or_a_long_queue() -> None:
         for _ in range(_metrics._WAKE_AT):
             recorder.record(0.001, {"gen_ai.operation.name": "chat"})
         assert _until(lambda: _recorded(reader) == 3 + _metrics._WAKE_AT)  # so does a long queue
+    finally:
+        recorder.close()
+
+
+def test_slow_calls_at_once_wake_it_once_each_round_and_never_raise() -> None:
+    """A call wakes the thread by releasing a lock it waits on: calls that find it released already (the thread
+    not yet run) leave it so, from any thread, and every measurement is recorded."""
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("test")
+    recorder = MetricsRecorder(meter.create_histogram("duration"), meter.create_histogram("tokens"))
+    errors: list[BaseException] = []
+
+    def calls() -> None:
+        try:
+            for _ in range(200):
+                recorder.record(_metrics._SLOW_S, {"gen_ai.operation.name": "chat"})
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        recorder.record(0.001, {"gen_ai.operation.name": "chat"})  # starts the thread
+        threads = [threading.Thread(target=calls) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert _until(lambda: _recorded(reader) == 801)
+        recorder.record(_metrics._SLOW_S, {"gen_ai.operation.name": "chat"})  # a later round wakes it again
+        assert _until(lambda: _recorded(reader) == 802)
     finally:
         recorder.close()
