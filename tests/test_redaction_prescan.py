@@ -206,3 +206,15 @@ def test_a_forked_child_compiles_its_own() -> None:
     os.waitpid(pid, 0)
     assert os.read(read, 1) == b"1"
     assert prescan._db is None  # the parent's own is still "being compiled"
+
+
+def test_no_thread_to_compile_it_leaves_the_gate_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At interpreter shutdown (or out of threads) `Thread.start` raises: redaction goes on without a prescan."""
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    prescan = Prescan([b"s3cret"])
+    assert not prescan.clear(b"nothing here") and not prescan.clear(b"nothing here")
+    assert not prescan.wait(1)

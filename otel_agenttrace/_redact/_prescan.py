@@ -128,8 +128,12 @@ class Prescan:
         self._pid = os.getpid()
         self._scratch = []
         thread = threading.Thread(target=self._compile, name="agenttrace-prescan", daemon=True)
+        try:
+            thread.start()
+        except RuntimeError as exc:  # interpreter shutdown, or no more threads: the gate alone, never an error
+            _log.debug("agenttrace: redaction prescan not started: %s", exc)
+            return
         self._thread = thread
-        thread.start()
 
     def _compile(self) -> None:
         try:
