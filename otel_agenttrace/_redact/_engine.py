@@ -290,8 +290,8 @@ class _Compiled:
             )
             self.others_gate = _searcher(re2.compile(others, _options(capture=False)))
             self.email = email[0]
-        # Before the first pass: the patterns of its gate.
-        self.prescan = prescan_for([p.regex for p in patterns if p.linear and (self.email is None or p != _EMAIL)])
+        # Before the first pass: the patterns of its gate (the others' when `email` is found apart).
+        self.prescan = prescan_for([patterns[p.order].regex for p in self.linear if p is not self.email])
 
 
 @functools.lru_cache(maxsize=32)
