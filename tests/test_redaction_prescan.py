@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from threads import run_in_threads
 
 from otel_agenttrace._redact import BUILTIN, Redactor, _prescan
 from otel_agenttrace._redact._prescan import Prescan, hyperscan_source, prescan_for
@@ -170,22 +171,13 @@ def test_threads_scan_at_once_each_with_a_scratch_of_its_own() -> None:
     """A scratch serves one scan at a time (the binding releases the GIL while it scans)."""
     text = ("plain words of a long prose text, " * 2000) + " and a key sk-ant-" + "a" * 30
     clean = "plain words of a long prose text, " * 2000
-    errors: list[BaseException] = []
 
     def work() -> None:
-        try:
-            for _ in range(20):
-                assert ON.redact(clean) == (clean, 0)
-                assert ON.redact(text)[1] == 1
-        except BaseException as exc:
-            errors.append(exc)
+        for _ in range(20):
+            assert ON.redact(clean) == (clean, 0)
+            assert ON.redact(text)[1] == 1
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert run_in_threads(work, 4) == []
     assert 1 <= len(prescan_of(ON)._scratch) <= 5
 
 
