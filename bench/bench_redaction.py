@@ -274,10 +274,15 @@ def build() -> dict[tuple[str, int], str]:
     }
 
 
+def _ready(redactor: Redactor) -> Redactor:
+    """A process's steady state: the prescan compiles on a thread of its own from the first text."""
+    redactor.ready(60)
+    return redactor
+
+
 def run(runs: int, run_ms: float, prescan: bool = True) -> list[tuple[str, str, int, float, int]]:
     """(row, kind, size in KB, µs per KB, secrets found) for every row. `prescan=False`: RE2's pass alone."""
-    redactor = Redactor(prescan=prescan)
-    redactor.ready(60)  # a process's steady state: the prescan compiles on a thread from the first text
+    redactor = _ready(Redactor(prescan=prescan))
     policy = CapturePolicy()
     texts = build()
     results = []
@@ -308,8 +313,7 @@ def table(results: list[tuple[str, str, int, float, int]]) -> str:
 
 
 def profile(kind: str, size: int = 16) -> str:
-    redactor = Redactor()
-    redactor.ready(60)
+    redactor = _ready(Redactor())
     text = KINDS[kind](random.Random(f"{kind}-{size}"), size * KB)
     profiler = cProfile.Profile()
     profiler.enable()
@@ -377,8 +381,7 @@ BUDGET_MS_PER_KB = 5.0  # issue 9: "no crafted input makes a traced call take mo
 
 def worst(runs: int) -> list[tuple[str, str, float, float, float]]:
     """(pattern, unit, ms/KB at 16 KB, ms/KB at 64 KB, growth from 16 to 64 KB) for each pattern's worst unit."""
-    redactor = Redactor()
-    redactor.ready(60)
+    redactor = _ready(Redactor())
     rows = []
     for name, units in WORST.items():
         measured = []
@@ -417,8 +420,7 @@ def fuzz(examples: int) -> tuple[float, str]:
     from hypothesis import HealthCheck, given, settings, target
     from hypothesis import strategies as st
 
-    redactor = Redactor()
-    redactor.ready(60)
+    redactor = _ready(Redactor())
     pieces = sorted({unit for units in WORST.values() for unit in units} | set(" \n\\\"'=:.-_@/0123456789aZ"))
     worst_seen: list[tuple[float, str]] = [(0.0, "")]
 
