@@ -5,6 +5,7 @@ deterministic, so it holds on a shared, loaded machine where thread-CPU timings 
     python bench/bench_callgrind.py openai-tool --versus       # also the official openai-v2 (the `bench` extra)
     python bench/bench_callgrind.py --sdk                      # the real SDKs' whole path, the calling thread's
     python bench/bench_callgrind.py --sdk --loopback           # the same over a real loopback socket
+    python bench/bench_callgrind.py --sdk --variants=ours-no-response-attrs  # also bench_overhead's ablations
 
 The parent builds the SDKs' own response and chunk objects (the real openai/anthropic clients over the recorded
 fixtures of tests/data, as bench_overhead.py does) and writes them with every field (`model_dump`, None
@@ -412,6 +413,16 @@ def _child(names: list[str], versus: bool) -> None:
     Path(FIXTURES + ".order").write_text("\n".join(order))
 
 
+def _sdk_variants() -> list[str]:
+    """bare, floor, ours, ours-nc, then those `--variants=a,b` adds (bench_overhead.py's ablation names)."""
+    extra = [a.split("=", 1)[1] for a in sys.argv if a.startswith("--variants=")]
+    more = [v for v in ",".join(extra).split(",") if v and v not in SDK_VARIANTS]
+    return [*SDK_VARIANTS, *more]
+
+
+SDK_VARIANTS = ("bare", "floor", "ours", "ours-nc")
+
+
 def _sdk_child(names: list[str]) -> None:
     """Under callgrind: bench_overhead's variants on the real SDKs, the calling thread counted between getppid()s."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -437,7 +448,7 @@ def _sdk_child(names: list[str]) -> None:
     order = []
     for name in names:
         scenario = scenarios[name]
-        for variant in ("bare", "floor", "ours", "ours-nc"):
+        for variant in _sdk_variants():
             setup, call = bench.variant(scenario, variant)
             setup()
             for _ in range(10):
@@ -533,15 +544,17 @@ def _sdk_main(names: list[str], loopback: bool) -> None:
         f"calling thread's instructions per call over the bare call (real SDKs over {transport}, callgrind,"
         f" {SDK_N} calls); x the floor's\n"
     )
-    print("| scenario | floor | ours (content beside) | ours, NO_CONTENT |")
-    print("|---|---:|---:|---:|")
+    more = _sdk_variants()[len(SDK_VARIANTS) :]
+    print("| scenario | floor | ours (content beside) | ours, NO_CONTENT |" + "".join(f" {v} |" for v in more))
+    print("|---|---:|---:|---:|" + "---:|" * len(more))
     with tempfile.TemporaryDirectory() as tmp:
         marker = os.path.join(tmp, "sdk")
         Path(marker).write_text("")
         for name in names:
             flags = ["--sdk", "--loopback"] if loopback else ["--sdk"]
+            flags += [a for a in sys.argv if a.startswith("--variants=")]
             counts = _measure(marker, os.path.join(tmp, name), name, flags, SDK_N, True)
-            print(_row(name, counts, ["ours", "ours-nc"]), flush=True)
+            print(_row(name, counts, ["ours", "ours-nc", *more]), flush=True)
 
 
 if __name__ == "__main__":

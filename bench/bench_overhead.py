@@ -15,8 +15,9 @@ the content kept beside each span, as the run-trace exporter does, and drops eve
              on the span on the caller's thread)
 Streams are read as an application reads them: each chunk's text delta, in every variant alike.
 --ablate adds: floor+metrics (the hand-made span also records the three GenAI histogram measurements inline),
-ours without metrics, ours without redaction patterns, ours-nc without metrics, and ours+metrics-thread (ours,
-then the deferred metrics recorded at once, on the clock: the CPU both threads spend).
+ours without metrics, ours without redaction patterns, ours-nc without metrics, ours+metrics-thread (ours,
+then the deferred metrics recorded at once, on the clock: the CPU both threads spend), and ours-no-response-attrs
+(the chat endpoints' response readers give the span no attribute: what the response attributes cost).
 
 The SDK clients are real (openai, anthropic) over an httpx2.MockTransport that serves the recorded fixtures of
 tests/data from bytes built once, so the transport's cost is small and the same for every variant; the
@@ -111,7 +112,36 @@ ABLATIONS = (
     "ours-no-redaction",
     "ours-nc",
     "ours-nc-no-metrics",
+    "ours-no-response-attrs",
 )
+
+
+def _response_attributes(on: bool) -> None:
+    """The chat endpoints' response readers as they are (`on`), or giving the span no response attribute
+    (`ours-no-response-attrs`): a complete response's, and a stream's ends' (id, model, finish reasons, usage,
+    the OpenAI tier and fingerprint; a stream keeps its time to first chunk). What reading them and the SDK's
+    checks of each attribute (`set_attributes`) cost the caller, against the floor's 4 response attributes."""
+    if not _READERS:
+        from otel_agenttrace.providers import anthropic as an_provider
+        from otel_agenttrace.providers import openai as oa_provider
+
+        _READERS.extend((e, e.response, e.stream_response) for e in (oa_provider.CHAT, an_provider.MESSAGES))
+    for endpoint, response, stream_response in _READERS:
+        # Frozen dataclasses, built once at import and held by the installed wrappers: patched in place.
+        object.__setattr__(endpoint, "response", response if on else _no_response_attributes)
+        object.__setattr__(endpoint, "stream_response", stream_response if on else _no_stream_attributes)
+
+
+# (endpoint, its response reader, its stream-ends reader), as imported
+_READERS: list[tuple[Any, Any, Any]] = []
+
+
+def _no_response_attributes(result: Any, capture: bool) -> tuple[dict[str, Any], None]:
+    return {}, None
+
+
+def _no_stream_attributes(chunks: list[Any], choices: int) -> dict[str, Any]:
+    return {}
 
 
 # --versus: the official OpenAI instrumentation (opentelemetry-instrumentation-openai-v2) side by side, on
@@ -434,11 +464,12 @@ class Bench:
         recorder = self.metrics
         no_redaction = CapturePolicy(mode=ContentMode.LOCAL_ONLY, redactor=Redactor(()))
 
-        def configure(policy: CapturePolicy, metrics: bool = True) -> Callable[[], None]:
+        def configure(policy: CapturePolicy, metrics: bool = True, response: bool = True) -> Callable[[], None]:
             def setup() -> None:
                 # The wrappers read the policy and the metrics recorder from the shared Telemetry at each call.
                 tel.policy = policy
                 tel.metrics = recorder if metrics else None
+                _response_attributes(response)
 
             return setup
 
@@ -452,6 +483,7 @@ class Bench:
             "ours-no-metrics": (configure(self.content_on, metrics=False), s.ours),
             "ours-nc-no-metrics": (configure(self.content_off, metrics=False), s.ours),
             "ours-no-redaction": (configure(no_redaction), s.ours),
+            "ours-no-response-attrs": (configure(self.content_on, response=False), s.ours),
             "ours+metrics-thread": (configure(self.content_on), self.with_metrics_flush(s.ours)),
         }
         if name.startswith("v2-"):
