@@ -111,6 +111,15 @@ _FOLDING = threading.Lock()  # on the caller's thread only for a Pending no othe
 renew_after_fork(sys.modules[__name__], _FOLDING=threading.Lock)
 
 
+def _headless(chunk: Any) -> bool:
+    """Whether a chunk has an empty id: one that precedes the response's own chunks (Azure OpenAI's
+    prompt-filter frame). Only a str id counts: other providers' events have none. Read from the instance's
+    fields, not `getattr`: on a pydantic event without the field that is a `__getattr__` raising (~2 us)."""
+    fields = getattr(chunk, "__dict__", None)
+    response_id = fields.get("id") if fields is not None else None
+    return type(response_id) is str and not response_id
+
+
 class StreamAbandonedError(Exception):
     """Recorded (never raised) when a stream is dropped before it was read to the end or closed."""
 
@@ -139,6 +148,7 @@ class StreamState:
         "ends",
         "first",
         "first_chunk",
+        "heading",
         "inv",
         "make",
         "ring",
@@ -172,6 +182,9 @@ class StreamState:
         # (~50k instructions a 23-chunk stream). `first`, and `counter` (its next value less one: the chunks handed
         # out so far, counted in C as the relay hands them out) are set then.
         self.ring = False
+        # A ring whose first chunk has an empty id (Azure OpenAI's prompt-filter frame, whose model is empty too):
+        # the chunks after it go the relay's long way until one has the response's id, which becomes `first`.
+        self.heading = False
 
     def accumulator(self) -> Accumulator:
         """The accumulator of this stream's chunks, made on first use."""
@@ -192,9 +205,17 @@ class StreamState:
                     if not self.beside or (tap is not None and tap.decodable()):
                         self.ring, self.first, self.counter = True, chunk, itertools.count(2)
                         self.chunks = deque(maxlen=RING)  # type: ignore[assignment]
+                        self.heading = _headless(chunk)
                         return
             except Exception as exc:
                 internal_error("stream chunk", exc)
+        elif self.heading:
+            self.chunks.append(chunk)
+            handed = next(self.counter)
+            # Bounded: a stream whose ids stay empty goes on the short way after a ring's worth.
+            if not _headless(chunk) or handed > RING:
+                self.first, self.heading = chunk, False
+            return
         chunks = self.chunks
         chunks.append(chunk)
         if len(chunks) >= BATCH:
@@ -324,10 +345,13 @@ def _relay(source: Iterator[Any], state: StreamState) -> Iterator[Any]:
     and the loop below appends, with no Python call (a proxy's `__next__` cost ~4k instructions a chunk,
     this ~0.5k). A relay dropped before its end leaves that to the state (`StreamState.__del__`)."""
     try:
-        for chunk in source:  # the first chunk goes the long way: its time is recorded
+        # The first chunk goes the long way (its time is recorded), and so do those after it while a ring waits for
+        # the response's id (`StreamState.heading`).
+        for chunk in source:
             state.on_chunk(chunk)
             yield chunk
-            break
+            if not state.heading:
+                break
         if state.ring:
             append = state.chunks.append
             for chunk, _ in zip(source, state.counter, strict=False):  # counted in C
@@ -456,11 +480,13 @@ async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterat
     is this frame's, but no coroutine is made per chunk as an `async def __anext__` would."""
     try:
         first = True
+        heading = False
         counter = None
         async for chunk in source:
-            if first:
+            if first or heading:  # as in `_relay`: the first chunk, and those while a ring waits for the id
                 first = False
                 state.on_chunk(chunk)
+                heading = state.heading
                 if state.ring:
                     counter = state.counter
             else:

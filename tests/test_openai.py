@@ -21,6 +21,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._capture import ContentMode
+from otel_agenttrace._stream import RING
 
 USER = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is the capital of France?"}]
 TOOLS = [
@@ -444,3 +445,85 @@ def test_the_sdk_clients_base_url_is_read_without_its_property(tel) -> None:
     client.chat.completions.create(model="gpt-4o", messages=USER)
     assert _common._KEEPS_URL[type(client)] is True
     assert _common._KEEPS_URL.get(_ComputedURLClient, False) is False
+
+
+def _azure_frame(body: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
+def _azure_stream(streamed: bool, annotations: int = 2) -> FakeResponse:
+    """Azure OpenAI's shape: a prompt-filter frame whose id and model are empty strings comes first, and
+    content-filter annotation frames (empty id and model again, no finish reason) come after the finish."""
+    safe = {"hate": {"filtered": False, "severity": "safe"}}
+    head = {"id": "chatcmpl-az7", "object": "chat.completion.chunk", "created": 1733300000, "model": "gpt-4o-az"}
+    head["system_fingerprint"] = "fp_az"
+    prompt_filter = {"prompt_index": 0, "content_filter_results": safe}
+    events = [
+        _azure_frame(
+            {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": [prompt_filter]}
+        )
+    ]
+    for delta, finish in (({"role": "assistant", "content": ""}, None), ({"content": "Paris."}, None), ({}, "stop")):
+        events.append(_azure_frame({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
+    for start in range(0, 6 * annotations, 6):
+        annotation = {"content_filter_offsets": {"check_offset": start, "start_offset": start, "end_offset": start + 6}}
+        choice = {**annotation, "content_filter_results": safe, "finish_reason": None, "index": 0}
+        events.append(_azure_frame({"choices": [choice], "created": 0, "id": "", "model": "", "object": ""}))
+    return FakeResponse(200, b"".join(events) + b"data: [DONE]\n\n", "text/event-stream", streamed=streamed)
+
+
+@pytest.mark.parametrize("annotations", [2, 12])
+@pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read-whole"])
+@pytest.mark.parametrize("mode", [None, ContentMode.NO_CONTENT, ContentMode.SPAN_ONLY])
+def test_azure_stream_takes_its_id_and_model_past_the_prompt_filter_frame(
+    instrument, mode, streamed, annotations
+) -> None:
+    tel = instrument(mode)
+    client = openai_client(fake_transport(_azure_stream(streamed, annotations)), strict=False)
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=USER, stream=True))
+    assert len(chunks) == 4 + annotations
+    a = tel.only_span().attributes
+    assert a[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-az7"
+    assert a[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-az"
+    assert a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_az"
+    if annotations < RING or mode is ContentMode.SPAN_ONLY:
+        assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["stop"]
+    else:  # read from the stream's last RING chunks alone (no content on this thread): all annotations here
+        assert sc.GEN_AI_RESPONSE_FINISH_REASONS not in a
+    if mode is not ContentMode.NO_CONTENT:
+        (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+        assert message["parts"] == [{"type": "text", "content": "Paris."}]
+        assert message["finish_reason"] == "stop"
+
+
+def test_azure_stream_read_through_with_raw_response(tel) -> None:
+    client = openai_client(fake_transport(_azure_stream(True)), strict=False)
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=USER, stream=True)
+    assert len(list(raw.parse())) == 6
+    a = tel.only_span().attributes
+    assert (a[sc.GEN_AI_RESPONSE_ID], a[sc.GEN_AI_RESPONSE_MODEL]) == ("chatcmpl-az7", "gpt-4o-az")
+
+
+@pytest.mark.parametrize("mode", [None, ContentMode.NO_CONTENT])
+async def test_async_azure_stream_takes_its_id_and_model_past_the_prompt_filter_frame(instrument, mode) -> None:
+    tel = instrument(mode)
+    client = openai_client(fake_transport(_azure_stream(True, annotations=12)), True, strict=False)
+    stream = await client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
+    chunks = [chunk async for chunk in stream]
+    assert len(chunks) == 16
+    a = tel.only_span().attributes
+    assert (a[sc.GEN_AI_RESPONSE_ID], a[sc.GEN_AI_RESPONSE_MODEL]) == ("chatcmpl-az7", "gpt-4o-az")
+
+
+def test_azure_stream_closed_early_counts_the_frames_it_handed_out(tel) -> None:
+    """The chunks a ring's head goes through are counted as handed out: the content of a stream closed after
+    three of them (the prompt-filter frame, the role, the text) is their text."""
+    client = openai_client(fake_transport(_azure_stream(True)), strict=False)
+    stream = client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
+    read = [next(stream) for _ in range(3)]
+    stream.close()
+    assert read[2].choices[0].delta.content == "Paris."
+    a = tel.only_span().attributes
+    assert a[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-az7"
+    (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+    assert message["parts"] == [{"type": "text", "content": "Paris."}]

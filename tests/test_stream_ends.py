@@ -1,7 +1,8 @@
 """A stream's response attributes read from its ends (`Endpoint.stream_response`, the path a stream without
 content on the caller's thread takes) equal those the full accumulator folds from every chunk: on every
 recorded stream, as SDK models and as the raw-response path's decoded `Fields`, and on the shapes recordings
-lack (n > 1 with interleaved choices, a first chunk without an id, usage in its own last chunk)."""
+lack (n > 1 with interleaved choices, a first chunk without an id or with Azure's empty one, usage in its own last
+chunk)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,16 @@ _OPENAI_STREAMS: dict[str, tuple[list[dict[str, Any]], int]] = {
         ],
         1,
     ),
+    "azure_prompt_filter_first": (  # Azure OpenAI: the prompt-filter frame's id and model are "", as are the
+        # content-filter annotations' after the finish
+        [
+            _openai_chunk([], id_="", model="", prompt_filter_results=[{"prompt_index": 0}]),
+            _openai_chunk([(0, None)], id_="chatcmpl-az", system_fingerprint="fp_az"),
+            _openai_chunk([(0, "stop")], id_="chatcmpl-az", usage=_USAGE),
+            _openai_chunk([(0, None)], id_="", model=""),
+        ],
+        1,
+    ),
     "no_id_at_all": (
         [_openai_chunk([], id_=None), _openai_chunk([(0, "stop")], id_=None, model="gpt-4o", usage=_USAGE)],
         1,
@@ -117,6 +128,18 @@ def test_openai_chat_stream_ends_equal_the_fold(name: str, form: str) -> None:
     if chunks and name != "no_usage":
         assert ends[semconv.GEN_AI_USAGE_OUTPUT_TOKENS] > 0
         assert ends[semconv.GEN_AI_RESPONSE_FINISH_REASONS]
+
+
+@pytest.mark.parametrize("form", ["model", "fields"])
+def test_openai_azure_prompt_filter_frame_gives_no_id_or_model(form: str) -> None:
+    data, n = _OPENAI_STREAMS["azure_prompt_filter_first"]
+    if form == "model":
+        chunks = [construct_type(type_=openai.types.chat.ChatCompletionChunk, value=d) for d in data]
+    else:
+        chunks = [fields(d) for d in data]
+    attrs = openai_provider.chat_stream_response(chunks, n)
+    assert (attrs[semconv.GEN_AI_RESPONSE_ID], attrs[semconv.GEN_AI_RESPONSE_MODEL]) == ("chatcmpl-az", "gpt-4o-mini")
+    assert attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_az"
 
 
 def test_openai_n2_reasons_are_in_choice_order() -> None:

@@ -308,8 +308,9 @@ def chat_stream_response(chunks: list[Any], choices: int) -> dict[str, Any]:
     if not chunks:
         return {}
     first = chunks[0]
-    if first.id is None:  # as the accumulator: the first chunk that has an id, else the last
-        first = next((chunk for chunk in chunks if chunk.id is not None), chunks[-1])
+    # As the accumulator: the first chunk that has an id (not the "" of Azure's prompt-filter frame), else the last.
+    if not first.id:
+        first = next((chunk for chunk in chunks if chunk.id), chunks[-1])
     usage, finish = _stream_ends(chunks, choices)
     # Attribute reads, as the accumulator's (chunks are SDK models or decoded Fields); getattr for the
     # fields SDKs added later.
@@ -358,7 +359,7 @@ class ChatStreamAccumulator:
 
     # Attribute access, not get(): this runs per chunk (decoded bodies arrive as `_raw.Fields`).
     def add(self, chunk: Any) -> None:
-        if self.id is None:
+        if not self.id:  # empty too: Azure's prompt-filter frame, whose model is empty as well, comes first
             self.id = chunk.id
             self.model = chunk.model
             self.openai = _openai_response_attributes(chunk)
@@ -379,7 +380,7 @@ class ChatStreamAccumulator:
                 self._add_choices(chunks, True)
             return
         for chunk in chunks:
-            if self.id is not None:
+            if self.id:
                 break
             self.id = chunk.id
             self.model = chunk.model
