@@ -527,3 +527,25 @@ def test_azure_stream_closed_early_counts_the_frames_it_handed_out(tel) -> None:
     assert a[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-az7"
     (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
     assert message["parts"] == [{"type": "text", "content": "Paris."}]
+
+
+@pytest.mark.parametrize("mode", [None, ContentMode.NO_CONTENT])
+def test_stream_whose_ids_stay_empty_ends_well(instrument, mode) -> None:
+    """A server that never fills in the id: the ring's wait for one is bounded, every chunk still reaches the
+    user, and the finish reason is read from the last chunks."""
+    tel = instrument(mode)
+    frames = [
+        _azure_frame({"id": "", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]})
+        for choice in [{"index": 0, "delta": {"content": f"w{i} "}, "finish_reason": None} for i in range(3 * RING)]
+        + [{"index": 0, "delta": {}, "finish_reason": "length"}]
+    ]
+    body = b"".join(frames) + b"data: [DONE]\n\n"
+    client = openai_client(fake_transport(FakeResponse(200, body, "text/event-stream", streamed=True)), strict=False)
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=USER, stream=True))
+    assert len(chunks) == 3 * RING + 1
+    a = tel.only_span().attributes
+    assert sc.GEN_AI_RESPONSE_ID not in a
+    assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["length"]
+    if mode is None:
+        (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
+        assert message["parts"][0]["content"] == "".join(f"w{i} " for i in range(3 * RING))
