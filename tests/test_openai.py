@@ -488,8 +488,9 @@ def test_azure_stream_takes_its_id_and_model_past_the_prompt_filter_frame(
     assert a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_az"
     if annotations < RING or mode is ContentMode.SPAN_ONLY:
         assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["stop"]
-    else:  # read from the stream's last RING chunks alone (no content on this thread): all annotations here
+    elif mode is ContentMode.NO_CONTENT:  # read from the stream's last RING chunks alone: all annotations here
         assert sc.GEN_AI_RESPONSE_FINISH_REASONS not in a
+    # (The default keeps a ring too unless the call waited on its socket: then every chunk is folded.)
     if mode is not ContentMode.NO_CONTENT:
         (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
         assert message["parts"] == [{"type": "text", "content": "Paris."}]
@@ -549,3 +550,45 @@ def test_stream_whose_ids_stay_empty_ends_well(instrument, mode) -> None:
     if mode is None:
         (message,) = json.loads(a[sc.GEN_AI_OUTPUT_MESSAGES])
         assert message["parts"][0]["content"] == "".join(f"w{i} " for i in range(3 * RING))
+
+
+def _azure_client(transport: Any, async_: bool = False) -> Any:
+    import httpx2
+
+    kind, http = (openai.AsyncAzureOpenAI, httpx2.AsyncClient) if async_ else (openai.AzureOpenAI, httpx2.Client)
+    return kind(
+        api_key="az-test-key",
+        api_version="2024-10-21",
+        azure_endpoint="https://contoso.openai.azure.com",
+        azure_deployment="gpt4o-prod",
+        max_retries=0,
+        http_client=http(transport=transport),
+    )
+
+
+def test_azure_client_spans_name_azure_openai_as_their_provider(tel) -> None:
+    client = _azure_client(fake_transport(json_response("openai/chat_text.json"), _azure_stream(True)))
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    list(client.chat.completions.create(model="gpt-4o", messages=USER, stream=True))
+    for span in tel.llm_spans():
+        a = span.attributes
+        assert a[sc.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
+        assert (a[sc.SERVER_ADDRESS], a[sc.SERVER_PORT]) == ("contoso.openai.azure.com", 443)
+    for point in tel.metric_points(sc.Metric.OPERATION_DURATION):
+        assert point.attributes[sc.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
+
+
+async def test_async_azure_client_spans_name_azure_openai_as_their_provider(tel) -> None:
+    client = _azure_client(fake_transport(json_response("openai/chat_text.json")), async_=True)
+    await client.chat.completions.create(model="gpt-4o", messages=USER)
+    assert tel.only_span().attributes[sc.GEN_AI_PROVIDER_NAME] == "azure.ai.openai"
+
+
+def test_openai_client_spans_stay_openai_beside_an_azure_one(tel) -> None:
+    _azure_client(fake_transport(json_response("openai/chat_text.json"))).chat.completions.create(
+        model="gpt-4o", messages=USER
+    )
+    openai_client(fake_transport(json_response("openai/chat_text.json"))).chat.completions.create(
+        model="gpt-4o", messages=USER
+    )
+    assert [s.attributes[sc.GEN_AI_PROVIDER_NAME] for s in tel.llm_spans()] == ["azure.ai.openai", "openai"]

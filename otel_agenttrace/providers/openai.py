@@ -27,6 +27,9 @@ from otel_agenttrace.providers._common import (
 )
 
 PROVIDER = "openai"
+# The conventions' name for Azure OpenAI, whose clients are the SDK's own (AzureOpenAI, AsyncAzureOpenAI, and the
+# `openai` module's client when it is configured for Azure).
+AZURE_PROVIDER = "azure.ai.openai"
 INSTRUMENTS = "openai >= 1.0, < 4"
 
 _CHAT_PARAMS = (
@@ -59,10 +62,30 @@ def _is_stream(result: Any) -> bool:
     return isinstance(result, _STREAMS)
 
 
+# client class -> its gen_ai.provider.name
+_PROVIDERS: dict[type, str] = {}
+
+
+def provider_name(instance: Any) -> str:
+    """`azure.ai.openai` for a resource of an Azure OpenAI client, else `openai`; decided once per client class."""
+    kind = type(getattr(instance, "_client", None))
+    name = _PROVIDERS.get(kind)
+    if name is None:
+        try:
+            from openai.lib.azure import BaseAzureClient
+        except ImportError:  # an SDK without Azure clients
+            name = PROVIDER
+        else:
+            name = AZURE_PROVIDER if issubclass(kind, BaseAzureClient) else PROVIDER
+        if len(_PROVIDERS) < 64:
+            _PROVIDERS[kind] = name
+    return name
+
+
 def _base(instance: Any, kwargs: dict[str, Any], operation: str) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: operation,
-        semconv.GEN_AI_PROVIDER_NAME: PROVIDER,
+        semconv.GEN_AI_PROVIDER_NAME: provider_name(instance),
     }
     model = kwargs.get("model")
     if isinstance(model, str):
