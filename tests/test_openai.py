@@ -592,3 +592,32 @@ def test_openai_client_spans_stay_openai_beside_an_azure_one(tel) -> None:
         model="gpt-4o", messages=USER
     )
     assert [s.attributes[sc.GEN_AI_PROVIDER_NAME] for s in tel.llm_spans()] == ["azure.ai.openai", "openai"]
+
+
+@pytest.mark.parametrize(
+    ("base_url", "provider"),
+    [
+        ("https://api.openai.com/v1/", "openai"),
+        ("https://contoso.openai.azure.com/openai/v1/", "azure.ai.openai"),  # Azure's v1 API, the plain client
+        ("https://api.deepseek.com/v1/", "deepseek"),
+        ("https://generativelanguage.googleapis.com/v1beta/openai/", "gcp.gemini"),
+        ("https://api.groq.com/openai/v1/", "groq"),
+        ("https://API.X.AI/v1/", "x_ai"),
+        ("https://api.anthropic.com/v1/", "anthropic"),
+        ("http://127.0.0.1:8000/v1/", "openai"),  # a local OpenAI-compatible server
+        ("https://notapi.deepseek.com.example/v1/", "openai"),  # a suffix of the host, not of the name
+    ],
+)
+def test_provider_name_follows_the_api_host(tel, base_url, provider) -> None:
+    import httpx2
+
+    client = openai.OpenAI(
+        api_key="sk-test",
+        base_url=base_url,
+        max_retries=0,
+        http_client=httpx2.Client(transport=fake_transport(json_response("openai/chat_text.json"))),
+    )
+    client.chat.completions.create(model="gpt-4o", messages=USER)
+    assert tel.only_span().attributes[sc.GEN_AI_PROVIDER_NAME] == provider
+    (point,) = tel.metric_points(sc.Metric.OPERATION_DURATION)
+    assert point.attributes[sc.GEN_AI_PROVIDER_NAME] == provider

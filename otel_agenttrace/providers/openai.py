@@ -62,36 +62,59 @@ def _is_stream(result: Any) -> bool:
     return isinstance(result, _STREAMS)
 
 
-# client class -> its gen_ai.provider.name
-_PROVIDERS: dict[type, str] = {}
+# The provider behind an OpenAI SDK client, by its API's host, as the conventions name them: the SDK also serves
+# other providers' OpenAI-compatible APIs (and Azure OpenAI's v1 API through the plain client). Any other host
+# (OpenAI's own, a proxy, a local server) is `openai`, or `azure.ai.openai` for the SDK's Azure clients.
+_HOSTS = (
+    ("openai.azure.com", AZURE_PROVIDER),
+    ("api.anthropic.com", "anthropic"),
+    ("api.deepseek.com", "deepseek"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"),
+    ("api.groq.com", "groq"),
+    ("api.mistral.ai", "mistral_ai"),
+    ("api.perplexity.ai", "perplexity"),
+    ("api.x.ai", "x_ai"),
+)
+# (client class, API host) -> its gen_ai.provider.name
+_PROVIDERS: dict[tuple[type, Any], str] = {}
 
 
-def provider_name(instance: Any) -> str:
-    """`azure.ai.openai` for a resource of an Azure OpenAI client, else `openai`; decided once per client class."""
-    kind = type(getattr(instance, "_client", None))
-    name = _PROVIDERS.get(kind)
+def provider_name(instance: Any, host: Any = None) -> str:
+    """The gen_ai.provider.name of a call through `instance` (an SDK resource) to `host`; decided once a pair."""
+    key = (type(getattr(instance, "_client", None)), host)
+    name = _PROVIDERS.get(key)
     if name is None:
-        try:
-            from openai.lib.azure import BaseAzureClient
-        except ImportError:  # an SDK without Azure clients
-            name = PROVIDER
-        else:
-            name = AZURE_PROVIDER if issubclass(kind, BaseAzureClient) else PROVIDER
-        if len(_PROVIDERS) < 64:
-            _PROVIDERS[kind] = name
+        name = _provider_of(*key)
+        if len(_PROVIDERS) < 256:
+            _PROVIDERS[key] = name
     return name
+
+
+def _provider_of(kind: type, host: Any) -> str:
+    if isinstance(host, str):
+        host = host.lower()
+        for suffix, name in _HOSTS:
+            if host == suffix or host.endswith("." + suffix):
+                return name
+    try:
+        from openai.lib.azure import BaseAzureClient
+    except ImportError:  # an SDK without Azure clients
+        return PROVIDER
+    return AZURE_PROVIDER if issubclass(kind, BaseAzureClient) else PROVIDER
 
 
 def _base(instance: Any, kwargs: dict[str, Any], operation: str) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: operation,
-        semconv.GEN_AI_PROVIDER_NAME: provider_name(instance),
+        semconv.GEN_AI_PROVIDER_NAME: PROVIDER,
     }
     model = kwargs.get("model")
     if isinstance(model, str):
         attrs[semconv.GEN_AI_REQUEST_MODEL] = model
     if instance is not None:
-        attrs.update(server_attributes(instance))
+        server = server_attributes(instance)
+        attrs[semconv.GEN_AI_PROVIDER_NAME] = provider_name(instance, server.get(semconv.SERVER_ADDRESS))
+        attrs.update(server)
     # The conventions ask for it unless it is "auto"; SDKs that predate the argument pass it in extra_body.
     tier = kwargs.get("service_tier")
     if not isinstance(tier, str):
