@@ -243,3 +243,41 @@ def test_the_sdk_clients_base_url_is_read_without_its_property(tel) -> None:
         "anthropic.test",
         8443,
     )
+
+
+def test_vertex_client_spans_name_vertex_ai_as_their_provider(tel) -> None:
+    client = anthropic.AnthropicVertex(
+        region="us-east5",
+        project_id="proj",
+        access_token="vertex-test-token",
+        max_retries=0,
+        http_client=httpx2.Client(transport=fake_transport(json_response("anthropic/messages_text.json"))),
+    )
+    client.messages.create(model="claude-x", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+    a = tel.only_span().attributes
+    assert a[sc.GEN_AI_PROVIDER_NAME] == "gcp.vertex_ai"
+    assert a[sc.SERVER_ADDRESS] == "us-east5-aiplatform.googleapis.com"
+    (point,) = tel.metric_points(sc.Metric.OPERATION_DURATION)
+    assert point.attributes[sc.GEN_AI_PROVIDER_NAME] == "gcp.vertex_ai"
+
+
+_AWS = {"aws_region": "us-east-1", "aws_access_key": "k", "aws_secret_key": "s"}
+_GCP = {"region": "us-east5", "project_id": "p", "access_token": "t"}
+
+
+@pytest.mark.parametrize(
+    ("make", "provider"),
+    [
+        (lambda: anthropic.AnthropicBedrock(**_AWS), "aws.bedrock"),
+        (lambda: anthropic.AsyncAnthropicBedrock(**_AWS), "aws.bedrock"),
+        (lambda: anthropic.AsyncAnthropicVertex(**_GCP), "gcp.vertex_ai"),
+        (lambda: anthropic.Anthropic(api_key="k"), "anthropic"),
+    ],
+)
+def test_provider_name_follows_the_client_class(make, provider) -> None:
+    """The request attributes of a call through each client's `messages` (Bedrock's signing needs botocore, which
+    the tests do not install, so its call is not made)."""
+    from otel_agenttrace.providers import anthropic as anthropic_provider
+
+    attrs = anthropic_provider.request(make().messages, {"model": "claude-x", "max_tokens": 16})
+    assert attrs[sc.GEN_AI_PROVIDER_NAME] == provider

@@ -55,10 +55,30 @@ def _is_stream(result: Any) -> bool:
     return isinstance(result, _STREAMS)
 
 
+# The SDK's Bedrock and Vertex AI clients call through the same `Messages` resource; their calls are served by
+# AWS Bedrock and Google Vertex AI, as the conventions name them. Found by their base class's name: the modules
+# that define them import cloud SDKs that need not be installed.
+_CLOUDS = {"BaseBedrockClient": "aws.bedrock", "BaseVertexClient": "gcp.vertex_ai"}
+# client class -> its gen_ai.provider.name
+_PROVIDERS: dict[type, str] = {}
+
+
+def provider_name(instance: Any) -> str:
+    """The gen_ai.provider.name of a call through `instance` (an SDK resource); decided once per client class."""
+    kind = type(getattr(instance, "_client", None))
+    name = _PROVIDERS.get(kind)
+    if name is None:
+        ours = [c.__name__ for c in kind.__mro__ if c.__module__.startswith("anthropic.")]
+        name = next((_CLOUDS[n] for n in ours if n in _CLOUDS), PROVIDER)
+        if len(_PROVIDERS) < 64:
+            _PROVIDERS[kind] = name
+    return name
+
+
 def request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
     attrs: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: semconv.Operation.CHAT,
-        semconv.GEN_AI_PROVIDER_NAME: PROVIDER,
+        semconv.GEN_AI_PROVIDER_NAME: provider_name(instance),
     }
     model = kwargs.get("model")
     if isinstance(model, str):
