@@ -357,11 +357,15 @@ def test_zero_cached_tokens_are_recorded(tel) -> None:
     assert tel.only_span().attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] == 0
 
 
+def _sse_event(body: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(body).encode() + b"\n\n"
+
+
 def _chunk(index: int | None, content: str | None = None, finish: str | None = None, usage: Any = None) -> bytes:
     choices = [] if index is None else [{"index": index, "delta": {"content": content}, "finish_reason": finish}]
     body = {"id": "c-2", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4o-x", "choices": choices}
     body["usage"] = usage
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
+    return _sse_event(body)
 
 
 def _two_choice_stream(usage: bool) -> FakeResponse:
@@ -447,10 +451,6 @@ def test_the_sdk_clients_base_url_is_read_without_its_property(tel) -> None:
     assert _common._KEEPS_URL.get(_ComputedURLClient, False) is False
 
 
-def _azure_frame(body: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(body).encode() + b"\n\n"
-
-
 def _azure_stream(streamed: bool, annotations: int = 2) -> FakeResponse:
     """Azure OpenAI's shape: a prompt-filter frame whose id and model are empty strings comes first, and
     content-filter annotation frames (empty id and model again, no finish reason) come after the finish."""
@@ -459,16 +459,16 @@ def _azure_stream(streamed: bool, annotations: int = 2) -> FakeResponse:
     head["system_fingerprint"] = "fp_az"
     prompt_filter = {"prompt_index": 0, "content_filter_results": safe}
     events = [
-        _azure_frame(
+        _sse_event(
             {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": [prompt_filter]}
         )
     ]
     for delta, finish in (({"role": "assistant", "content": ""}, None), ({"content": "Paris."}, None), ({}, "stop")):
-        events.append(_azure_frame({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
+        events.append(_sse_event({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}))
     for start in range(0, 6 * annotations, 6):
         annotation = {"content_filter_offsets": {"check_offset": start, "start_offset": start, "end_offset": start + 6}}
         choice = {**annotation, "content_filter_results": safe, "finish_reason": None, "index": 0}
-        events.append(_azure_frame({"choices": [choice], "created": 0, "id": "", "model": "", "object": ""}))
+        events.append(_sse_event({"choices": [choice], "created": 0, "id": "", "model": "", "object": ""}))
     return FakeResponse(200, b"".join(events) + b"data: [DONE]\n\n", "text/event-stream", streamed=streamed)
 
 
@@ -536,7 +536,7 @@ def test_stream_whose_ids_stay_empty_ends_well(instrument, mode) -> None:
     user, and the finish reason is read from the last chunks."""
     tel = instrument(mode)
     frames = [
-        _azure_frame({"id": "", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]})
+        _sse_event({"id": "", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]})
         for choice in [{"index": 0, "delta": {"content": f"w{i} "}, "finish_reason": None} for i in range(3 * RING)]
         + [{"index": 0, "delta": {}, "finish_reason": "length"}]
     ]

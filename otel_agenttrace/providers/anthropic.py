@@ -8,6 +8,7 @@ input + cache_read + cache_creation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -59,20 +60,18 @@ def _is_stream(result: Any) -> bool:
 # AWS Bedrock and Google Vertex AI, as the conventions name them. Found by their base class's name: the modules
 # that define them import cloud SDKs that need not be installed.
 _CLOUDS = {"BaseBedrockClient": "aws.bedrock", "BaseVertexClient": "gcp.vertex_ai"}
-# client class -> its gen_ai.provider.name
-_PROVIDERS: dict[type, str] = {}
 
 
 def provider_name(instance: Any) -> str:
-    """The gen_ai.provider.name of a call through `instance` (an SDK resource); decided once per client class."""
-    kind = type(getattr(instance, "_client", None))
-    name = _PROVIDERS.get(kind)
-    if name is None:
-        ours = [c.__name__ for c in kind.__mro__ if c.__module__.startswith("anthropic.")]
-        name = next((_CLOUDS[n] for n in ours if n in _CLOUDS), PROVIDER)
-        if len(_PROVIDERS) < 64:
-            _PROVIDERS[kind] = name
-    return name
+    """The gen_ai.provider.name of a call through `instance` (an SDK resource)."""
+    kind: type = type(getattr(instance, "_client", None))
+    return _provider_of(kind)
+
+
+@functools.lru_cache(maxsize=64)  # decided once per client class
+def _provider_of(kind: type) -> str:
+    ours = [c.__name__ for c in kind.__mro__ if c.__module__.startswith("anthropic.")]
+    return next((_CLOUDS[n] for n in ours if n in _CLOUDS), PROVIDER)
 
 
 def request(instance: Any, kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ The target table at the bottom drives both wrap and unwrap.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from otel_agenttrace import semconv
@@ -75,21 +76,15 @@ _HOSTS = (
     ("api.perplexity.ai", "perplexity"),
     ("api.x.ai", "x_ai"),
 )
-# (client class, API host) -> its gen_ai.provider.name
-_PROVIDERS: dict[tuple[type, Any], str] = {}
 
 
 def provider_name(instance: Any, host: Any = None) -> str:
-    """The gen_ai.provider.name of a call through `instance` (an SDK resource) to `host`; decided once a pair."""
-    key = (type(getattr(instance, "_client", None)), host)
-    name = _PROVIDERS.get(key)
-    if name is None:
-        name = _provider_of(*key)
-        if len(_PROVIDERS) < 256:
-            _PROVIDERS[key] = name
-    return name
+    """The gen_ai.provider.name of a call through `instance` (an SDK resource) to `host`."""
+    kind: type = type(getattr(instance, "_client", None))
+    return _provider_of(kind, host)
 
 
+@functools.lru_cache(maxsize=256)  # decided once per (client class, host)
 def _provider_of(kind: type, host: Any) -> str:
     if isinstance(host, str):
         host = host.lower()
@@ -104,17 +99,15 @@ def _provider_of(kind: type, host: Any) -> str:
 
 
 def _base(instance: Any, kwargs: dict[str, Any], operation: str) -> dict[str, Any]:
+    server = server_attributes(instance) if instance is not None else {}
     attrs: dict[str, Any] = {
         semconv.GEN_AI_OPERATION_NAME: operation,
-        semconv.GEN_AI_PROVIDER_NAME: PROVIDER,
+        semconv.GEN_AI_PROVIDER_NAME: provider_name(instance, server.get(semconv.SERVER_ADDRESS)),
     }
     model = kwargs.get("model")
     if isinstance(model, str):
         attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-    if instance is not None:
-        server = server_attributes(instance)
-        attrs[semconv.GEN_AI_PROVIDER_NAME] = provider_name(instance, server.get(semconv.SERVER_ADDRESS))
-        attrs.update(server)
+    attrs.update(server)
     # The conventions ask for it unless it is "auto"; SDKs that predate the argument pass it in extra_body.
     tier = kwargs.get("service_tier")
     if not isinstance(tier, str):
