@@ -813,3 +813,14 @@ def test_a_path_that_drops_everything_drops_the_attribute() -> None:
     policy = CapturePolicy(paths=(rule("$.result", "drop"),))
     captured = policy.content({sc.GEN_AI_TOOL_CALL_RESULT: {"rows": [1, 2]}, sc.GEN_AI_TOOL_CALL_ARGUMENTS: {"q": 1}})
     assert captured == {sc.GEN_AI_TOOL_CALL_ARGUMENTS: '{"q": 1}', sc.AGENTTRACE_CONTENT_REDACTIONS: 1}
+
+
+@pytest.mark.parametrize("escape", [False, True], ids=["raw", "json"])
+def test_a_key_at_the_end_of_a_long_unquoted_value_still_hides_its_own_value(escape: bool) -> None:
+    """`CLIENT_SECRET=<200 bytes>:password: hunter2`: the first value runs over the second key (no space in it),
+    whose value comes after; the search rereads the long value's tail, so both are hidden (found by Hypothesis)."""
+    text = "CLIENT_SECRET=a8CCWaRSIvCpsZR0xQYhwafP9yotla4jX3" + ":x" * 90 + ":password: kNtaU4-i5GpIpatEJc2vP end"
+    out, _ = REDACTOR.redact(json.dumps(text) if escape else text)
+    assert "a8CCWaRSIvCp" not in out
+    assert "kNtaU4" not in out
+    assert out.endswith("end" + ('"' if escape else ""))

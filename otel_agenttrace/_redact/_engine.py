@@ -137,8 +137,10 @@ class _Linear:
                     end = max(start + 1, value - 1)
                 elif value_end - value <= _REREAD_MAX:
                     end = max(start + 1, value)
-                else:  # the next line's start needs the character before its line end (not a backslash)
-                    end = max(start + 1, end - 1)
+                else:
+                    # A long value's last _REREAD_MAX bytes: a key at its end (`...:password:`) whose value
+                    # follows it (` hunter2`), and the character before the next line's end (not a backslash).
+                    end = max(start + 1, value_end - _REREAD_MAX)
             pos = end if end > start else start + 1
 
 
