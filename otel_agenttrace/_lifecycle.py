@@ -27,6 +27,7 @@ from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
 from otel_agenttrace import _logging, _settings, semconv
+from otel_agenttrace._attributes import set_attributes
 from otel_agenttrace._beside import CHANNEL, Later, Piece, resolve, snapshot_values
 from otel_agenttrace._capture import BESIDE, CapturePolicy, env_snapshot
 from otel_agenttrace._code import KEYS as CODE_KEYS
@@ -160,7 +161,7 @@ class RunRoot:
             io, self._io = self._io, {}
         if span is not None:
             if io:
-                span.set_attributes(io)
+                set_attributes(span, io)
             span.end()
 
 
@@ -313,7 +314,7 @@ class Invocation:
                 attributes, output = self._merge_inner(attributes, output)
             if attributes:
                 self.attributes.update(attributes)
-                self.span.set_attributes(attributes)
+                set_attributes(self.span, attributes)
             if self.capture and (self.content or output):  # no call when there is no content to hand on
                 self._set_content(output)
             self._record_metrics()
@@ -337,7 +338,7 @@ class Invocation:
             attrs = dict(attributes) if attributes else {}
             attrs[semconv.ERROR_TYPE] = etype
             self.attributes.update(attrs)
-            self.span.set_attributes(attrs)
+            set_attributes(self.span, attrs)
             try:
                 text = str(exc)
             except Exception:  # an exception whose __str__ raises still fails the span, with a marker
@@ -560,7 +561,7 @@ def record_content(
     if not captured:
         return
     if policy.on_span:
-        span.set_attributes(captured)
+        set_attributes(span, captured)
         if tel.run_root is not None:
             tel.run_root.note_content(span, captured)
     if policy.on_event:
