@@ -41,10 +41,12 @@ def _plain(attributes: Mapping[str, Any]) -> Mapping[str, Any] | None:
     of strings; else None."""
     out: dict[str, Any] | None = None
     for key, value in attributes.items():
+        if type(key) is not str or not key:  # the SDK drops such a key, with a warning
+            return None
         kind = type(value)
-        if kind in _PLAIN and type(key) is str and key:
+        if kind in _PLAIN:
             continue
-        if (kind is list or kind is tuple) and value and type(key) is str and key:
+        if (kind is list or kind is tuple) and value:
             for item in value:
                 if type(item) is not str:
                     return None
