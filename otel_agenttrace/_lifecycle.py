@@ -221,12 +221,36 @@ _METRIC_KEYS = (
 )
 
 
+# How old the thread's last reading of its CPU time may be for a call to measure its waits from it (seconds).
+# The CPU time is a system call, and one a call is ~4 us of a streamed call's time where it runs (a few times
+# what the same call costs in a loop of it: bench/README.md); the wall clock is not. A call after another on the
+# same thread measures from that one's last reading, so a loop of calls reads once a call (at its end, if it
+# lasted BLOCKED_S) and a loop of short calls once in FRESH_S; its window then starts up to FRESH_S early.
+FRESH_S = 0.005
+
+
+class _Clock(threading.local):
+    reading: tuple[float, float] = (float("-inf"), 0.0)  # this thread's last (perf_counter, thread_time)
+
+
+_CLOCK = _Clock()
+_NEVER = (float("inf"), 0.0)  # no content beside the span: nothing asks
+_WAITED = (float("-inf"), 0.0)  # the call is known to have waited
+
+
+def _since(start: float) -> tuple[float, float]:
+    reading = _CLOCK.reading
+    if start - reading[0] > FRESH_S:
+        reading = _CLOCK.reading = (start, time.thread_time())
+    return reading
+
+
 class Invocation:
     """A started span with the attributes and content that will be set when it ends."""
 
     __slots__ = (
-        "_cpu",
         "_ctx_token",
+        "_since",
         "_start",
         "attributes",
         "capture",
@@ -262,9 +286,10 @@ class Invocation:
         self.done = False
         # Nested instrumented calls' views (an LLM call's: `LLMInvocation.absorb`), merged when it ends.
         self.inner: dict[str, Any] | None = None
-        self._start = time.perf_counter()
-        # The thread's CPU time, for `blocked()` (content beside the span only: ~0.6 us a read).
-        self._cpu = time.thread_time() if capture == BESIDE else 0.0
+        start = self._start = time.perf_counter()
+        # Where `blocked()` measures from (content beside the span only): the thread's last reading of its CPU
+        # time, or a new one if that is older than `FRESH_S`.
+        self._since = _since(start) if capture == BESIDE else _NEVER
         # The current context, looked up once (`current`: the caller did) and handed to the SDK, which
         # otherwise looks it up again for the parent, the sampler and the span's own context.
         if current is None:
@@ -280,11 +305,22 @@ class Invocation:
 
     def blocked(self) -> bool:
         """Whether this thread waited (wall time it did not run) for `_folder.BLOCKED_S` or more since the
-        call started: then the folding thread is woken for its content, as it can run in such waits."""
-        wall = time.perf_counter() - self._start
+        call started, or shortly before (`FRESH_S`): then the folding thread is woken for its content, as it can
+        run in such waits."""
+        now = time.perf_counter()
         # Read first: a call shorter than BLOCKED_S cannot have waited that long, and the thread's CPU time is a
-        # system call (no vDSO path: ~0.6 us), where the wall clock is not.
-        return wall >= BLOCKED_S and wall - (time.thread_time() - self._cpu) >= BLOCKED_S
+        # system call (no vDSO path), where the wall clock is not.
+        if now - self._start < BLOCKED_S:
+            return False
+        since = self._since
+        if since is _WAITED:
+            return True
+        cpu = time.thread_time()
+        _CLOCK.reading = (now, cpu)
+        if (now - since[0]) - (cpu - since[1]) < BLOCKED_S:
+            return False
+        self._since = _WAITED  # waiting only adds up
+        return True
 
     def detach(self) -> None:
         """Leave the span's context: the call has returned (a stream's span stays open until it ends)."""

@@ -22,11 +22,12 @@ from fakes import FakeResponse, fake_transport, openai_client
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import SpanKind
 
 from otel_agenttrace import AgentTraceInstrumentor
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._beside import CHANNEL, Entry, Later
-from otel_agenttrace._capture import CapturePolicy
+from otel_agenttrace._capture import BESIDE, CapturePolicy
 from otel_agenttrace._folder import BEHIND, FOLDER, LIMIT, Folder
 from otel_agenttrace._stream import Pending
 from otel_agenttrace.exporter._records import SpanRecord
@@ -330,28 +331,73 @@ def test_a_call_wakes_the_folding_thread_only_when_it_blocked(tmp_path: Path, bl
     assert json.loads(record.attributes[sc.GEN_AI_INPUT_MESSAGES])[0]["parts"][0]["content"] == "hi"
 
 
-@pytest.mark.parametrize(("threshold", "reads"), [(1e9, 1), (0.0, 2)])
-def test_a_call_shorter_than_the_threshold_reads_no_thread_cpu_time_at_its_end(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: float, reads: int
-) -> None:
-    """The thread's CPU time is a system call (~0.6 us); a call whose wall time is under BLOCKED_S cannot have
-    waited that long, so only its start reads it."""
+def _thread_time_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: float, calls: int, fresh: float = 60.0
+) -> list[int]:
+    """The reads of the thread's CPU time by each of `calls` chat calls in a row, the thread's last reading
+    made stale first; `fresh`: FRESH_S (a minute: the calls measure from the first one's reading)."""
     import otel_agenttrace._lifecycle as lifecycle
 
     body = (DATA / "openai/chat_text.json").read_bytes()
-    client = openai_client(fake_transport(FakeResponse(200, body)))
+    client = openai_client(fake_transport(*[FakeResponse(200, body) for _ in range(calls)]))
     monkeypatch.setattr(lifecycle, "BLOCKED_S", threshold)
-    real, calls = time.thread_time, []
+    monkeypatch.setattr(lifecycle, "FRESH_S", fresh)
+    monkeypatch.setattr(lifecycle._CLOCK, "reading", (float("-inf"), 0.0))
+    real, reads = time.thread_time, []
 
     def counted() -> float:
-        calls.append(1)
+        reads[-1] += 1
         return real()
 
     with _held_export(tmp_path / "home"):
         monkeypatch.setattr(lifecycle.time, "thread_time", counted)
-        client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
+        for _ in range(calls):
+            reads.append(0)
+            client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
         monkeypatch.setattr(lifecycle.time, "thread_time", real)
-    assert len(calls) == reads
+    return reads
+
+
+@pytest.mark.parametrize(("threshold", "reads"), [(1e9, [1]), (0.0, [2])])
+def test_a_call_shorter_than_the_threshold_reads_no_thread_cpu_time_at_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: float, reads: list[int]
+) -> None:
+    """The thread's CPU time is a system call (~4 us of a stream's time where it runs); a call whose wall time
+    is under BLOCKED_S cannot have waited that long, so only its start reads it (the thread read none lately)."""
+    assert _thread_time_reads(tmp_path, monkeypatch, threshold, 1) == reads
+
+
+@pytest.mark.parametrize(
+    ("threshold", "fresh", "reads"), [(1e9, 60.0, [1, 0, 0]), (0.0, 60.0, [2, 1, 1]), (1e9, -1.0, [1, 1, 1])]
+)
+def test_calls_in_a_row_measure_their_waits_from_the_threads_last_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threshold: float, fresh: float, reads: list[int]
+) -> None:
+    """A call that starts within FRESH_S of the thread's last reading reads no CPU time at its start: a loop of
+    calls reads once a call at most (at its end, when it lasted BLOCKED_S), a loop of short ones once in FRESH_S."""
+    assert _thread_time_reads(tmp_path, monkeypatch, threshold, 3, fresh) == reads
+
+
+def test_a_call_measures_the_wait_just_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its window starts at the thread's last reading, up to FRESH_S early: a wait there counts (the thread
+    blocks now and then, so the folding thread can run), a wait before a stale reading does not."""
+    import otel_agenttrace._lifecycle as lifecycle
+
+    tel = lifecycle.Telemetry(TracerProvider().get_tracer("t"), None, CapturePolicy())
+    monkeypatch.setattr(lifecycle, "BLOCKED_S", 0.001)
+    answers = []
+    for fresh in (60.0, 0.002):
+        monkeypatch.setattr(lifecycle, "FRESH_S", fresh)
+        monkeypatch.setattr(lifecycle._CLOCK, "reading", (float("-inf"), 0.0))
+        lifecycle._since(time.perf_counter())  # the thread's reading
+        time.sleep(0.01)
+        inv = lifecycle.Invocation(tel, "call", SpanKind.CLIENT, {}, attach=False, capture=BESIDE)
+        start = time.perf_counter()
+        while time.perf_counter() - start < 0.0015:  # the call runs, and never waits
+            pass
+        answers.append(inv.blocked())
+        inv.stop()
+    assert answers == [True, False]
 
 
 class _Acc:
