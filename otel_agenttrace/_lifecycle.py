@@ -223,10 +223,12 @@ _METRIC_KEYS = (
 
 # How old the thread's last reading of its CPU time may be for a call to measure its waits from it (seconds).
 # The CPU time is a system call, and one a call is ~4 us of a streamed call's time where it runs (a few times
-# what the same call costs in a loop of it: bench/README.md); the wall clock is not. A call after another on the
-# same thread measures from that one's last reading, so a loop of calls reads once a call (at its end, if it
-# lasted BLOCKED_S) and a loop of short calls once in FRESH_S; its window then starts up to FRESH_S early.
-FRESH_S = 0.005
+# what the same call costs in a loop of it: bench/README.md); the wall clock is not. A call soon after another
+# on the same thread measures from that one's last reading, so a loop of calls reads at most once a call (at
+# its end, if it lasted BLOCKED_S and still asks), a loop of short ones once in FRESH_S. Its window then starts
+# up to FRESH_S early: a wait just before the call counts, as a thread that waits now and then lets the
+# folding thread run.
+FRESH_S = 0.02
 
 
 class _Clock(threading.local):
@@ -235,7 +237,8 @@ class _Clock(threading.local):
 
 _CLOCK = _Clock()
 _NEVER = (float("inf"), 0.0)  # no content beside the span: nothing asks
-_WAITED = (float("-inf"), 0.0)  # the call is known to have waited
+_WAITED = (float("-inf"), 1.0)  # the call is known to have waited
+_QUIET = (float("-inf"), 2.0)  # the call's content is held, whatever it waited for (`quiet()`)
 
 
 def _since(start: float) -> tuple[float, float]:
@@ -313,14 +316,19 @@ class Invocation:
         if now - self._start < BLOCKED_S:
             return False
         since = self._since
-        if since is _WAITED:
-            return True
+        if since is _WAITED or since is _QUIET:
+            return since is _WAITED
         cpu = time.thread_time()
         _CLOCK.reading = (now, cpu)
         if (now - since[0]) - (cpu - since[1]) < BLOCKED_S:
             return False
         self._since = _WAITED  # waiting only adds up
         return True
+
+    def quiet(self) -> None:
+        """The call's content is cheap to hold until the exporter asks (a stream decoded from its body, `_tap`):
+        `blocked()` answers False from now on, with no reading of the clock, whatever the call waits for."""
+        self._since = _QUIET
 
     def detach(self) -> None:
         """Leave the span's context: the call has returned (a stream's span stays open until it ends)."""

@@ -73,6 +73,9 @@ class Absorb:
     def blocked(self) -> bool:
         return self.outer.blocked()
 
+    def quiet(self) -> None:
+        self.outer.quiet()
+
     def stop(self, attributes: Any = None, output: dict[str, Any] | None = None) -> None:
         if self.done:
             return

@@ -37,6 +37,8 @@ class Sink(Protocol):
 
     def blocked(self) -> bool: ...
 
+    def quiet(self) -> None: ...
+
     def stop(self, attributes: Any = None, output: Any = None) -> None: ...  # output: a Piece, or None
 
     def fail(
@@ -208,6 +210,8 @@ class StreamState:
                 if self.ends is not None and self.choices == 1 and self.acc is None:
                     tap = self.tap
                     if not self.beside or (tap is not None and tap.decodable()):
+                        if tap is not None:  # its content is a few byte strings: held until the exporter asks
+                            self.inv.quiet()
                         self.ring, self.first, self.counter = True, chunk, itertools.count(2)
                         heading = self.heading = _headless(chunk)
                         self.chunks = deque(maxlen=RING if heading else TAIL)  # type: ignore[assignment]

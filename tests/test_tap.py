@@ -340,3 +340,35 @@ def test_a_stream_that_waited_leaves_its_chunks_to_the_folding_thread(tmp_path: 
         texts = openai_texts(stream)
     assert stored_text(home) == "".join(texts) != ""
     assert (paths.tapped, paths.pending) == (0, 1)
+
+
+def test_a_decoded_stream_holds_its_content_with_no_clock_reading_at_its_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, paths: Paths
+) -> None:
+    """Its content is the body's bytes and a snapshot, cheap to hold until the exporter asks: its end neither
+    reads the thread's CPU time (a system call) nor wakes the folding thread, even when its chunks waited."""
+    import time
+
+    from otel_agenttrace._folder import FOLDER
+
+    real, reads = time.thread_time, []
+
+    def counted() -> float:
+        reads.append(1)
+        return real()
+
+    home = tmp_path / "home"
+    with instrumented(home, recordings=False) as ended:
+        stream = openai_stream(sse_response(OPENAI_TEXT, chunk_delay=0.002))  # each chunk after the first waits
+        chunks = iter(stream)
+        first = next(chunks)
+        monkeypatch.setattr(_lifecycle, "BLOCKED_S", 0.001)  # its chunks wait 2 ms each: an end that asks reads
+        monkeypatch.setattr(_lifecycle.time, "thread_time", counted)
+        puts = FOLDER._queue.qsize()
+        texts = openai_texts([first, *chunks])
+        monkeypatch.setattr(_lifecycle.time, "thread_time", real)
+        assert reads == [] and FOLDER._queue.qsize() == puts
+        (span,) = ended.spans
+        assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert stored_text(home) == "".join(texts) and texts
+    assert (paths.tapped, paths.pending) == (1, 0)
