@@ -61,13 +61,10 @@ class Accumulator(Protocol):
 # Chunks kept by reference before they are folded into the accumulator: a stream of up to this many
 # chunks is folded once, when it ends; a longer one in batches of this size, so memory stays bounded.
 BATCH = 1024
-# The last chunks a one-choice stream keeps when only its ends are read (`StreamState.ring`): its finish reason
-# and usage come last, with one to spare for a server that sends more after them. A chunk kept is freed only
-# once that many more have come, when the SDK's work for them has pushed it out of the CPU's caches: with 8
-# kept, a 23-chunk OpenAI stream cost its caller ~8 us more than with 2 (bench/README.md).
-TAIL = 3
-# The same for a stream that opens with a headless frame (`_headless`: Azure OpenAI's prompt filter), which
-# sends its content-filter annotation frames after the finish reason.
+# The last chunks a one-choice stream keeps when only its ends are read (`StreamState.ring`): its usage and
+# finish reason come last, with a few to spare for a server that sends more after them (Azure OpenAI's
+# content-filter annotation frames follow the finish reason). Keeping 3 costs as much as keeping 8: a chunk kept
+# past the next one is freed out of the CPU's caches, ~0.7 us a chunk (bench/README.md); keeping 1 costs nothing.
 RING = 8
 
 
@@ -183,9 +180,9 @@ class StreamState:
         # Beside the span: the response body's bytes as the SDK reads them (`_tap`), which a stream read to its
         # end has its content decoded from, off this thread; None: the content is folded from the chunks.
         self.tap: Any = None
-        # Only the first chunk and the last TAIL (or RING) are kept (`chunks` a bounded deque), when nothing needs
-        # the others: the ends give the attributes of a one-choice stream, and its content, if any, comes from the
-        # body. The chunks then die as the user lets them go: kept, ~10 tracked objects each, they outlived collections
+        # Only the first chunk and the last RING are kept (`chunks` a bounded deque), when nothing needs the others:
+        # the ends give the attributes of a one-choice stream, and its content, if any, comes from the body. The
+        # chunks then die as the user lets them go: kept, ~10 tracked objects each, they outlived collections
         # (~50k instructions a 23-chunk stream). `first`, and `counter` (its next value less one: the chunks handed
         # out so far, counted in C as the relay hands them out) are set then.
         self.ring = False
@@ -213,8 +210,8 @@ class StreamState:
                         if tap is not None:  # its content is a few byte strings: held until the exporter asks
                             self.inv.quiet()
                         self.ring, self.first, self.counter = True, chunk, itertools.count(2)
-                        heading = self.heading = _headless(chunk)
-                        self.chunks = deque(maxlen=RING if heading else TAIL)  # type: ignore[assignment]
+                        self.chunks = deque(maxlen=RING)  # type: ignore[assignment]
+                        self.heading = _headless(chunk)
                         return
             except Exception as exc:
                 internal_error("stream chunk", exc)

@@ -277,7 +277,7 @@ def test_a_long_one_choice_stream_keeps_a_few_chunks_and_its_body(tmp_path: Path
             if chunk.choices:
                 texts.append(chunk.choices[0].delta.content or "")
             if i == _stream.BATCH + 5:
-                assert alive(ChatCompletionChunk) <= _stream.TAIL + 2  # the tail, the first, the user's own
+                assert alive(ChatCompletionChunk) <= _stream.RING + 2  # the ring, the first, the user's own
         (span,) = ended.spans
         assert span.attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
     assert len(texts) > _stream.BATCH
