@@ -49,9 +49,6 @@ class Endpoint:
     # (kept chunks, the request's `n`) -> a whole stream's response attributes, no content, read from its first
     # and last chunks; None: the accumulator folds every chunk
     stream_response: Callable[[list[Any], int], Attrs] | None = None
-    # chunk -> whether `stream_response` reads it (its usage, its finish reason): a one-choice stream then keeps
-    # only these and its first chunk, not its last `_stream.RING`. Called on every chunk: attribute reads only.
-    stream_marks: Callable[[Any], bool] | None = None
     # (instance, args, kwargs) -> the mapping `request`/`request_content` read; None: the kwargs themselves
     # (SDK methods take keyword arguments only; user methods configured as targets need binding)
     bind: Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]] | None = None
@@ -146,7 +143,6 @@ def _stream(
                 accumulator,
                 endpoint.stream_response,
                 sink.attributes.get(semconv.GEN_AI_REQUEST_CHOICE_COUNT, 1),
-                endpoint.stream_marks,
             )
             if capture and endpoint.raw_responses and not sink.blocked():
                 # Its accumulator folds decoded events (it reads `with_raw_response` streams): the content is

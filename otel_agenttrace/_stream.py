@@ -61,11 +61,10 @@ class Accumulator(Protocol):
 # Chunks kept by reference before they are folded into the accumulator: a stream of up to this many
 # chunks is folded once, when it ends; a longer one in batches of this size, so memory stays bounded.
 BATCH = 1024
-# The last chunks a one-choice stream keeps when only its ends are read (`StreamState.ring`) and its provider
-# does not mark those its ends need (`marks`): its usage and finish reason come last, with a few to spare for a
-# server that sends more after them (Azure OpenAI's content-filter annotation frames follow the finish reason).
-# Keeping 3 costs as much as keeping 8: a chunk kept past the next one is freed out of the CPU's caches, ~0.7 us
-# a chunk (bench/README.md), where one the user's loop lets go at the next costs nothing.
+# The last chunks a one-choice stream keeps when only its ends are read (`StreamState.ring`): its usage and
+# finish reason come last, with a few to spare for a server that sends more after them (Azure OpenAI's
+# content-filter annotation frames follow the finish reason). Keeping 3 costs as much as keeping 8: a chunk kept
+# past the next one is freed out of the CPU's caches, ~0.7 us a chunk (bench/README.md); keeping 1 costs nothing.
 RING = 8
 
 
@@ -156,7 +155,6 @@ class StreamState:
         "heading",
         "inv",
         "make",
-        "marks",
         "ring",
         "tap",
     )
@@ -169,7 +167,6 @@ class StreamState:
         make: Callable[..., Accumulator] | None = None,
         ends: Callable[[list[Any], int], dict[str, Any]] | None = None,
         choices: int = 1,
-        marks: Callable[[Any], bool] | None = None,
     ) -> None:
         self.inv = inv
         self.acc = acc
@@ -177,8 +174,6 @@ class StreamState:
         self.make = make
         self.ends = ends
         self.choices = choices
-        # chunk -> whether `ends` reads it: a ring then keeps those alone (a stream opening headless: its last RING).
-        self.marks = marks
         self.content: Accumulator | None = None  # the content's accumulator, once a full batch was folded here
         self.chunks: list[Any] = []
         self.first_chunk: float | None = None
@@ -216,8 +211,7 @@ class StreamState:
                             self.inv.quiet()
                         self.ring, self.first, self.counter = True, chunk, itertools.count(2)
                         self.chunks = deque(maxlen=RING)  # type: ignore[assignment]
-                        if _headless(chunk):  # Azure's frames after the finish reason: the last RING, marked or not
-                            self.heading, self.marks = True, None
+                        self.heading = _headless(chunk)
                         return
             except Exception as exc:
                 internal_error("stream chunk", exc)
@@ -364,22 +358,9 @@ def _relay(source: Iterator[Any], state: StreamState) -> Iterator[Any]:
             yield chunk
             if not state.heading:
                 break
-        marks = state.marks
-        if state.ring and marks is not None:
-            # Only the chunks the ends read: the others die as the user lets them go (kept, they would be freed
-            # out of the CPU's caches).
+        if state.ring:
             append = state.chunks.append
             for chunk, _ in zip(source, state.counter, strict=False):  # counted in C
-                try:
-                    if marks(chunk):
-                        append(chunk)
-                except Exception as exc:
-                    internal_error("stream chunk", exc)
-                    append(chunk)
-                yield chunk
-        elif state.ring:
-            append = state.chunks.append
-            for chunk, _ in zip(source, state.counter, strict=False):
                 append(chunk)
                 yield chunk
         while not state.ring:
@@ -506,26 +487,20 @@ async def _arelay(source: AsyncIterator[Any], state: StreamState) -> AsyncIterat
     try:
         first = True
         heading = False
-        counter = marks = None
+        counter = None
         async for chunk in source:
             if first or heading:  # as in `_relay`: the first chunk, and those while a ring waits for the id
                 first = False
                 state.on_chunk(chunk)
                 heading = state.heading
                 if state.ring:
-                    counter, marks = state.counter, state.marks
-            elif counter is not None:
-                next(counter)
-                try:
-                    if marks is None or marks(chunk):
-                        state.chunks.append(chunk)
-                except Exception as exc:
-                    internal_error("stream chunk", exc)
-                    state.chunks.append(chunk)
+                    counter = state.counter
             else:
                 chunks = state.chunks
                 chunks.append(chunk)
-                if len(chunks) >= BATCH:
+                if counter is not None:
+                    next(counter)
+                elif len(chunks) >= BATCH:
                     state.fold_batch()
             yield chunk
     except GeneratorExit:  # closed, or finalized by the event loop, before its end

@@ -267,12 +267,6 @@ def stream_response(events: list[Any], choices: int) -> dict[str, Any]:
     return _usage_counts(base, read, created, output, attrs)
 
 
-def stream_marks(event: Any) -> bool:
-    """Whether an event carries what `stream_response` reads from the stream's end: a message delta (the stop
-    reason, the cumulative usage). Read on every event: one attribute read."""
-    return event.type == "message_delta"  # type: ignore[no-any-return]
-
-
 class StreamAccumulator:
     """Raw message events → the attributes and message a non-streamed response gives."""
 
@@ -372,7 +366,6 @@ MESSAGES = Endpoint(
     accumulator=StreamAccumulator,
     is_stream=_is_stream,
     stream_response=stream_response,
-    stream_marks=stream_marks,
     raw_responses=True,
 )
 

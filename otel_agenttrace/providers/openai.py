@@ -363,15 +363,6 @@ def chat_stream_response(chunks: list[Any], choices: int) -> dict[str, Any]:
     )
 
 
-def chat_stream_marks(chunk: Any) -> bool:
-    """Whether a one-choice stream's chunk carries what `chat_stream_response` reads from its last chunks: the
-    usage, or the finish reason (read on every chunk: two or three attribute reads)."""
-    if chunk.usage is not None:
-        return True
-    choices = chunk.choices
-    return bool(choices) and choices[0].finish_reason is not None
-
-
 class ChatStreamAccumulator:
     """Chat chunks → the same attributes and messages a non-streamed response gives."""
 
@@ -508,7 +499,6 @@ CHAT = Endpoint(
     accumulator=ChatStreamAccumulator,
     is_stream=_is_stream,
     stream_response=chat_stream_response,
-    stream_marks=chat_stream_marks,
     raw_responses=True,
 )
 
