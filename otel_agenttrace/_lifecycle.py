@@ -236,9 +236,9 @@ class _Clock(threading.local):
 
 
 _CLOCK = _Clock()
-_NEVER = (float("inf"), 0.0)  # no content beside the span: nothing asks
 _WAITED = (float("-inf"), 1.0)  # the call is known to have waited
-_QUIET = (float("-inf"), 2.0)  # the call's content is held, whatever it waited for (`quiet()`)
+# The call's content is held, whatever it waited for (`quiet()`), or there is none beside the span to hand on.
+_QUIET = (float("-inf"), 2.0)
 
 
 def _since(start: float) -> tuple[float, float]:
@@ -292,7 +292,7 @@ class Invocation:
         start = self._start = time.perf_counter()
         # Where `blocked()` measures from (content beside the span only): the thread's last reading of its CPU
         # time, or a new one if that is older than `FRESH_S`.
-        self._since = _since(start) if capture == BESIDE else _NEVER
+        self._since = _since(start) if capture == BESIDE else _QUIET
         # The current context, looked up once (`current`: the caller did) and handed to the SDK, which
         # otherwise looks it up again for the parent, the sampler and the span's own context.
         if current is None:

@@ -338,13 +338,11 @@ def _thread_time_reads(
 ) -> list[int]:
     """The reads of the thread's CPU time by each of `calls` chat calls in a row, the thread's last reading
     made stale first; `fresh`: FRESH_S (a minute: the calls measure from the first one's reading)."""
-    import otel_agenttrace._lifecycle as lifecycle
-
     body = (DATA / "openai/chat_text.json").read_bytes()
     client = openai_client(fake_transport(*[FakeResponse(200, body) for _ in range(calls)]))
-    monkeypatch.setattr(lifecycle, "BLOCKED_S", threshold)
-    monkeypatch.setattr(lifecycle, "FRESH_S", fresh)
-    monkeypatch.setattr(lifecycle._CLOCK, "reading", (float("-inf"), 0.0))
+    monkeypatch.setattr(_lifecycle, "BLOCKED_S", threshold)
+    monkeypatch.setattr(_lifecycle, "FRESH_S", fresh)
+    monkeypatch.setattr(_lifecycle._CLOCK, "reading", (float("-inf"), 0.0))
     real, reads = time.thread_time, []
 
     def counted() -> float:
@@ -352,11 +350,11 @@ def _thread_time_reads(
         return real()
 
     with _held_export(tmp_path / "home"):
-        monkeypatch.setattr(lifecycle.time, "thread_time", counted)
+        monkeypatch.setattr(_lifecycle.time, "thread_time", counted)
         for _ in range(calls):
             reads.append(0)
             client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])
-        monkeypatch.setattr(lifecycle.time, "thread_time", real)
+        monkeypatch.setattr(_lifecycle.time, "thread_time", real)
     return reads
 
 
@@ -383,17 +381,15 @@ def test_calls_in_a_row_measure_their_waits_from_the_threads_last_reading(
 def test_a_call_measures_the_wait_just_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Its window starts at the thread's last reading, up to FRESH_S early: a wait there counts (the thread
     blocks now and then, so the folding thread can run), a wait before a stale reading does not."""
-    import otel_agenttrace._lifecycle as lifecycle
-
-    tel = lifecycle.Telemetry(TracerProvider().get_tracer("t"), None, CapturePolicy())
-    monkeypatch.setattr(lifecycle, "BLOCKED_S", 0.001)
+    tel = _lifecycle.Telemetry(TracerProvider().get_tracer("t"), None, CapturePolicy())
+    monkeypatch.setattr(_lifecycle, "BLOCKED_S", 0.001)
     answers = []
     for fresh in (60.0, 0.002):
-        monkeypatch.setattr(lifecycle, "FRESH_S", fresh)
-        monkeypatch.setattr(lifecycle._CLOCK, "reading", (float("-inf"), 0.0))
-        lifecycle._since(time.perf_counter())  # the thread's reading
+        monkeypatch.setattr(_lifecycle, "FRESH_S", fresh)
+        monkeypatch.setattr(_lifecycle._CLOCK, "reading", (float("-inf"), 0.0))
+        _lifecycle._since(time.perf_counter())  # the thread's reading
         time.sleep(0.01)
-        inv = lifecycle.Invocation(tel, "call", SpanKind.CLIENT, {}, attach=False, capture=BESIDE)
+        inv = _lifecycle.Invocation(tel, "call", SpanKind.CLIENT, {}, attach=False, capture=BESIDE)
         start = time.perf_counter()
         while time.perf_counter() - start < 0.0015:  # the call runs, and never waits
             pass
