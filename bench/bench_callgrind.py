@@ -6,6 +6,7 @@ deterministic, so it holds on a shared, loaded machine where thread-CPU timings 
     python bench/bench_callgrind.py --sdk                      # the real SDKs' whole path, the calling thread's
     python bench/bench_callgrind.py --sdk --loopback           # the same over a real loopback socket
     python bench/bench_callgrind.py --sdk --variants=ours-no-response-attrs  # also bench_overhead's ablations
+    python bench/bench_callgrind.py --sdk --cycles openai-stream   # cache misses too: callgrind's cycle estimate
 
 The parent builds the SDKs' own response and chunk objects (the real openai/anthropic clients over the recorded
 fixtures of tests/data, as bench_overhead.py does) and writes them with every field (`model_dump`, None
@@ -58,6 +59,11 @@ SCENARIOS = (
     "target-tool",
 )
 N = 500
+# --cycles: simulate the caches too (`--cache-sim=yes`, several times slower) and count callgrind's cycle estimate,
+# not instructions: deterministic, and it charges what a cold path costs beyond its instructions (a stream's
+# chunks kept past the next one are freed out of the caches).
+CYCLES = "--cycles" in sys.argv
+DETAILS: dict[str, dict[str, int]] = {}  # dump file name -> its summary's counts (printed with --cycles)
 SDK_N = int(os.environ.get("SDK_N", "40"))
 # The provider's answer: each SDK scenario's call waits this long, the GIL released, in every variant alike (the
 # same instructions, taken out with the bare call's). A real call blocks on its socket; without a wait no other
@@ -455,6 +461,10 @@ def _sdk_child(names: list[str]) -> None:
                 call()
             bench.processor.force_flush()
             gc.collect()
+            if CYCLES:
+                # The SDKs' and the harness's objects out of the collector's way: an older generation's collection
+                # walks them all, ~10^7 instructions, and falls in one variant's loop or another's at random.
+                gc.freeze()
             order.append(f"{name} {variant}")
             os.getppid()
             for _ in range(SDK_N):
@@ -474,6 +484,7 @@ def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk
             "--tool=callgrind",
             "--separate-threads=yes",  # the calling thread's counts alone (thread 1): not the folding thread's
             "--dump-before=getppid",
+            *(["--cache-sim=yes"] if CYCLES else []),
             f"--callgrind-out-file={out}",
             sys.executable,
             __file__,
@@ -486,7 +497,13 @@ def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk
         stderr=subprocess.DEVNULL,
     )
     order = Path(marker + ".order").read_text().split("\n")
-    return {v.split(" ", 1)[1]: _summary(Path(f"{out}.{2 + 2 * i}-01")) / calls for i, v in enumerate(order)}
+    result = {v.split(" ", 1)[1]: _summary(Path(f"{out}.{2 + 2 * i}-01")) / calls for i, v in enumerate(order)}
+    if CYCLES:  # what the estimate is made of, per call
+        for i, v in enumerate(order):
+            counts = DETAILS.get(f"{Path(out).name}.{2 + 2 * i}-01", {})
+            keys = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
+            print(f"  {v}: " + " ".join(f"{k} {counts.get(k, 0) / calls:.0f}" for k in keys), file=sys.stderr)
+    return result
 
 
 def _row(name: str, counts: dict[str, float], cols: list[str]) -> str:
@@ -500,9 +517,20 @@ def _row(name: str, counts: dict[str, float], cols: list[str]) -> str:
 
 
 def _summary(path: Path) -> int:
+    """The dump's instructions, or with --cycles callgrind's cycle estimate (what callgrind_annotate calls
+    CEst): each instruction 1, each first-level cache miss 10 more, each last-level miss 100 more."""
+    events: list[str] = []
     for line in path.read_text().splitlines():
-        if line.startswith("summary:"):
-            return int(line.split()[1])
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("summary:"):
+            counts = dict(zip(events, map(int, line.split()[1:]), strict=False))
+            DETAILS[path.name] = counts
+            if not CYCLES:
+                return counts["Ir"]
+            first = sum(counts.get(e, 0) for e in ("I1mr", "D1mr", "D1mw"))
+            last = sum(counts.get(e, 0) for e in ("ILmr", "DLmr", "DLmw"))
+            return counts["Ir"] + 10 * first + 100 * last
     raise ValueError(f"no summary in {path}")
 
 
@@ -552,7 +580,7 @@ def _sdk_main(names: list[str], loopback: bool) -> None:
         Path(marker).write_text("")
         for name in names:
             flags = ["--sdk", "--loopback"] if loopback else ["--sdk"]
-            flags += [a for a in sys.argv if a.startswith("--variants=")]
+            flags += [a for a in sys.argv if a.startswith("--variants=") or a == "--cycles"]
             counts = _measure(marker, os.path.join(tmp, name), name, flags, SDK_N, True)
             print(_row(name, counts, ["ours", "ours-nc", *more]), flush=True)
 
