@@ -17,8 +17,7 @@ Streams are read as an application reads them: each chunk's text delta, in every
 --ablate adds: floor+metrics (the hand-made span also records the three GenAI histogram measurements inline),
 ours without metrics, ours without redaction patterns, ours-nc without metrics, ours+metrics-thread (ours,
 then the deferred metrics recorded at once, on the clock: the CPU both threads spend), and ours-no-response-attrs
-(the chat endpoints' response readers give the span no attribute: what the response attributes cost), and
-ours-ring (a one-choice stream keeps its last 8 chunks for its ends, not its last one and its body's last bytes).
+(the chat endpoints' response readers give the span no attribute: what the response attributes cost).
 
 The SDK clients are real (openai, anthropic) over an httpx2.MockTransport that serves the recorded fixtures of
 tests/data from bytes built once, so the transport's cost is small and the same for every variant; the
@@ -114,7 +113,6 @@ ABLATIONS = (
     "ours-nc",
     "ours-nc-no-metrics",
     "ours-no-response-attrs",
-    "ours-ring",
 )
 
 
@@ -136,21 +134,6 @@ def _response_attributes(on: bool) -> None:
 
 # (endpoint, its response reader, its stream-ends reader), as imported
 _READERS: list[tuple[Any, Any, Any]] = []
-
-
-def _stream_tails(on: bool) -> None:
-    """The stream endpoints' readers of a body's last bytes as they are (`on`), or none (`ours-ring`): a one-choice
-    stream then keeps its last `_stream.RING` chunks for its ends, not its last one alone."""
-    if not _TAILS:
-        from otel_agenttrace.providers import anthropic as an_provider
-        from otel_agenttrace.providers import openai as oa_provider
-
-        _TAILS.extend((e, e.stream_tail) for e in (oa_provider.CHAT, an_provider.MESSAGES))
-    for endpoint, tail in _TAILS:
-        object.__setattr__(endpoint, "stream_tail", tail if on else None)
-
-
-_TAILS: list[tuple[Any, Any]] = []  # (endpoint, its reader of a stream's body's last bytes), as imported
 
 
 def _no_response_attributes(result: Any, capture: bool) -> tuple[dict[str, Any], None]:
@@ -481,15 +464,12 @@ class Bench:
         recorder = self.metrics
         no_redaction = CapturePolicy(mode=ContentMode.LOCAL_ONLY, redactor=Redactor(()))
 
-        def configure(
-            policy: CapturePolicy, metrics: bool = True, response: bool = True, tail: bool = True
-        ) -> Callable[[], None]:
+        def configure(policy: CapturePolicy, metrics: bool = True, response: bool = True) -> Callable[[], None]:
             def setup() -> None:
                 # The wrappers read the policy and the metrics recorder from the shared Telemetry at each call.
                 tel.policy = policy
                 tel.metrics = recorder if metrics else None
                 _response_attributes(response)
-                _stream_tails(tail)
 
             return setup
 
@@ -504,7 +484,6 @@ class Bench:
             "ours-nc-no-metrics": (configure(self.content_off, metrics=False), s.ours),
             "ours-no-redaction": (configure(no_redaction), s.ours),
             "ours-no-response-attrs": (configure(self.content_on, response=False), s.ours),
-            "ours-ring": (configure(self.content_on, tail=False), s.ours),
             "ours+metrics-thread": (configure(self.content_on), self.with_metrics_flush(s.ours)),
         }
         if name.startswith("v2-"):

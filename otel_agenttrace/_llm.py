@@ -49,10 +49,6 @@ class Endpoint:
     # (kept chunks, the request's `n`) -> a whole stream's response attributes, no content, read from its first
     # and last chunks; None: the accumulator folds every chunk
     stream_response: Callable[[list[Any], int], Attrs] | None = None
-    # (the last bytes of a whole one-choice stream's body, its last chunk or None) -> what `stream_response` reads
-    # between its first and last chunk (the finish reason before a usage chunk), found there: such a stream whose
-    # body is at hand keeps its last chunk alone. None: it keeps its last `_stream.RING`.
-    stream_tail: Callable[[bytes, Any], list[Any]] | None = None
     # (instance, args, kwargs) -> the mapping `request`/`request_content` read; None: the kwargs themselves
     # (SDK methods take keyword arguments only; user methods configured as targets need binding)
     bind: Callable[[Any, tuple[Any, ...], dict[str, Any]], dict[str, Any]] | None = None
@@ -147,7 +143,6 @@ def _stream(
                 accumulator,
                 endpoint.stream_response,
                 sink.attributes.get(semconv.GEN_AI_REQUEST_CHOICE_COUNT, 1),
-                endpoint.stream_tail,
             )
             if capture and endpoint.raw_responses and not sink.blocked():
                 # Its accumulator folds decoded events (it reads `with_raw_response` streams): the content is

@@ -65,8 +65,6 @@ BATCH = 1024
 # finish reason come last, with a few to spare for a server that sends more after them (Azure OpenAI's
 # content-filter annotation frames follow the finish reason). Keeping 3 costs as much as keeping 8: a chunk kept
 # past the next one is freed out of the CPU's caches, ~0.7 us a chunk (bench/README.md); keeping 1 costs nothing.
-# So a stream whose body is at hand (`tap`) and whose provider reads the events before its last from the body's
-# last bytes (`tail`) keeps its last chunk alone.
 RING = 8
 
 
@@ -158,7 +156,6 @@ class StreamState:
         "inv",
         "make",
         "ring",
-        "tail",
         "tap",
     )
 
@@ -170,7 +167,6 @@ class StreamState:
         make: Callable[..., Accumulator] | None = None,
         ends: Callable[[list[Any], int], dict[str, Any]] | None = None,
         choices: int = 1,
-        tail: Callable[[bytes, Any], list[Any]] | None = None,
     ) -> None:
         self.inv = inv
         self.acc = acc
@@ -178,8 +174,6 @@ class StreamState:
         self.make = make
         self.ends = ends
         self.choices = choices
-        # (the body's last bytes, the last chunk) -> the events `ends` reads between a whole stream's first and last.
-        self.tail = tail
         self.content: Accumulator | None = None  # the content's accumulator, once a full batch was folded here
         self.chunks: list[Any] = []
         self.first_chunk: float | None = None
@@ -216,8 +210,7 @@ class StreamState:
                         if tap is not None:  # its content is a few byte strings: held until the exporter asks
                             self.inv.quiet()
                         self.ring, self.first, self.counter = True, chunk, itertools.count(2)
-                        keep = 1 if tap is not None and self.tail is not None else RING
-                        self.chunks = deque(maxlen=keep)  # type: ignore[assignment]
+                        self.chunks = deque(maxlen=RING)  # type: ignore[assignment]
                         self.heading = _headless(chunk)
                         return
             except Exception as exc:
@@ -265,12 +258,6 @@ class StreamState:
         if self.acc is None and ends is not None:  # nothing folded here yet: read the stream's ends
             if self.ring:
                 rest, self.chunks, self.first = [self.first, *self.chunks], [], None
-                tail, tap = self.tail, self.tap
-                if complete and tail is not None and tap is not None:  # it kept its last chunk alone
-                    try:
-                        rest[1:1] = tail(tap.last_bytes(), rest[-1] if len(rest) > 1 else None)
-                    except Exception as exc:
-                        internal_error("stream body", exc)
             else:
                 rest, self.chunks = self.chunks, []
             try:

@@ -37,10 +37,6 @@ class _Holder:
         self.done = False
 
 
-# The body's last bytes a stream's end is read from (`Tap.last_bytes`): its last events, with room for a server's
-# frames after them (Azure OpenAI's content-filter annotations).
-TAIL = 4096
-
 # response class -> (sync tee, async tee) of its httpx module, or None: not an httpx response
 _TEES: dict[type, tuple[type, type] | None] = {}
 
@@ -80,22 +76,6 @@ class Tap:
         with no content encoding (asked once the SDK reads them: httpx makes its decoder then)."""
         response = self.response
         return response is None or type(getattr(response, "_decoder", None)).__name__ == "IdentityDecoder"
-
-    def last_bytes(self, size: int = TAIL) -> bytes:
-        """The body's last `size` bytes or more (whole reads, joined), as read so far; b"" if its read failed."""
-        pieces = self.data.get("chunks")
-        if not pieces or self.data.get("broken"):
-            return b""
-        if len(pieces) == 1 or len(pieces[-1]) >= size:
-            return pieces[-1]  # type: ignore[no-any-return]
-        kept: list[bytes] = []
-        total = 0
-        for piece in reversed(pieces):
-            kept.append(piece)
-            total += len(piece)
-            if total >= size:
-                break
-        return b"".join(reversed(kept))
 
     def output(self, make: Callable[..., Accumulator], count: int | None = None) -> Later | None:
         """The stream's output content, decoded off the caller's thread from the body read (`make(True, False)`

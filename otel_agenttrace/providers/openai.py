@@ -11,7 +11,6 @@ from typing import Any
 from otel_agenttrace import semconv
 from otel_agenttrace._llm import Endpoint, make_wrapper
 from otel_agenttrace._patch_table import Target
-from otel_agenttrace._raw import Fields
 from otel_agenttrace.providers._common import (
     dump,
     fields,
@@ -27,7 +26,6 @@ from otel_agenttrace.providers._common import (
     tool_call_part,
     tool_response_part,
 )
-from otel_agenttrace.providers._tail import last_object, last_string
 
 PROVIDER = "openai"
 # The conventions' name for Azure OpenAI, whose clients are the SDK's own (AzureOpenAI, AsyncAzureOpenAI, and the
@@ -365,17 +363,6 @@ def chat_stream_response(chunks: list[Any], choices: int) -> dict[str, Any]:
     )
 
 
-def chat_stream_tail(body: bytes, last: Any) -> list[Any]:
-    """What a one-choice stream's ends read beyond its `last` chunk, found in its body's last bytes: the finish
-    reason (its chunk comes before the usage chunk, and before Azure's content-filter frames), and the usage if a
-    chunk came after that one (as some OpenAI-compatible servers send)."""
-    reason = last_string(body, "finish_reason")
-    usage = last_object(body, "usage") if last is None or last.usage is None else None
-    if reason is None and usage is None:
-        return []
-    return [Fields(choices=[] if reason is None else [{"index": 0, "finish_reason": reason}], usage=usage)]
-
-
 class ChatStreamAccumulator:
     """Chat chunks → the same attributes and messages a non-streamed response gives."""
 
@@ -512,7 +499,6 @@ CHAT = Endpoint(
     accumulator=ChatStreamAccumulator,
     is_stream=_is_stream,
     stream_response=chat_stream_response,
-    stream_tail=chat_stream_tail,
     raw_responses=True,
 )
 
