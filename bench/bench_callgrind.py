@@ -63,7 +63,6 @@ N = 500
 # not instructions: deterministic, and it charges what a cold path costs beyond its instructions (a stream's
 # chunks kept past the next one are freed out of the caches).
 CYCLES = "--cycles" in sys.argv
-DETAILS: dict[str, dict[str, int]] = {}  # dump file name -> its summary's counts (printed with --cycles)
 SDK_N = int(os.environ.get("SDK_N", "40"))
 # The provider's answer: each SDK scenario's call waits this long, the GIL released, in every variant alike (the
 # same instructions, taken out with the bare call's). A real call blocks on its socket; without a wait no other
@@ -497,10 +496,11 @@ def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk
         stderr=subprocess.DEVNULL,
     )
     order = Path(marker + ".order").read_text().split("\n")
-    result = {v.split(" ", 1)[1]: _summary(Path(f"{out}.{2 + 2 * i}-01")) / calls for i, v in enumerate(order)}
-    if CYCLES:  # what the estimate is made of, per call
-        for i, v in enumerate(order):
-            counts = DETAILS.get(f"{Path(out).name}.{2 + 2 * i}-01", {})
+    result = {}
+    for i, v in enumerate(order):
+        counts = _summary(Path(f"{out}.{2 + 2 * i}-01"))
+        result[v.split(" ", 1)[1]] = _cost(counts) / calls
+        if CYCLES:  # what the estimate is made of, per call
             keys = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
             print(f"  {v}: " + " ".join(f"{k} {counts.get(k, 0) / calls:.0f}" for k in keys), file=sys.stderr)
     return result
@@ -516,22 +516,25 @@ def _row(name: str, counts: dict[str, float], cols: list[str]) -> str:
     return f"| {name} | {floor / 1000:.0f}k | " + " | ".join(cells) + " |"
 
 
-def _summary(path: Path) -> int:
-    """The dump's instructions, or with --cycles callgrind's cycle estimate (what callgrind_annotate calls
-    CEst): each instruction 1, each first-level cache miss 10 more, each last-level miss 100 more."""
+def _summary(path: Path) -> dict[str, int]:
+    """A dump's summary: its counts by event (Ir, and with --cycles the cache misses)."""
     events: list[str] = []
     for line in path.read_text().splitlines():
         if line.startswith("events:"):
             events = line.split()[1:]
         elif line.startswith("summary:"):
-            counts = dict(zip(events, map(int, line.split()[1:]), strict=False))
-            DETAILS[path.name] = counts
-            if not CYCLES:
-                return counts["Ir"]
-            first = sum(counts.get(e, 0) for e in ("I1mr", "D1mr", "D1mw"))
-            last = sum(counts.get(e, 0) for e in ("ILmr", "DLmr", "DLmw"))
-            return counts["Ir"] + 10 * first + 100 * last
+            return dict(zip(events, map(int, line.split()[1:]), strict=False))
     raise ValueError(f"no summary in {path}")
+
+
+def _cost(counts: dict[str, int]) -> int:
+    """The instructions, or with --cycles callgrind's cycle estimate (what callgrind_annotate calls CEst): each
+    instruction 1, each first-level cache miss 10 more, each last-level miss 100 more."""
+    if not CYCLES:
+        return counts["Ir"]
+    first = sum(counts.get(e, 0) for e in ("I1mr", "D1mr", "D1mw"))
+    last = sum(counts.get(e, 0) for e in ("ILmr", "DLmr", "DLmw"))
+    return counts["Ir"] + 10 * first + 100 * last
 
 
 def main() -> None:

@@ -63,8 +63,8 @@ class Accumulator(Protocol):
 BATCH = 1024
 # The last chunks a one-choice stream keeps when only its ends are read (`StreamState.ring`): its usage and
 # finish reason come last, with a few to spare for a server that sends more after them (Azure OpenAI's
-# content-filter annotation frames follow the finish reason). Keeping 3 costs as much as keeping 8: a chunk kept
-# past the next one is freed out of the CPU's caches, ~0.7 us a chunk (bench/README.md); keeping 1 costs nothing.
+# content-filter annotation frames follow the finish reason). Keeping 3 cost as much as keeping 8; keeping the last
+# alone, the finish reason read from the body's last bytes, was no cheaper either (bench/README.md, 2026-12-05).
 RING = 8
 
 
