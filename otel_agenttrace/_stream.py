@@ -61,11 +61,15 @@ class Accumulator(Protocol):
 # Chunks kept by reference before they are folded into the accumulator: a stream of up to this many
 # chunks is folded once, when it ends; a longer one in batches of this size, so memory stays bounded.
 BATCH = 1024
-# The last chunks a one-choice stream keeps when only its ends are read (`StreamState.ring`): its usage and
-# finish reason come last, with a few to spare for a server that sends more after them (Azure OpenAI's
-# content-filter annotation frames follow the finish reason). Keeping 3 cost as much as keeping 8; keeping the last
-# alone, the finish reason read from the body's last bytes, was no cheaper either (bench/README.md, 2026-12-05).
-RING = 8
+# The last chunks a one-choice stream keeps when only its ends are read (`StreamState.ring`): its finish reason and
+# usage come last (OpenAI's usage chunk follows the finish reason's, Anthropic's `message_stop` its `message_delta`),
+# with one to spare for a server that sends one more after them. Each chunk kept past the next one is freed late, out
+# of the caches, at ~1.6 us of the caller's time: 8 kept cost ~8 us more a stream than 3 (bench/README.md, 2026-12-05,
+# an eleventh session). Keeping the last alone, the finish reason read from the body's last bytes, was no cheaper.
+RING = 3
+# A stream whose first chunk has an empty id (Azure OpenAI's prompt-filter frame) keeps more: Azure's content-filter
+# annotation frames follow its finish reason, before the usage.
+WIDE_RING = 8
 
 
 def fold(acc: Accumulator, chunks: list[Any]) -> None:
@@ -180,11 +184,11 @@ class StreamState:
         # Beside the span: the response body's bytes as the SDK reads them (`_tap`), which a stream read to its
         # end has its content decoded from, off this thread; None: the content is folded from the chunks.
         self.tap: Any = None
-        # Only the first chunk and the last RING are kept (`chunks` a bounded deque), when nothing needs the others:
-        # the ends give the attributes of a one-choice stream, and its content, if any, comes from the body. The
-        # chunks then die as the user lets them go: kept, ~10 tracked objects each, they outlived collections
-        # (~50k instructions a 23-chunk stream). `first`, and `counter` (its next value less one: the chunks handed
-        # out so far, counted in C as the relay hands them out) are set then.
+        # Only the first chunk and the last RING (WIDE_RING) are kept (`chunks` a bounded deque), when nothing needs
+        # the others: the ends give the attributes of a one-choice stream, and its content, if any, comes from the
+        # body. The chunks then die as the user lets them go: kept, ~10 tracked objects each, they outlived
+        # collections (~50k instructions a 23-chunk stream). `first`, and `counter` (its next value less one: the
+        # chunks handed out so far, counted in C as the relay hands them out) are set then.
         self.ring = False
         # A ring whose first chunk has an empty id (Azure OpenAI's prompt-filter frame, whose model is empty too):
         # the chunks after it go the relay's long way until one has the response's id, which becomes `first`.
@@ -210,8 +214,8 @@ class StreamState:
                         if tap is not None:  # its content is a few byte strings: held until the exporter asks
                             self.inv.quiet()
                         self.ring, self.first, self.counter = True, chunk, itertools.count(2)
-                        self.chunks = deque(maxlen=RING)  # type: ignore[assignment]
-                        self.heading = _headless(chunk)
+                        headless = self.heading = _headless(chunk)
+                        self.chunks = deque(maxlen=WIDE_RING if headless else RING)  # type: ignore[assignment]
                         return
             except Exception as exc:
                 internal_error("stream chunk", exc)
@@ -219,7 +223,7 @@ class StreamState:
             self.chunks.append(chunk)
             handed = next(self.counter)
             # Bounded: a stream whose ids stay empty goes on the short way after a ring's worth.
-            if not _headless(chunk) or handed > RING:
+            if not _headless(chunk) or handed > WIDE_RING:
                 self.first, self.heading = chunk, False
             return
         chunks = self.chunks

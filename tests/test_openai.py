@@ -21,7 +21,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_agenttrace import semconv as sc
 from otel_agenttrace._capture import ContentMode
-from otel_agenttrace._stream import RING
+from otel_agenttrace._stream import RING, WIDE_RING
 
 USER = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "What is the capital of France?"}]
 TOOLS = [
@@ -486,9 +486,9 @@ def test_azure_stream_takes_its_id_and_model_past_the_prompt_filter_frame(
     assert a[sc.GEN_AI_RESPONSE_ID] == "chatcmpl-az7"
     assert a[sc.GEN_AI_RESPONSE_MODEL] == "gpt-4o-az"
     assert a[sc.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] == "fp_az"
-    if annotations < RING or mode is ContentMode.SPAN_ONLY:
+    if annotations < WIDE_RING or mode is ContentMode.SPAN_ONLY:
         assert list(a[sc.GEN_AI_RESPONSE_FINISH_REASONS]) == ["stop"]
-    elif mode is ContentMode.NO_CONTENT:  # read from the stream's last RING chunks alone: all annotations here
+    elif mode is ContentMode.NO_CONTENT:  # read from its last WIDE_RING chunks alone: all annotations here
         assert sc.GEN_AI_RESPONSE_FINISH_REASONS not in a
     # (The default keeps a ring too unless the call waited on its socket: then every chunk is folded.)
     if mode is not ContentMode.NO_CONTENT:
