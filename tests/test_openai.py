@@ -472,7 +472,7 @@ def _azure_stream(streamed: bool, annotations: int = 2) -> FakeResponse:
     return FakeResponse(200, b"".join(events) + b"data: [DONE]\n\n", "text/event-stream", streamed=streamed)
 
 
-@pytest.mark.parametrize("annotations", [2, 12])
+@pytest.mark.parametrize("annotations", [2, 5, 12])  # 5: more than RING, fewer than WIDE_RING
 @pytest.mark.parametrize("streamed", [True, False], ids=["streamed", "read-whole"])
 @pytest.mark.parametrize("mode", [None, ContentMode.NO_CONTENT, ContentMode.SPAN_ONLY])
 def test_azure_stream_takes_its_id_and_model_past_the_prompt_filter_frame(
