@@ -15,6 +15,8 @@ the content kept beside each span, as the run-trace exporter does, and drops eve
              on the span on the caller's thread)
 Streams are read as an application reads them: each chunk's text delta, in every variant alike.
 --ablate adds: floor+metrics (the hand-made span also records the three GenAI histogram measurements inline),
+floor+proxy (streams: the hand-made span current while the SDK makes the stream, ended by a minimal proxy when the
+user has read it; what a stream instrumentation's proxy costs at the least; the floor itself for a chat call),
 ours without metrics, ours without redaction patterns, ours-nc without metrics, ours+metrics-thread (ours,
 then the deferred metrics recorded at once, on the clock: the CPU both threads spend), and ours-no-response-attrs
 (the chat endpoints' response readers give the span no attribute: what the response attributes cost).
@@ -54,7 +56,7 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,11 +64,13 @@ from typing import Any
 import anthropic
 import httpx2
 import openai
+import wrapt
+from opentelemetry import context as otel_context
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, set_span_in_context
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -105,6 +109,7 @@ ABLATIONS = (
     "bare",
     "floor",
     "floor+metrics",
+    "floor+proxy",
     "ours",
     "ours-span",
     "ours+metrics-thread",
@@ -270,6 +275,9 @@ class Scenario:
     rounds: int = 0
     # a wrapt-style wrapper (wrapped, instance, args, kwargs) -> the call through it alone (--versus)
     through: Callable[[Callable[..., Any]], Callable[[], Any]] | None = None
+    # a stream's bare call unread, and the reader `_drain` applies to each chunk (floor+proxy)
+    unread: Callable[[], Any] | None = None
+    text: Callable[[Any], Any] | None = None
 
 
 def _original(owner: type, name: str) -> Callable[..., Any]:
@@ -342,7 +350,21 @@ def build_scenarios() -> list[Scenario]:
         else:
             bare = lambda: oa_create(resource, **kwargs)  # noqa: E731
             ours = lambda: resource.create(**kwargs)  # noqa: E731
-        out.append(Scenario(name, "openai", "gpt-4o", bare, ours, _openai_summary, chunks, through=through))
+        unread = (lambda: oa_create(resource, **kwargs)) if sse else None
+        out.append(
+            Scenario(
+                name,
+                "openai",
+                "gpt-4o",
+                bare,
+                ours,
+                _openai_summary,
+                chunks,
+                through=through,
+                unread=unread,
+                text=_openai_text,
+            )
+        )
 
     def anthropic_scenario(name: str, body: bytes, sse: bool, chunks: int = 0) -> None:
         client = anthropic_client(body, sse)
@@ -355,7 +377,20 @@ def build_scenarios() -> list[Scenario]:
         else:
             bare = lambda: an_create(resource, **kwargs)  # noqa: E731
             ours = lambda: resource.create(**kwargs)  # noqa: E731
-        out.append(Scenario(name, "anthropic", "claude-sonnet-4-6", bare, ours, _anthropic_summary, chunks))
+        unread = (lambda: an_create(resource, **kwargs)) if sse else None
+        out.append(
+            Scenario(
+                name,
+                "anthropic",
+                "claude-sonnet-4-6",
+                bare,
+                ours,
+                _anthropic_summary,
+                chunks,
+                unread=unread,
+                text=_anthropic_text,
+            )
+        )
 
     oa_stream = (DATA / "openai/chat_stream_text.sse").read_bytes()
     an_stream = (DATA / "anthropic/messages_stream_text.sse").read_bytes()
@@ -458,6 +493,49 @@ class Bench:
 
         return call_with_metrics if metrics else call
 
+    def floor_proxy(self, s: Scenario) -> Callable[[], Any]:
+        """A stream's floor as an instrumentation must shape it: the hand-made span current while the SDK
+        makes the stream, then a minimal proxy hands the user the chunks and ends the span when they run out,
+        with the same 8 attributes. No close, no garbage-collection path, no time to first chunk: what a
+        stream's proxy costs at the least, to set against the floor, which reads the stream inside its span."""
+        if s.unread is None or s.text is None:
+            return self.floor(s)
+        tracer, unread, summary, text = self.floor_tracer, s.unread, s.summary, s.text
+        start = {
+            sc.GEN_AI_OPERATION_NAME: "chat",
+            sc.GEN_AI_PROVIDER_NAME: s.provider,
+            sc.GEN_AI_REQUEST_MODEL: s.model,
+            sc.SERVER_ADDRESS: "llm.test",
+        }
+        name = f"chat {s.model}"
+
+        class Proxy(wrapt.ObjectProxy):  # type: ignore[misc]
+            _self_span: Any
+
+            def __iter__(self) -> Iterator[Any]:
+                span, last = self._self_span, None
+                try:
+                    for last in self.__wrapped__:
+                        yield last
+                except BaseException as exc:
+                    span.record_exception(exc)
+                    span.end()
+                    raise
+                span.set_attributes(summary(last))
+                span.end()
+
+        def call() -> Any:
+            span = tracer.start_span(name, kind=SpanKind.CLIENT, attributes=start)
+            token = otel_context.attach(set_span_in_context(span))
+            try:
+                stream = Proxy(unread())
+            finally:
+                otel_context.detach(token)
+            stream._self_span = span
+            return _drain(stream, text)
+
+        return call
+
     def variant(self, s: Scenario, name: str) -> tuple[Callable[[], None], Callable[[], Any]]:
         """(setup outside the timing, the call)"""
         tel = self.telemetry
@@ -477,6 +555,7 @@ class Bench:
             "bare": (configure(self.content_on), s.bare),
             "floor": (configure(self.content_on), self.floor(s)),
             "floor+metrics": (configure(self.content_on), self.floor(s, metrics=True)),
+            "floor+proxy": (configure(self.content_on), self.floor_proxy(s)),
             "ours": (configure(self.content_on), s.ours),
             "ours-nc": (configure(self.content_off), s.ours),
             "ours-span": (configure(self.content_span), s.ours),
