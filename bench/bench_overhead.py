@@ -918,7 +918,7 @@ def handoff_table(number: int = 2000, repeat: int = 9) -> str:
         return beside, on_span, export
 
     oa = openai_client((DATA / "openai/chat_tool_call.json").read_bytes())
-    oa_kwargs = {"model": "gpt-4o", "messages": MESSAGES, "tools": OPENAI_TOOLS}
+    oa_kwargs: dict[str, Any] = {"model": "gpt-4o", "messages": MESSAGES, "tools": OPENAI_TOOLS}
     oa_result = oa.chat.completions.create(**oa_kwargs)  # not instrumented yet in this mode
     an = anthropic_client((DATA / "anthropic/messages_text.json").read_bytes())
     an_kwargs: dict[str, Any] = {"model": "claude-sonnet-4-6", "max_tokens": 256, "messages": A_MESSAGES}
