@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util.types import AttributeValue
 
 from otel_agenttrace import semconv as sc
 from otel_agenttrace.cli import cli
@@ -66,7 +67,7 @@ def make_run(steps: int) -> list[ReadableSpan]:
     for i in range(1, steps):
         ctx = SpanContext(trace_id, rng.getrandbits(64), False, flags)
         if i % 2:
-            attrs = {
+            attrs: dict[str, AttributeValue] = {
                 sc.GEN_AI_OPERATION_NAME: sc.Operation.CHAT,
                 sc.GEN_AI_PROVIDER_NAME: "openai",
                 sc.GEN_AI_REQUEST_MODEL: "gpt-4o",

@@ -218,7 +218,10 @@ def bench_replay(calls: int) -> None:
             "response": {"status": 200, "headers": {"content-type": "application/json"}, "stream": False, "body": body},
         }
 
-    doc = {"run_id": "0" * 32, "recording": {"exchanges": [exchange(i) for i in range(calls)], "tools": []}}
+    doc: dict[str, Any] = {
+        "run_id": "0" * 32,
+        "recording": {"exchanges": [exchange(i) for i in range(calls)], "tools": []},
+    }
     bodies = {
         json.dumps(x["request"]["body"]["messages"][0]["content"]): x["response"]["body"]
         for x in doc["recording"]["exchanges"]
@@ -264,7 +267,7 @@ def bench_replay(calls: int) -> None:
         finally:
             engine_ns += time.perf_counter_ns() - start
 
-    ReplayEngine.match_exchange = timed  # type: ignore[method-assign]
+    ReplayEngine.match_exchange = timed  # type: ignore[method-assign,assignment]
     bares, replays = [], []
     for _ in range(3):  # interleaved, medians: the machine is shared
         bares.append(program(bare_sdk))

@@ -34,6 +34,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.util.types import AttributeValue
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -50,8 +51,8 @@ MESSAGE = json.dumps(
 )  # 1 KB
 
 
-def _attributes(i: int, content: bool) -> dict[str, object]:
-    attributes: dict[str, object] = {
+def _attributes(i: int, content: bool) -> dict[str, AttributeValue]:
+    attributes: dict[str, AttributeValue] = {
         sc.GEN_AI_OPERATION_NAME: sc.Operation.CHAT,
         sc.GEN_AI_PROVIDER_NAME: "openai",
         sc.GEN_AI_REQUEST_MODEL: "gpt-4o",
