@@ -414,6 +414,17 @@ def _count_chunks(body: bytes, openai: bool) -> int:
     return sum(1 for e in events if not e.startswith(b"event: ping"))
 
 
+def _floor_start(s: Scenario) -> tuple[str, dict[str, Any]]:
+    """The hand-made span's name and its 4 attributes at start."""
+    start = {
+        sc.GEN_AI_OPERATION_NAME: "chat",
+        sc.GEN_AI_PROVIDER_NAME: s.provider,
+        sc.GEN_AI_REQUEST_MODEL: s.model,
+        sc.SERVER_ADDRESS: "llm.test",
+    }
+    return f"chat {s.model}", start
+
+
 # --- the harness ------------------------------------------------------------------------------
 
 
@@ -463,13 +474,7 @@ class Bench:
 
     def floor(self, s: Scenario, metrics: bool = False) -> Callable[[], Any]:
         tracer, bare, summary = self.floor_tracer, s.bare, s.summary
-        start = {
-            sc.GEN_AI_OPERATION_NAME: "chat",
-            sc.GEN_AI_PROVIDER_NAME: s.provider,
-            sc.GEN_AI_REQUEST_MODEL: s.model,
-            sc.SERVER_ADDRESS: "llm.test",
-        }
-        name = f"chat {s.model}"
+        name, start = _floor_start(s)
         duration, tokens = self.histograms
 
         def call() -> Any:
@@ -501,13 +506,7 @@ class Bench:
         if s.unread is None or s.text is None:
             return self.floor(s)
         tracer, unread, summary, text = self.floor_tracer, s.unread, s.summary, s.text
-        start = {
-            sc.GEN_AI_OPERATION_NAME: "chat",
-            sc.GEN_AI_PROVIDER_NAME: s.provider,
-            sc.GEN_AI_REQUEST_MODEL: s.model,
-            sc.SERVER_ADDRESS: "llm.test",
-        }
-        name = f"chat {s.model}"
+        name, start = _floor_start(s)
 
         class Proxy(wrapt.ObjectProxy):  # type: ignore[misc]
             _self_span: Any
