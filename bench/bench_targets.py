@@ -123,13 +123,13 @@ def _callgrind_child(order_path: str) -> None:
     """Under callgrind: each variant as main() builds it (the real instrument(), wrapt's wrappers included),
     warmed, then N_CALLGRIND calls between two os.getppid() (callgrind dumps its counters at each). The span
     processor's export thread is held back and the metrics thread stays asleep: the caller's thread's work."""
+    from bench_callgrind import _asleep  # stdlib imports only: nothing of the SDKs comes with it
+
     import otel_agenttrace._metrics as metrics_module
 
-    # The metrics thread's timers out of reach: under valgrind every call is slow, and a slow call wakes it. (A
-    # renamed constant fails here, not silently: this child once set one that no longer existed.)
-    for name in ("_IDLE_S", "_SLOW_S"):
-        getattr(metrics_module, name)
-        setattr(metrics_module, name, 1e6)
+    # Under valgrind every call is slow, and a slow call wakes the metrics thread. (This child once set a
+    # constant that no longer existed; `_asleep` fails on a renamed one.)
+    _asleep(metrics_module)
     provider = TracerProvider()
     provider.add_span_processor(
         BatchSpanProcessor(Drop(), max_queue_size=200000, max_export_batch_size=200000, schedule_delay_millis=10**9)
@@ -159,12 +159,17 @@ def _callgrind() -> None:
     print(f"instructions per call over the bare call (callgrind, {N_CALLGRIND} calls per variant)\n")
     print("| scenario | floor | ours | ours / floor |")
     print("|---|---:|---:|---:|")
+    from bench_callgrind import _summary
+
     with tempfile.TemporaryDirectory() as tmp:
         out, order_path = os.path.join(tmp, "cg"), os.path.join(tmp, "order")
         subprocess.run(
             [
                 "valgrind",
                 "--tool=callgrind",
+                # The calling thread's counts alone (thread 1): summed with the others', a background thread's work
+                # fell in one variant's loop or another's (a tool call's 216k once read 2301k).
+                "--separate-threads=yes",
                 "--dump-before=getppid",
                 f"--callgrind-out-file={out}",
                 *(sys.executable, __file__, "--callgrind-child", order_path),
@@ -176,9 +181,7 @@ def _callgrind() -> None:
         counts: dict[str, dict[str, float]] = {}
         for i, entry in enumerate(Path(order_path).read_text().split("\n")):
             scenario, variant = entry.split("|")
-            text = Path(f"{out}.{2 + 2 * i}").read_text()
-            summary = next(int(line.split()[1]) for line in text.splitlines() if line.startswith("summary:"))
-            counts.setdefault(scenario, {})[variant] = summary / N_CALLGRIND
+            counts.setdefault(scenario, {})[variant] = _summary(Path(f"{out}.{2 + 2 * i}-01"))["Ir"] / N_CALLGRIND
     for scenario, c in counts.items():
         floor, ours = c["floor"] - c["bare"], c["ours"] - c["bare"]
         print(f"| {scenario} | {floor / 1000:.0f}k | {ours / 1000:.0f}k | {ours / floor:.2f}x |")
