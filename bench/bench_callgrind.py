@@ -7,6 +7,7 @@ deterministic, so it holds on a shared, loaded machine where thread-CPU timings 
     python bench/bench_callgrind.py --sdk --loopback           # the same over a real loopback socket
     python bench/bench_callgrind.py --sdk --variants=ours-no-response-attrs  # also bench_overhead's ablations
     python bench/bench_callgrind.py --sdk --cycles openai-stream   # cache misses too: callgrind's cycle estimate
+    python bench/bench_callgrind.py --sdk --branches               # and mispredicted branches: what thread CPU shows
 
 The parent builds the SDKs' own response and chunk objects (the real openai/anthropic clients over the recorded
 fixtures of tests/data, as bench_overhead.py does) and writes them with every field (`model_dump`, None
@@ -62,7 +63,12 @@ N = 500
 # --cycles: simulate the caches too (`--cache-sim=yes`, several times slower) and count callgrind's cycle estimate,
 # not instructions: deterministic, and it charges what a cold path costs beyond its instructions (a stream's
 # chunks kept past the next one are freed out of the caches).
-CYCLES = "--cycles" in sys.argv
+CYCLES = "--cycles" in sys.argv or "--branches" in sys.argv
+# --branches: --cycles, and the branch predictor simulated too (`--branch-sim=yes`): each mispredicted branch,
+# conditional or indirect, costs MISPREDICT more. Callgrind's cycle estimate leaves mispredictions out, and they are
+# what a larger Python footprint pays most: the interpreter's dispatch jumps (bench/README.md, 2026-12-05).
+BRANCHES = "--branches" in sys.argv
+MISPREDICT = 15  # cycles: a typical x86 pipeline refill, between an L1 miss's (10 here) and 20
 SDK_N = int(os.environ.get("SDK_N", "40"))
 # The provider's answer: each SDK scenario's call waits this long, the GIL released, in every variant alike (the
 # same instructions, taken out with the bare call's). A real call blocks on its socket; without a wait no other
@@ -484,6 +490,7 @@ def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk
             "--separate-threads=yes",  # the calling thread's counts alone (thread 1): not the folding thread's
             "--dump-before=getppid",
             *(["--cache-sim=yes"] if CYCLES else []),
+            *(["--branch-sim=yes"] if BRANCHES else []),
             f"--callgrind-out-file={out}",
             sys.executable,
             __file__,
@@ -501,7 +508,7 @@ def _measure(marker: str, out: str, name: str, flags: list[str], calls: int, sdk
         counts = _summary(Path(f"{out}.{2 + 2 * i}-01"))
         result[v.split(" ", 1)[1]] = _cost(counts) / calls
         if CYCLES:  # what the estimate is made of, per call
-            keys = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
+            keys = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw", *(("Bcm", "Bim") if BRANCHES else ()))
             print(f"  {v}: " + " ".join(f"{k} {counts.get(k, 0) / calls:.0f}" for k in keys), file=sys.stderr)
     return result
 
@@ -529,12 +536,14 @@ def _summary(path: Path) -> dict[str, int]:
 
 def _cost(counts: dict[str, int]) -> int:
     """The instructions, or with --cycles callgrind's cycle estimate (what callgrind_annotate calls CEst): each
-    instruction 1, each first-level cache miss 10 more, each last-level miss 100 more."""
+    instruction 1, each first-level cache miss 10 more, each last-level miss 100 more; with --branches each
+    mispredicted branch MISPREDICT more."""
     if not CYCLES:
         return counts["Ir"]
     first = sum(counts.get(e, 0) for e in ("I1mr", "D1mr", "D1mw"))
     last = sum(counts.get(e, 0) for e in ("ILmr", "DLmr", "DLmw"))
-    return counts["Ir"] + 10 * first + 100 * last
+    missed = counts.get("Bcm", 0) + counts.get("Bim", 0) if BRANCHES else 0
+    return counts["Ir"] + 10 * first + 100 * last + MISPREDICT * missed
 
 
 def main() -> None:
@@ -583,7 +592,7 @@ def _sdk_main(names: list[str], loopback: bool) -> None:
         Path(marker).write_text("")
         for name in names:
             flags = ["--sdk", "--loopback"] if loopback else ["--sdk"]
-            flags += [a for a in sys.argv if a.startswith("--variants=") or a == "--cycles"]
+            flags += [a for a in sys.argv if a.startswith("--variants=") or a in ("--cycles", "--branches")]
             counts = _measure(marker, os.path.join(tmp, name), name, flags, SDK_N, True)
             print(_row(name, counts, ["ours", "ours-nc", *more]), flush=True)
 
