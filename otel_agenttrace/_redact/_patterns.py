@@ -239,15 +239,15 @@ _QUOTED = "(?:" + "|".join([*(_double_quoted(level) for level in range(4)), _SIN
 
 def _line_value(level: int) -> str:
     """A YAML line's value, up to the end of the line: in raw text a raw line end (a backslash is text); in
-    JSON text an escaped one (a run of backslashes and n or r), or a double quote of a shallower level (the
-    end of the JSON string)."""
+    JSON text an escaped one of its level or of a shallower one (a run of backslashes and n or r), or a double
+    quote of a shallower level (the end of the JSON string)."""
     if level == 0:
         return r"([^\r\n]+)"
-    # A line end at level L is n or r after c backslashes with c = 2^(L-1) modulo 2^L (`\n`, `\\n`); other
-    # runs before n or r are text (`\\n` in a once-escaped value is a backslash and the letter n).
-    period, end = 2**level, 2 ** (level - 1)
-    counts = [f"{_run(1)}{{{low},{high}}}" for low, high in ((1, end - 1), (end + 1, period)) if low <= high]
-    text_nr = "(?:" + _run(period) + ")*(?:" + "|".join(counts) + ")[nr]"
+    # n or r after c backslashes, read by the lowest set bit of c: with c a multiple of 2^L it is text (`\\n` in a
+    # once-escaped value is a backslash and the letter n); with c = 2^(L-1) modulo 2^L this level's line end (`\n`,
+    # `\\n`); any other c a shallower level's (`\n` in a twice-escaped value), which the JSON string around the
+    # value cannot hold inside it: the line, and the value, end there too.
+    text_nr = "(?:" + _run(2**level) + ")+[nr]"
     units = r'[^"\\\r\n]|\\+[^"\\\r\nnr]|' + text_nr + "|" + _dquote(level, exact=False)
     return "((?:" + units + ")+)"
 
