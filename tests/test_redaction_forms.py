@@ -66,6 +66,10 @@ def decoded(out: str, level: int) -> str:
         # A quote before a key reads, once escaped, as a twice-escaped string's start: its line still ends at the
         # once-escaped line end, and the next line's value is hidden whole (found by Hypothesis).
         ('"PASSWORD:\npassword: AAA00"000000\n', f'"PASSWORD:\npassword: {MARK}\n'),
+        # A single-quoted value ending in an escaped backslash, then a double quote that ends the JSON string:
+        # a run of quotes is read whole, so the string's closing quote is not taken into the value (found by
+        # Hypothesis: the redacted JSON was left unterminated).
+        ("'password': 'AAA00000000\\\\' \"", f"'password': '{MARK}\""),
     ],
 )
 def test_forms_hide_the_value(text: str, expected: str) -> None:

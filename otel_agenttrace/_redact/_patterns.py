@@ -230,9 +230,10 @@ def _double_quoted(level: int) -> str:
 # value and a bare one ends it (opened by an escaped one, as Python's repr writes it, `password=\\'x\\'`, the value
 # runs on to the end of its line or string). A double quote (after any run of backslashes) followed by text is inside it
 # (`'say "hi" 2'`, `'a""b'`); followed by `,`, `:`, `}`, `]` or a line end it is the end of a JSON string around the
-# value, at whatever level, and the value stops there.
+# value, at whatever level, and the value stops there. A run of quotes is read whole, by what follows it: `\""`
+# at the end of a JSON string is a quote of the value's and the string's own closing one.
 _SINGLE_QUOTED = (
-    r"\\*'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\*\")+(?:[^,:}\]'\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
+    r"\\*'((?:[^'\"\\\r\n]|\\+[^'\"\\\r\n]|\\+'|(?:\\*\")+(?:[^,:}\]'\"\\\r\n]|\\+[^\"\\\r\n]))+)(?:\\*\"'|')?"
 )
 _QUOTED = "(?:" + "|".join([*(_double_quoted(level) for level in range(4)), _SINGLE_QUOTED]) + ")"
 
