@@ -137,6 +137,7 @@ TOKEN = st.builds(
     st.text(string.ascii_letters + string.digits + "-_+/=.", min_size=8, max_size=30),
 )
 PIECE = 8  # no run of this many characters of a planted secret may survive
+MARKER = re.compile(r"\[REDACTED:[a-z_]+\]")  # what the built-ins put in a secret's place
 
 
 def python_quoted(secret: str, quote: str) -> str:
@@ -162,6 +163,10 @@ def planted_forms(key: str, secret: str) -> list[tuple[str, str, bool]]:
 
 
 def leaked_pieces(secret: str, out: str, control: str) -> list[str]:
+    """Runs of the secret that `out` holds more often than `control`, the text with the secret replaced by a
+    marker. Every marker in `out` is counted as the control's: a secret may share 8 characters with a kind's
+    name (`...secret_a...` in `[REDACTED:secret_assignment]`), which is not the secret getting through."""
+    out = MARKER.sub("[REDACTED:x]", out)
     pieces = {form[i : i + PIECE] for form in _escapes(secret) for i in range(len(form) - PIECE + 1)}
     # A run of backslashes alone is escaping, not the secret: a value ending in `\` escaped twice ends in a
     # run the closing quote's escape runs into, and the run left beside the marker says no more than that.
